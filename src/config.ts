@@ -1,0 +1,181 @@
+import { ConfigError } from './errors.ts';
+
+/**
+ * One typed configuration object, parsed from the environment and passed in.
+ * Never a module global: tests build many apps with different settings.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  production: boolean;
+  /** Undefined in development until the data directory supplies a generated key. */
+  signingKey: string | undefined;
+  jwtAlgorithm: 'HS256';
+  /** Lifetimes and windows in milliseconds. */
+  accessTokenLifetime: number;
+  refreshTokenLifetime: number;
+  rotateRefreshTokens: boolean;
+  refreshReuseGrace: number;
+  leeway: number;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  userIdClaim: string;
+  authBasePath: string;
+  loginResponse: 'full' | 'minimal';
+  roles: string[];
+  bodyLimit: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * Parses `90s`, `15m`, `60m`, `7d`; a bare number is seconds.
+ * @example parseDuration('15m', 'ACCESS_TOKEN_LIFETIME') // 900000
+ */
+export function parseDuration(value: string, variable: string): number {
+  const match = DURATION.exec(value.trim());
+  if (!match) throw new ConfigError(variable, `"${value}" is not a duration (use 90s, 15m, 12h, 7d)`);
+  const unit = (match[2] ?? 's') as keyof typeof UNIT_MS;
+  return Number(match[1]) * UNIT_MS[unit];
+}
+
+function parseBoolean(value: string, variable: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(variable, `"${value}" is not a boolean (true or false)`);
+}
+
+function parsePort(value: string, variable: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(variable, `"${value}" is not a port number`);
+  return n;
+}
+
+function parseUrl(value: string, variable: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(variable, 'is not a URL');
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(variable, `must start with ${protocols.join(' or ')}//`);
+  return value;
+}
+
+function oneOf<T extends string>(choices: readonly T[]) {
+  return (value: string, variable: string): T => {
+    const v = value.trim() as T;
+    if (!choices.includes(v)) throw new ConfigError(variable, `"${value}" is not one of ${choices.join(', ')}`);
+    return v;
+  };
+}
+
+/** Minimum HS256 key length, as RFC 7518 §3.2 asks. */
+export const MIN_SIGNING_KEY_BYTES = 32;
+
+/** The environment variables Latchkey reads, their defaults and parsers: the one settings table. */
+export const DEFAULTS = {
+  HOST: { default: '127.0.0.1', parse: (v: string) => v },
+  PORT: { default: '8000', parse: parsePort },
+  DATA_DIR: { default: './.latchkey', parse: (v: string) => v },
+  DATABASE_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['postgres:', 'postgresql:']) },
+  REDIS_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['redis:', 'rediss:']) },
+  SIGNING_KEY: { default: undefined, parse: (v: string) => v },
+  JWT_ALGORITHM: { default: 'HS256', parse: oneOf(['HS256'] as const) },
+  ACCESS_TOKEN_LIFETIME: { default: '15m', parse: parseDuration },
+  REFRESH_TOKEN_LIFETIME: { default: '7d', parse: parseDuration },
+  ROTATE_REFRESH_TOKENS: { default: 'true', parse: parseBoolean },
+  REFRESH_REUSE_GRACE: { default: '10s', parse: parseDuration },
+  LEEWAY: { default: '0s', parse: parseDuration },
+  JWT_ISSUER: { default: undefined, parse: (v: string) => v },
+  JWT_AUDIENCE: { default: undefined, parse: (v: string) => v },
+  USER_ID_CLAIM: { default: 'user_id', parse: (v: string) => v },
+  AUTH_BASE_PATH: { default: '/auth', parse: parseBasePath },
+  LOGIN_RESPONSE: { default: 'full', parse: oneOf(['full', 'minimal'] as const) },
+  ROLES: { default: 'client,employe,admin', parse: parseRoles },
+  BODY_LIMIT: { default: '65536', parse: parseBodyLimit },
+  LOG_LEVEL: { default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
+} satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
+
+function parseBasePath(value: string, variable: string): string {
+  const v = value.trim().replace(/\/+$/, '');
+  if (!/^\/[A-Za-z0-9._~\-/]*$/.test(v) || v === '') throw new ConfigError(variable, `"${value}" must be a path such as /auth`);
+  return v;
+}
+
+function parseRoles(value: string, variable: string): string[] {
+  const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
+  if (roles.length === 0) throw new ConfigError(variable, 'must name at least one role');
+  return roles;
+}
+
+function parseBodyLimit(value: string, variable: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1024) throw new ConfigError(variable, 'must be a whole number of bytes, at least 1024');
+  return n;
+}
+
+type Key = keyof typeof DEFAULTS;
+
+function read<K extends Key>(env: Env, key: K): ReturnType<(typeof DEFAULTS)[K]['parse']> | undefined {
+  const spec = DEFAULTS[key];
+  const raw = env[key] !== undefined && env[key] !== '' ? env[key] : spec.default;
+  if (raw === undefined) return undefined;
+  return spec.parse(raw, key) as ReturnType<(typeof DEFAULTS)[K]['parse']>;
+}
+
+function required<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('a DEFAULTS entry with a default parsed to undefined');
+  return value;
+}
+
+/**
+ * Parses and validates the environment. Throws ConfigError naming the first bad variable.
+ * @example const config = loadConfig({ ...process.env, PORT: '9000' });
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const signingKey = read(env, 'SIGNING_KEY');
+  if (signingKey !== undefined && Buffer.byteLength(signingKey) < MIN_SIGNING_KEY_BYTES) {
+    throw new ConfigError('SIGNING_KEY', `must be at least ${MIN_SIGNING_KEY_BYTES} bytes for HS256`);
+  }
+  if (production && signingKey === undefined) {
+    throw new ConfigError('SIGNING_KEY', 'is required when NODE_ENV=production');
+  }
+  const config: Config = {
+    host: required(read(env, 'HOST')),
+    port: required(read(env, 'PORT')),
+    dataDir: required(read(env, 'DATA_DIR')),
+    databaseUrl: read(env, 'DATABASE_URL'),
+    redisUrl: read(env, 'REDIS_URL'),
+    production,
+    signingKey,
+    jwtAlgorithm: required(read(env, 'JWT_ALGORITHM')),
+    accessTokenLifetime: required(read(env, 'ACCESS_TOKEN_LIFETIME')),
+    refreshTokenLifetime: required(read(env, 'REFRESH_TOKEN_LIFETIME')),
+    rotateRefreshTokens: required(read(env, 'ROTATE_REFRESH_TOKENS')),
+    refreshReuseGrace: required(read(env, 'REFRESH_REUSE_GRACE')),
+    leeway: required(read(env, 'LEEWAY')),
+    jwtIssuer: read(env, 'JWT_ISSUER'),
+    jwtAudience: read(env, 'JWT_AUDIENCE'),
+    userIdClaim: required(read(env, 'USER_ID_CLAIM')),
+    authBasePath: required(read(env, 'AUTH_BASE_PATH')),
+    loginResponse: required(read(env, 'LOGIN_RESPONSE')),
+    roles: required(read(env, 'ROLES')),
+    bodyLimit: required(read(env, 'BODY_LIMIT')),
+    logLevel: required(read(env, 'LOG_LEVEL')),
+  };
+  if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
+  if (config.refreshTokenLifetime < config.accessTokenLifetime) {
+    throw new ConfigError('REFRESH_TOKEN_LIFETIME', 'must not be shorter than ACCESS_TOKEN_LIFETIME');
+  }
+  return config;
+}

@@ -1,0 +1,56 @@
+/**
+ * Domain errors. Each carries a stable `code`; the HTTP layer turns codes into
+ * DRF-shaped bodies in exactly one table (src/http/errors.ts).
+ */
+export type AuthErrorCode =
+  | 'no_active_account'
+  | 'token_not_valid'
+  | 'not_authenticated'
+  | 'bad_authorization_header'
+  | 'user_not_found'
+  | 'user_inactive'
+  | 'permission_denied'
+  | 'not_found'
+  | 'service_unavailable';
+
+export class AuthError extends Error {
+  readonly code: AuthErrorCode;
+  constructor(code: AuthErrorCode, message: string = code) {
+    super(message);
+    this.name = 'AuthError';
+    this.code = code;
+  }
+}
+
+/** A field-level problem with the input, reported per field as DRF does. */
+export class ValidationError extends Error {
+  readonly code = 'invalid' as const;
+  readonly fields: Record<string, string[]>;
+  constructor(fields: Record<string, string[]>) {
+    super(`invalid input: ${Object.keys(fields).join(', ')}`);
+    this.name = 'ValidationError';
+    this.fields = fields;
+  }
+}
+
+/** Raised by the store when the database cannot be reached; the request may be retried. */
+export class StoreUnavailableError extends AuthError {
+  constructor(cause: unknown) {
+    super('service_unavailable', 'database unavailable');
+    this.name = 'StoreUnavailableError';
+    this.cause = cause;
+  }
+}
+
+/** Bad configuration: names the variable so `serve` can fail at start with one line. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** A username or email that is already taken (create-user, registration). */
+export class ConflictError extends ValidationError {}

@@ -1,0 +1,77 @@
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { Auth } from '../auth.ts';
+import { handleError, sendError } from './errors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { loginRoute } from './routes/login.ts';
+import { logoutAllRoute } from './routes/logout-all.ts';
+import { logoutRoute } from './routes/logout.ts';
+import { meRoutes } from './routes/me.ts';
+import { refreshRoute } from './routes/refresh.ts';
+import { sessionsRoutes } from './routes/sessions.ts';
+import { verifyRoute } from './routes/verify.ts';
+import type { App, RouteContext } from './types.ts';
+
+export interface BuildAppOptions {
+  auth: Auth;
+  /** Fastify's logger option: `false` in tests, pino options in `serve`. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const ROUTES: Array<(app: App, context: RouteContext) => void> = [
+  loginRoute,
+  refreshRoute,
+  verifyRoute,
+  logoutRoute,
+  logoutAllRoute,
+  sessionsRoutes,
+  meRoutes,
+  healthRoutes,
+];
+
+/** Never logged: credentials travel in these. */
+export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
+
+/**
+ * Builds the HTTP app around an Auth facade. It never listens: `serve` does,
+ * and tests drive it with `inject()`.
+ * @example const app = await buildApp({ auth }); await app.inject({ method: 'POST', url: '/auth/login/', body });
+ */
+export async function buildApp({ auth, logger = false }: BuildAppOptions): Promise<App> {
+  const config = auth.config;
+  const app = Fastify({
+    logger,
+    bodyLimit: config.bodyLimit,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ajv: { customOptions: { allErrors: true, verbose: true, coerceTypes: false, removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('principal', null);
+  await app.register(formbody);
+  await app.register(swagger, {
+    openapi: { info: { title: 'Latchkey', version: '0.1.0', description: 'JWT authentication speaking SimpleJWT’s wire format' } },
+  });
+
+  // JSON and form bodies only, as DRF's default parsers; anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  // A request without a body reads as an empty form, so missing fields are "required".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null) request.body = {};
+  });
+  // An empty JSON body is an empty object (fields "required"), as DRF reads it.
+  const parseJson = app.getDefaultJsonParser('error', 'remove');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body !== 'string' || body.trim() === '') return done(null, {});
+    parseJson(request, body, done);
+  });
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
+
+  const context: RouteContext = { auth, config };
+  for (const register of ROUTES) register(app, context);
+  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

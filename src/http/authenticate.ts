@@ -1,0 +1,42 @@
+import type { FastifyRequest } from 'fastify';
+import type { Auth, Principal } from '../auth.ts';
+import { AuthError } from '../errors.ts';
+import type { ClientInfo } from '../sessions/service.ts';
+
+/**
+ * The bearer token of a request: undefined when there is none (or another
+ * scheme), as SimpleJWT's JWTAuthentication reads the header.
+ */
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const parts = header.trim().split(/\s+/);
+  if (parts[0] !== 'Bearer') return undefined;
+  if (parts.length !== 2 || !parts[1]) throw new AuthError('bad_authorization_header');
+  return parts[1];
+}
+
+/** The caller of an authenticated route; 401 `not_authenticated` without credentials. */
+export function requirePrincipal(auth: Auth, request: FastifyRequest): Principal {
+  const token = bearerToken(request);
+  if (token === undefined) throw new AuthError('not_authenticated');
+  return auth.authenticate(token);
+}
+
+/** A pre-handler that sets `request.principal` or answers 401. */
+export function authenticate(auth: Auth) {
+  return async (request: FastifyRequest): Promise<void> => {
+    request.principal = requirePrincipal(auth, request);
+  };
+}
+
+/** The caller set by `authenticate`. */
+export function principal(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AuthError('not_authenticated');
+  return request.principal;
+}
+
+export function clientInfo(request: FastifyRequest): ClientInfo {
+  const userAgent = request.headers['user-agent'];
+  return { ip: request.ip ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
+}

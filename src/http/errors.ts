@@ -1,0 +1,116 @@
+/**
+ * The one table from error codes to DRF-shaped wire bodies, and the Fastify
+ * error handler that uses it. A new domain code without a row fails to compile.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AuthError, ValidationError, type AuthErrorCode } from '../errors.ts';
+
+export interface Wire {
+  status: number;
+  detail: string;
+}
+
+/** Codes raised by the domain (src/errors.ts). */
+export const DOMAIN_ERRORS = {
+  no_active_account: { status: 401, detail: 'No active account found with the given credentials' },
+  token_not_valid: { status: 401, detail: 'Token is invalid or expired' },
+  not_authenticated: { status: 401, detail: 'Authentication credentials were not provided.' },
+  bad_authorization_header: { status: 401, detail: 'Authorization header must contain two space-delimited values' },
+  user_not_found: { status: 401, detail: 'User not found' },
+  user_inactive: { status: 401, detail: 'User is inactive' },
+  permission_denied: { status: 403, detail: 'You do not have permission to perform this action.' },
+  not_found: { status: 404, detail: 'Not found.' },
+  service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
+} as const satisfies Record<AuthErrorCode, Wire>;
+
+/** Codes that only the HTTP layer raises (request shape, not domain). */
+export const HTTP_ERRORS = {
+  parse_error: { status: 400, detail: 'JSON parse error' },
+  bad_request: { status: 400, detail: 'Bad request.' },
+  unsupported_media_type: { status: 415, detail: 'Unsupported media type in request.' },
+  payload_too_large: { status: 413, detail: 'Request body is too large.' },
+  method_not_allowed: { status: 405, detail: 'Method not allowed.' },
+  error: { status: 500, detail: 'A server error occurred.' },
+} as const satisfies Record<string, Wire>;
+
+export type WireCode = AuthErrorCode | keyof typeof HTTP_ERRORS;
+
+export const WWW_AUTHENTICATE = 'Bearer realm="api"';
+
+/** DRF's field messages, by the JSON Schema keyword that failed. */
+export const FIELD_MESSAGES = {
+  required: 'This field is required.',
+  blank: 'This field may not be blank.',
+  null: 'This field may not be null.',
+  string: 'Not a valid string.',
+} as const;
+
+/** Sends `{"detail", "code"}` with the status of `code`, and the 401 challenge header. */
+export function sendError(reply: FastifyReply, code: WireCode, detail?: string): FastifyReply {
+  const wire: Wire = code in DOMAIN_ERRORS ? DOMAIN_ERRORS[code as AuthErrorCode] : HTTP_ERRORS[code as keyof typeof HTTP_ERRORS];
+  if (wire.status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
+  return reply.code(wire.status).send({ detail: detail ?? wire.detail, code });
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  data?: unknown;
+}
+
+/** Turns schema failures into DRF's `{"field": ["message"]}`, one list per field. */
+export function fieldErrors(errors: readonly AjvError[]): Record<string, string[]> {
+  const fields: Record<string, string[]> = {};
+  const add = (field: string, message: string) => {
+    const list = (fields[field] ??= []);
+    if (!list.includes(message)) list.push(message);
+  };
+  for (const error of errors) {
+    const field = error.instancePath.split('/')[1];
+    if (error.keyword === 'required') add(String(error.params.missingProperty), FIELD_MESSAGES.required);
+    else if (field === undefined) add('non_field_errors', `Invalid data. Expected a dictionary, but got ${typeName(error.data)}.`);
+    else if (error.keyword === 'type') add(field, error.data === null ? FIELD_MESSAGES.null : FIELD_MESSAGES.string);
+    else if (error.keyword === 'minLength' || error.keyword === 'pattern') add(field, FIELD_MESSAGES.blank);
+    else if (error.keyword === 'maxLength') add(field, `Ensure this field has no more than ${String(error.params.limit)} characters.`);
+    else add(field, 'Invalid value.');
+  }
+  return fields;
+}
+
+function typeName(value: unknown): string {
+  if (Array.isArray(value)) return 'list';
+  if (value === null) return 'NoneType';
+  return { string: 'str', number: 'int', boolean: 'bool' }[typeof value as string] ?? typeof value;
+}
+
+/** Fastify's own failures (body parsing, content type, size) in DRF's words. */
+function fromFastify(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return sendError(reply, 'unsupported_media_type', `Unsupported media type "${request.headers['content-type'] ?? ''}" in request.`);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return sendError(reply, 'payload_too_large');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'LATCHKEY_PARSE_ERROR':
+      return sendError(reply, 'parse_error', `JSON parse error - ${error.message}`);
+  }
+  if (error.validation) return reply.code(400).send(fieldErrors(error.validation as AjvError[]));
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return sendError(reply, 'bad_request', error.message);
+  }
+  return undefined;
+}
+
+/** The app's error handler: domain errors by the table, the rest by Fastify's code, else 500. */
+export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof ValidationError) return reply.code(400).send(error.fields);
+  if (error instanceof AuthError) {
+    if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+    return sendError(reply, error.code);
+  }
+  const handled = fromFastify(error, request, reply);
+  if (handled) return handled;
+  request.log.error({ err: error }, 'unhandled error');
+  return sendError(reply, 'error');
+}

@@ -1,0 +1,45 @@
+import { Type } from '@sinclair/typebox';
+import type { LoginResult } from '../../auth.ts';
+import type { Config } from '../../config.ts';
+import { isoSeconds, publicUser } from '../../users/public.ts';
+import { clientInfo } from '../authenticate.ts';
+import { authPaths } from '../paths.ts';
+import { Body, Text } from '../schemas.ts';
+import type { App, RouteContext } from '../types.ts';
+
+const LoginBody = Body({ username: Text(), password: Type.String({ minLength: 1 }), email: Type.Optional(Type.String()) });
+
+/** POST /auth/login/ (and /auth/token/, /api/token/): credentials → tokens. */
+export function loginRoute(app: App, { auth, config }: RouteContext): void {
+  for (const url of authPaths(config, 'login', '{base}/token/', '/api/token/')) {
+    app.post(url, {
+      schema: { body: LoginBody, tags: ['tokens'], summary: 'Log in with username or email and password' },
+      // The identifier may come as `email`; validation then sees it as `username`.
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | undefined;
+        if (body && typeof body === 'object' && body.username === undefined && body.email !== undefined) body.username = body.email;
+      },
+      handler: async (request) => {
+        const { username, password } = request.body;
+        const result = await auth.login({ identifier: username, password }, clientInfo(request));
+        return loginBody(result, config);
+      },
+    });
+  }
+}
+
+function loginBody(result: LoginResult, config: Config) {
+  const tokens = { access: result.access.token, refresh: result.refresh.token };
+  if (config.loginResponse === 'minimal') return tokens;
+  const user = publicUser(result.user);
+  return {
+    ...tokens,
+    access_expires_at: isoSeconds(result.access.expiresAt),
+    refresh_expires_at: isoSeconds(result.refresh.expiresAt),
+    role: user.role,
+    email: user.email,
+    password_needs_reset: user.password_needs_reset,
+    ...(user.password_needs_reset ? { password_reset_url: `${config.authBasePath}/change-password/` } : {}),
+    user,
+  };
+}

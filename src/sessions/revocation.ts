@@ -1,0 +1,48 @@
+import type { Clock } from '../clock.ts';
+
+/**
+ * The sessions whose access tokens must be refused, held in memory so that a
+ * token check costs a Map lookup and no database round trip.
+ *
+ * An entry is needed only while an access token of that session can still be
+ * unexpired: `retention` (the access lifetime plus leeway) after the revocation.
+ * Entries are dropped after that, so the map holds at most one access lifetime
+ * of revocations.
+ */
+export class RevocationList {
+  readonly #clock: Clock;
+  readonly #retention: number;
+  readonly #revoked = new Map<string, number>();
+
+  constructor(clock: Clock, retentionMs: number) {
+    this.#clock = clock;
+    this.#retention = retentionMs;
+  }
+
+  /** The oldest revocation still worth knowing about. */
+  get horizon(): number {
+    return this.#clock.now() - this.#retention;
+  }
+
+  /** @example revocations.add(['0190…'], Date.now()) */
+  add(sessionIds: Iterable<string>, revokedAtMs: number): void {
+    const forgetAt = revokedAtMs + this.#retention;
+    for (const id of sessionIds) {
+      if ((this.#revoked.get(id) ?? 0) < forgetAt) this.#revoked.set(id, forgetAt);
+    }
+  }
+
+  isRevoked(sessionId: string): boolean {
+    return this.#revoked.has(sessionId);
+  }
+
+  get size(): number {
+    return this.#revoked.size;
+  }
+
+  /** Forgets revocations older than any token they could still refuse. */
+  prune(): void {
+    const now = this.#clock.now();
+    for (const [id, forgetAt] of this.#revoked) if (forgetAt <= now) this.#revoked.delete(id);
+  }
+}

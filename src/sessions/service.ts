@@ -1,0 +1,227 @@
+import { v7 as uuidv7 } from 'uuid';
+import { epochSeconds, type Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { AuthError } from '../errors.ts';
+import { newJti, type TokenClaims } from '../tokens/claims.ts';
+import type { IssuedToken, TokenService } from '../tokens/service.ts';
+import type { RefreshTokenRow, RevokeReason, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
+import type { RevocationList } from './revocation.ts';
+
+/** What the session layer needs to know of a user to put it in a token. */
+export interface TokenSubject {
+  id: number;
+  role: string | null;
+  accountId: number | null;
+  isActive: boolean;
+}
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface TokenPair {
+  access: IssuedToken;
+  refresh: IssuedToken;
+}
+
+export interface RefreshResult {
+  access: IssuedToken;
+  /** Absent when ROTATE_REFRESH_TOKENS is off. */
+  refresh?: IssuedToken;
+}
+
+type SessionSettings = Pick<Config, 'accessTokenLifetime' | 'refreshTokenLifetime' | 'rotateRefreshTokens' | 'refreshReuseGrace'>;
+
+const MAX_USER_AGENT = 512;
+
+/**
+ * Sessions (one per login and device), refresh rotation with reuse detection,
+ * and revocation. The database is the truth; the RevocationList is what access
+ * token checks consult.
+ */
+export class SessionService {
+  readonly #repo: SessionsRepo;
+  readonly #tokens: TokenService;
+  readonly #revocations: RevocationList;
+  readonly #clock: Clock;
+  readonly #settings: SessionSettings;
+  readonly #loadSubject: (userId: number) => Promise<TokenSubject | undefined>;
+
+  constructor(deps: {
+    repo: SessionsRepo;
+    tokens: TokenService;
+    revocations: RevocationList;
+    clock: Clock;
+    settings: SessionSettings;
+    loadSubject: (userId: number) => Promise<TokenSubject | undefined>;
+  }) {
+    this.#repo = deps.repo;
+    this.#tokens = deps.tokens;
+    this.#revocations = deps.revocations;
+    this.#clock = deps.clock;
+    this.#settings = deps.settings;
+    this.#loadSubject = deps.loadSubject;
+  }
+
+  /**
+   * Opens a session for a user who has just proved who they are.
+   * @example const { access, refresh } = await sessions.open(user, { ip, userAgent });
+   */
+  async open(subject: TokenSubject, client: ClientInfo): Promise<TokenPair & { sessionId: string }> {
+    const sessionId = uuidv7();
+    const pair = this.#newPair(subject, sessionId, this.#clock.now());
+    const now = new Date(pair.refresh.claims.iat * 1000);
+    const session: SessionRow = {
+      id: sessionId,
+      user_id: subject.id,
+      created_at: now,
+      last_used_at: now,
+      expires_at: new Date(pair.refresh.expiresAt),
+      revoked_at: null,
+      revoked_reason: null,
+      user_agent: clip(client.userAgent),
+      ip: client.ip,
+    };
+    await this.#repo.insertSession(session, tokenRow(pair));
+    return { ...pair, sessionId };
+  }
+
+  /**
+   * Exchanges a refresh token. A spent token inside REFRESH_REUSE_GRACE gets the
+   * same successor pair back; outside it, the whole session is revoked.
+   */
+  async refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
+    const now = this.#clock.now();
+    const claims = this.#tokens.verify(token, 'refresh', now);
+    if (this.#revocations.isRevoked(claims.sid)) throw invalid('session revoked');
+    // Read before the transaction: on PGlite a query outside it would wait for it to end.
+    const subject = await this.#loadSubject(claims.userId);
+
+    const outcome = await this.#repo.transaction(async (tx): Promise<RefreshResult | 'reuse'> => {
+      const session = await tx.lockSession(claims.sid);
+      if (!session || session.revoked_at !== null || session.user_id !== claims.userId) throw invalid('no such session');
+      const row = await tx.findToken(claims.jti);
+      if (!row || row.session_id !== session.id) throw invalid('unknown refresh token');
+      if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
+
+      if (!this.#settings.rotateRefreshTokens) {
+        await tx.touchSession(session.id, { lastUsedAt: new Date(now), ...clientChanges(client) });
+        return { access: this.#newAccess(subject, session.id, now, newJti()) };
+      }
+      if (row.spent_at === null) {
+        const pair = this.#newPair(subject, session.id, now);
+        await tx.markSpent(row.jti, pair.refresh.claims.jti, new Date(now));
+        await tx.insertToken(tokenRow(pair));
+        await tx.touchSession(session.id, { lastUsedAt: new Date(now), expiresAt: new Date(pair.refresh.expiresAt), ...clientChanges(client) });
+        return pair;
+      }
+      const successor = row.successor_jti ? await tx.findToken(row.successor_jti) : undefined;
+      if (successor && now - row.spent_at.getTime() <= this.#settings.refreshReuseGrace) {
+        return this.#resign(subject, successor);
+      }
+      await tx.revoke({ sessionIds: [session.id] }, 'reuse_detected', new Date(now));
+      return 'reuse';
+    });
+
+    if (outcome === 'reuse') {
+      this.#revocations.add([claims.sid], now);
+      throw invalid('refresh token reused: session revoked');
+    }
+    return outcome;
+  }
+
+  /** The session a valid refresh token belongs to; refused if spent or revoked. */
+  async checkRefresh(token: string): Promise<TokenClaims> {
+    const claims = this.#tokens.verify(token, 'refresh', this.#clock.now());
+    const [session, row] = await Promise.all([this.#repo.findSession(claims.sid), this.#repo.findToken(claims.jti)]);
+    if (!session || session.revoked_at !== null || !row || row.session_id !== session.id) throw invalid('revoked');
+    if (this.#settings.rotateRefreshTokens && row.spent_at !== null) throw invalid('spent');
+    return claims;
+  }
+
+  /** True when the session's access tokens must be refused. No database access. */
+  isRevoked(sessionId: string): boolean {
+    return this.#revocations.isRevoked(sessionId);
+  }
+
+  /** Ends sessions; their access tokens are refused here from the next request on. */
+  async revoke(target: { sessionIds: string[] } | { userId: number }, reason: RevokeReason): Promise<string[]> {
+    const now = this.#clock.now();
+    const ids = await this.#repo.revoke(target, reason, new Date(now));
+    this.#revocations.add(ids, now);
+    return ids;
+  }
+
+  async list(userId: number): Promise<SessionRow[]> {
+    return this.#repo.listActive(userId, new Date(this.#clock.now()));
+  }
+
+  async find(sessionId: string): Promise<SessionRow | undefined> {
+    return this.#repo.findSession(sessionId);
+  }
+
+  #newPair(subject: TokenSubject, sessionId: string, nowMs: number): TokenPair {
+    const iat = epochSeconds(nowMs);
+    const refresh = this.#tokens.sign({
+      ...this.#subjectClaims(subject, sessionId),
+      tokenType: 'refresh',
+      iat,
+      exp: iat + Math.floor(this.#settings.refreshTokenLifetime / 1000),
+      jti: newJti(),
+    });
+    return { access: this.#newAccess(subject, sessionId, nowMs, newJti()), refresh };
+  }
+
+  #newAccess(subject: TokenSubject, sessionId: string, nowMs: number, jti: string, exp?: number): IssuedToken {
+    const iat = epochSeconds(nowMs);
+    return this.#tokens.sign({
+      ...this.#subjectClaims(subject, sessionId),
+      tokenType: 'access',
+      iat,
+      exp: exp ?? iat + Math.floor(this.#settings.accessTokenLifetime / 1000),
+      jti,
+    });
+  }
+
+  /** Signs a stored pair again: the same claims give the same strings. */
+  #resign(subject: TokenSubject, row: RefreshTokenRow): TokenPair {
+    const issuedAt = row.issued_at.getTime();
+    const refresh = this.#tokens.sign({
+      ...this.#subjectClaims(subject, row.session_id),
+      tokenType: 'refresh',
+      iat: epochSeconds(issuedAt),
+      exp: epochSeconds(row.expires_at.getTime()),
+      jti: row.jti,
+    });
+    const access = this.#newAccess(subject, row.session_id, issuedAt, row.access_jti, epochSeconds(row.access_expires_at.getTime()));
+    return { access, refresh };
+  }
+
+  #subjectClaims(subject: TokenSubject, sessionId: string) {
+    return { userId: subject.id, sid: sessionId, role: subject.role, accountId: subject.accountId };
+  }
+}
+
+function tokenRow(pair: TokenPair) {
+  return {
+    jti: pair.refresh.claims.jti,
+    sessionId: pair.refresh.claims.sid,
+    issuedAt: new Date(pair.refresh.claims.iat * 1000),
+    expiresAt: new Date(pair.refresh.expiresAt),
+    accessJti: pair.access.claims.jti,
+    accessExpiresAt: new Date(pair.access.expiresAt),
+  };
+}
+
+function clip(userAgent: string | null): string | null {
+  return userAgent === null ? null : userAgent.slice(0, MAX_USER_AGENT);
+}
+
+function clientChanges(client: ClientInfo) {
+  return { userAgent: clip(client.userAgent), ip: client.ip };
+}
+
+function invalid(reason: string): AuthError {
+  return new AuthError('token_not_valid', reason);
+}

@@ -1,0 +1,169 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { PGliteDialect } from './dialects/pglite.ts';
+import { guardUnavailable } from './unavailable.ts';
+import type { Database } from './schema.ts';
+
+export type StoreKind = 'pglite' | 'postgres';
+
+/** Something to tell about database notifications: each payload, and every (re)connection. */
+export interface NotificationHandler {
+  onPayload(payload: string): void;
+  /** Called once listening has (re)started: anything sent meanwhile may have been missed. */
+  onListening(): void;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+  readonly db: Kysely<Database>;
+  /** The NOTIFY channel this store's instances share (schema-scoped, so test schemas do not cross). */
+  readonly channel: string;
+  /** Runs `select 1`; throws StoreUnavailableError when the database is out of reach. */
+  ping(): Promise<void>;
+  /** LISTEN on the store's channel until close(). */
+  listen(handler: NotificationHandler): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** PostgreSQL URL; unset means embedded PGlite. */
+  databaseUrl?: string | undefined;
+  /** PGlite data directory, or `memory://` for tests. */
+  dataDir?: string;
+  /** PostgreSQL schema to use instead of `public` (tests give each suite its own). */
+  schema?: string;
+  /** Called when a background connection fails; the store keeps retrying. */
+  onError?: (error: Error) => void;
+}
+
+const CHANNEL_PREFIX = 'latchkey_revocations';
+
+/**
+ * Opens the embedded database or PostgreSQL behind the same Kysely interface.
+ * @example const store = await openStore({ databaseUrl: process.env.DATABASE_URL, dataDir: '.latchkey' });
+ */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPGlite(options.dataDir ?? 'memory://');
+}
+
+async function openPGlite(dataDir: string): Promise<Store> {
+  const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : dataDir);
+  const db = new Kysely<Database>({ dialect: guardUnavailable(new PGliteDialect(pglite)) });
+  const unlisten: Array<() => Promise<void>> = [];
+  return {
+    kind: 'pglite',
+    db,
+    channel: CHANNEL_PREFIX,
+    ping: async () => { await sql`select 1`.execute(db); },
+    async listen(handler) {
+      unlisten.push(await pglite.listen(CHANNEL_PREFIX, (payload) => handler.onPayload(payload)));
+      handler.onListening();
+    },
+    async close() {
+      for (const stop of unlisten) await stop().catch(() => {});
+      await db.destroy();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
+  const schema = options.schema;
+  const connection: pg.ClientConfig = {
+    connectionString: url,
+    connectionTimeoutMillis: 5000,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  };
+  const pool = new pg.Pool({ ...connection, max: 10, idleTimeoutMillis: 30_000 });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', (error) => options.onError?.(error));
+  if (schema) {
+    const client = await pool.connect();
+    try {
+      await client.query(`create schema if not exists "${schema.replaceAll('"', '')}"`);
+    } finally {
+      client.release();
+    }
+  }
+  const db = new Kysely<Database>({ dialect: guardUnavailable(new PostgresDialect({ pool })) });
+  const channel = schema ? `${CHANNEL_PREFIX}_${schema}` : CHANNEL_PREFIX;
+  const listener = new Listener(connection, channel, options.onError);
+  return {
+    kind: 'postgres',
+    db,
+    channel,
+    ping: async () => { await sql`select 1`.execute(db); },
+    listen: (handler) => listener.start(handler),
+    async close() {
+      await listener.stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** A dedicated LISTEN connection that reconnects with backoff for as long as the store is open. */
+class Listener {
+  readonly #config: pg.ClientConfig;
+  readonly #channel: string;
+  readonly #onError: ((error: Error) => void) | undefined;
+  #client: pg.Client | undefined;
+  #handler: NotificationHandler | undefined;
+  #stopped = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(config: pg.ClientConfig, channel: string, onError?: (error: Error) => void) {
+    this.#config = config;
+    this.#channel = channel;
+    this.#onError = onError;
+  }
+
+  /** Resolves once listening, so a caller knows no later notification is missed. */
+  async start(handler: NotificationHandler): Promise<void> {
+    this.#handler = handler;
+    await this.#connect();
+  }
+
+  async #connect(attempt = 0): Promise<void> {
+    if (this.#stopped || !this.#handler) return;
+    const handler = this.#handler;
+    const client = new pg.Client(this.#config);
+    client.on('notification', (message) => {
+      if (message.channel === this.#channel && message.payload !== undefined) handler.onPayload(message.payload);
+    });
+    client.on('error', (error) => this.#lost(client, error, 0));
+    try {
+      await client.connect();
+      await client.query(`listen "${this.#channel}"`);
+    } catch (error) {
+      this.#lost(client, error as Error, attempt);
+      if (attempt === 0) throw error;
+      return;
+    }
+    this.#client = client;
+    handler.onListening();
+  }
+
+  #lost(client: pg.Client, error: Error, attempt: number): void {
+    client.removeAllListeners('error');
+    client.on('error', () => {});
+    client.end().catch(() => {});
+    if (this.#client === client) this.#client = undefined;
+    if (this.#stopped) return;
+    this.#onError?.(error);
+    if (this.#retry) return;
+    const delay = Math.min(5000, 250 * 2 ** attempt);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#connect(attempt + 1).catch(() => {});
+    }, delay);
+    this.#retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,134 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Database, RefreshTokensTable, SessionsTable } from '../schema.ts';
+
+export type SessionRow = Selectable<SessionsTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+
+export interface NewRefreshToken {
+  jti: string;
+  sessionId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  accessJti: string;
+  accessExpiresAt: Date;
+}
+
+export type RevokeReason = 'logout' | 'logout_all' | 'session_deleted' | 'reuse_detected';
+
+/** All SQL about sessions and their refresh tokens. */
+export class SessionsRepo {
+  readonly #db: Kysely<Database>;
+  readonly #channel: string;
+  constructor(db: Kysely<Database>, channel: string) {
+    this.#db = db;
+    this.#channel = channel;
+  }
+
+  /** Runs `work` in one transaction with a repo bound to it. */
+  transaction<T>(work: (repo: SessionsRepo) => Promise<T>): Promise<T> {
+    if (this.#db.isTransaction) return work(this);
+    return this.#db.transaction().execute((tx: Transaction<Database>) => work(new SessionsRepo(tx, this.#channel)));
+  }
+
+  async insertSession(session: SessionRow, token: NewRefreshToken): Promise<void> {
+    await this.transaction(async (repo) => {
+      await repo.#db.insertInto('sessions').values(session).execute();
+      await repo.insertToken(token);
+    });
+  }
+
+  async insertToken(token: NewRefreshToken): Promise<void> {
+    await this.#db
+      .insertInto('refresh_tokens')
+      .values({
+        jti: token.jti,
+        session_id: token.sessionId,
+        issued_at: token.issuedAt,
+        expires_at: token.expiresAt,
+        access_jti: token.accessJti,
+        access_expires_at: token.accessExpiresAt,
+      })
+      .execute();
+  }
+
+  /** The session, locked until the transaction ends: concurrent refreshes of one session queue here. */
+  async lockSession(id: string): Promise<SessionRow | undefined> {
+    return this.#db.selectFrom('sessions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
+  async findSession(id: string): Promise<SessionRow | undefined> {
+    return this.#db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async findToken(jti: string): Promise<RefreshTokenRow | undefined> {
+    return this.#db.selectFrom('refresh_tokens').selectAll().where('jti', '=', jti).executeTakeFirst();
+  }
+
+  async markSpent(jti: string, successorJti: string, at: Date): Promise<void> {
+    await this.#db.updateTable('refresh_tokens').set({ spent_at: at, successor_jti: successorJti }).where('jti', '=', jti).execute();
+  }
+
+  async touchSession(id: string, changes: { lastUsedAt: Date; expiresAt?: Date; userAgent?: string | null; ip?: string | null }): Promise<void> {
+    await this.#db
+      .updateTable('sessions')
+      .set({
+        last_used_at: changes.lastUsedAt,
+        ...(changes.expiresAt ? { expires_at: changes.expiresAt } : {}),
+        ...(changes.userAgent !== undefined ? { user_agent: changes.userAgent } : {}),
+        ...(changes.ip !== undefined ? { ip: changes.ip } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /**
+   * Revokes the given sessions (or all of a user's) that are still active, and
+   * notifies every instance in the same transaction. Returns the ids revoked.
+   */
+  async revoke(target: { sessionIds: string[] } | { userId: number }, reason: RevokeReason, at: Date): Promise<string[]> {
+    return this.transaction(async (repo) => {
+      let query = repo.#db
+        .updateTable('sessions')
+        .set({ revoked_at: at, revoked_reason: reason })
+        .where('revoked_at', 'is', null);
+      if ('userId' in target) query = query.where('user_id', '=', target.userId);
+      else if (target.sessionIds.length === 0) return [];
+      else query = query.where('id', 'in', target.sessionIds);
+      const rows = await query.returning('id').execute();
+      const ids = rows.map((r) => r.id);
+      await repo.notify(ids);
+      return ids;
+    });
+  }
+
+  /** NOTIFY payloads are capped at 8000 bytes; 100 session ids stay well under. */
+  async notify(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 100) {
+      const payload = JSON.stringify({ sessions: ids.slice(i, i + 100) });
+      await sql`select pg_notify(${this.#channel}, ${payload})`.execute(this.#db);
+    }
+  }
+
+  /** A user's sessions that are neither revoked nor expired, newest first. */
+  async listActive(userId: number, now: Date): Promise<SessionRow[]> {
+    return this.#db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+  }
+
+  /** Sessions revoked after `since`: what an instance must refuse at start or after reconnecting. */
+  async revokedSince(since: Date): Promise<Array<{ id: string; revoked_at: Date }>> {
+    const rows = await this.#db
+      .selectFrom('sessions')
+      .select(['id', 'revoked_at'])
+      .where('revoked_at', '>', since)
+      .execute();
+    return rows.flatMap((r) => (r.revoked_at ? [{ id: r.id, revoked_at: r.revoked_at }] : []));
+  }
+}

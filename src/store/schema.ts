@@ -1,0 +1,69 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Table types for Kysely. Migrations must produce exactly these columns (test/store/migrations.test.ts). */
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+}
+
+type Timestamp = ColumnType<Date, Date, Date>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  email: string;
+  password: string;
+  first_name: Generated<string>;
+  last_name: Generated<string>;
+  role: string;
+  is_staff: Generated<boolean>;
+  is_manager: Generated<boolean>;
+  is_active: Generated<boolean>;
+  account_id: number | null;
+  password_needs_reset: Generated<boolean>;
+  last_login: Timestamp | null;
+  date_joined: Timestamp;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: number;
+  created_at: Timestamp;
+  last_used_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+/** One row per refresh token issued; `spent_at` set when rotated, with the successor it was exchanged for. */
+export interface RefreshTokensTable {
+  jti: string;
+  session_id: string;
+  issued_at: Timestamp;
+  expires_at: Timestamp;
+  /** The access token issued alongside, so a grace-window replay can re-sign the same pair. */
+  access_jti: string;
+  access_expires_at: Timestamp;
+  spent_at: Timestamp | null;
+  successor_jti: string | null;
+}
+
+/** Every column of every table, checked against the migrated database by a test. */
+export const COLUMNS = {
+  users: {
+    id: true, username: true, email: true, password: true, first_name: true, last_name: true, role: true,
+    is_staff: true, is_manager: true, is_active: true, account_id: true, password_needs_reset: true,
+    last_login: true, date_joined: true,
+  },
+  sessions: {
+    id: true, user_id: true, created_at: true, last_used_at: true, expires_at: true, revoked_at: true,
+    revoked_reason: true, user_agent: true, ip: true,
+  },
+  refresh_tokens: {
+    jti: true, session_id: true, issued_at: true, expires_at: true, access_jti: true, access_expires_at: true,
+    spent_at: true, successor_jti: true,
+  },
+} as const satisfies { [T in keyof Database]: Record<keyof Database[T], true> };

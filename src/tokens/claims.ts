@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto';
+
+export type TokenType = 'access' | 'refresh';
+
+/** What Latchkey puts in a token, independent of the claim names on the wire. */
+export interface TokenClaims {
+  tokenType: TokenType;
+  /** Seconds since the epoch. */
+  exp: number;
+  iat: number;
+  jti: string;
+  userId: number;
+  sid: string;
+  role: string | null;
+  accountId: number | null;
+}
+
+/** A JWT ID as SimpleJWT makes one: a uuid4 in 32 lowercase hex characters. */
+export function newJti(): string {
+  return randomUUID().replaceAll('-', '');
+}
+
+export const JTI_PATTERN = /^[0-9a-f]{32}$/;

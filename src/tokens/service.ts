@@ -1,0 +1,102 @@
+import type { Config } from '../config.ts';
+import { AuthError } from '../errors.ts';
+import { decode, encode, CodecError, type Payload } from './codec.ts';
+import type { KeySet } from './keys.ts';
+import type { TokenClaims, TokenType } from './claims.ts';
+
+export interface IssuedToken {
+  token: string;
+  claims: TokenClaims;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'>;
+
+/**
+ * Issues and verifies Latchkey's JWTs with SimpleJWT's claims. Knows nothing of
+ * sessions or revocation: that is checked by the caller (see auth.ts).
+ */
+export class TokenService {
+  readonly #keys: KeySet;
+  readonly #settings: TokenSettings;
+
+  constructor(keys: KeySet, settings: TokenSettings) {
+    this.#keys = keys;
+    this.#settings = settings;
+  }
+
+  /**
+   * Signs claims into a token. Signing the same claims again gives the same
+   * string, which is how a refresh inside the reuse grace returns the same pair.
+   * @example tokens.sign({ tokenType: 'access', exp, iat, jti, userId: 1, sid, role: null, accountId: null })
+   */
+  sign(claims: TokenClaims): IssuedToken {
+    const { userIdClaim, jwtIssuer, jwtAudience } = this.#settings;
+    // SimpleJWT's claim order first, then Latchkey's own.
+    const payload: Payload = {
+      token_type: claims.tokenType,
+      exp: claims.exp,
+      iat: claims.iat,
+      jti: claims.jti,
+      [userIdClaim]: claims.userId,
+      sid: claims.sid,
+    };
+    if (claims.role !== null) payload.role = claims.role;
+    if (claims.accountId !== null) payload.account_id = claims.accountId;
+    if (jwtIssuer !== undefined) payload.iss = jwtIssuer;
+    if (jwtAudience !== undefined) payload.aud = jwtAudience;
+    return { token: encode(payload, this.#keys.current), claims, expiresAt: claims.exp * 1000 };
+  }
+
+  /**
+   * Verifies signature, expiry (with LEEWAY), type, issuer and audience.
+   * Every failure is the same `token_not_valid` to the caller.
+   * @example const claims = tokens.verify(bearer, 'access', clock.now());
+   */
+  verify(token: string, expected: TokenType | 'any', nowMs: number): TokenClaims {
+    let payload: Payload;
+    try {
+      payload = decode(token, this.#keys.all, this.#keys.current);
+    } catch (error) {
+      if (error instanceof CodecError) throw new AuthError('token_not_valid', error.message);
+      throw error;
+    }
+    const claims = this.#readClaims(payload);
+    if (expected !== 'any' && claims.tokenType !== expected) throw invalid('wrong token type');
+    if (claims.exp * 1000 + this.#settings.leeway <= nowMs) throw invalid('expired');
+    return claims;
+  }
+
+  #readClaims(payload: Payload): TokenClaims {
+    const { userIdClaim, jwtIssuer, jwtAudience } = this.#settings;
+    const { token_type: tokenType, exp, iat, jti, sid, role, account_id: accountId } = payload;
+    const userId = payload[userIdClaim];
+    if (tokenType !== 'access' && tokenType !== 'refresh') throw invalid('token_type');
+    if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) throw invalid('exp/iat');
+    if (typeof jti !== 'string' || typeof sid !== 'string') throw invalid('jti/sid');
+    if (!Number.isSafeInteger(userId)) throw invalid('user id');
+    if (role !== undefined && typeof role !== 'string') throw invalid('role');
+    if (accountId !== undefined && !Number.isSafeInteger(accountId)) throw invalid('account_id');
+    if (jwtIssuer !== undefined && payload.iss !== jwtIssuer) throw invalid('iss');
+    if (jwtAudience !== undefined && !audienceMatches(payload.aud, jwtAudience)) throw invalid('aud');
+    return {
+      tokenType,
+      exp: exp as number,
+      iat: iat as number,
+      jti,
+      userId: userId as number,
+      sid,
+      role: (role as string | undefined) ?? null,
+      accountId: (accountId as number | undefined) ?? null,
+    };
+  }
+}
+
+function audienceMatches(aud: unknown, expected: string): boolean {
+  return aud === expected || (Array.isArray(aud) && aud.includes(expected));
+}
+
+function invalid(reason: string): AuthError {
+  return new AuthError('token_not_valid', `token rejected: ${reason}`);
+}

@@ -1,0 +1,121 @@
+/**
+ * Builds apps on a real database for tests: PGlite always, and PostgreSQL when
+ * DATABASE_URL is set (CI sets it, and then an unreachable server fails the run).
+ */
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { Auth } from '../../src/auth.ts';
+import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { buildApp } from '../../src/http/app.ts';
+import type { App } from '../../src/http/types.ts';
+import { openStore, type Store } from '../../src/store/connect.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
+
+export type StoreName = 'pglite' | 'postgres';
+
+/** The databases every storage test runs on. */
+export function storeNames(): StoreName[] {
+  if (process.env.DATABASE_URL) return ['pglite', 'postgres'];
+  if (process.env.CI) throw new Error('CI must set DATABASE_URL so storage tests run on PostgreSQL too');
+  return ['pglite'];
+}
+
+export const TEST_SIGNING_KEY = 'test-signing-key-that-is-at-least-32-bytes-long';
+
+/** Test configuration: defaults plus overrides, with a fixed signing key. */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ SIGNING_KEY: TEST_SIGNING_KEY, LOG_LEVEL: 'silent', ...env });
+}
+
+/** Opens a fresh, migrated database: in-memory PGlite, or a new PostgreSQL schema. */
+export async function openTestStore(name: StoreName): Promise<Store & { drop(): Promise<void> }> {
+  if (name === 'pglite') {
+    const store = await openStore({ dataDir: 'memory://' });
+    await migrateToLatest(store.db as never);
+    return Object.assign(store, { drop: () => store.close() });
+  }
+  const schema = `lk_test_${randomBytes(6).toString('hex')}`;
+  const store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema });
+  await migrateToLatest(store.db as never);
+  return Object.assign(store, {
+    async drop() {
+      await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);
+      await store.close();
+    },
+  });
+}
+
+export interface Harness {
+  store: Store & { drop(): Promise<void> };
+  auth: Auth;
+  app: App;
+  config: Config;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+/** A started Auth and its app on a fresh database. Pass `clock` to step time. */
+export async function harness(name: StoreName, options: { env?: Record<string, string>; clock?: Clock; store?: Harness['store'] } = {}): Promise<Harness> {
+  const config = testConfig(options.env);
+  const store = options.store ?? (await openTestStore(name));
+  const clock = options.clock ?? systemClock;
+  const auth = new Auth({ config, store, clock });
+  await auth.start();
+  const app = await buildApp({ auth });
+  await app.ready();
+  return {
+    store,
+    auth,
+    app,
+    config,
+    clock,
+    async close() {
+      await app.close();
+      auth.stop();
+      if (!options.store) await store.drop();
+    },
+  };
+}
+
+export { manualClock };
+
+let counter = 0;
+/** A username no other test in the run has used. */
+export function uniqueName(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}${counter}_${randomBytes(3).toString('hex')}`;
+}
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** Creates a user and returns its username and id. */
+export async function createUser(h: Harness, overrides: { username?: string; email?: string; password?: string; isStaff?: boolean; role?: string } = {}) {
+  const username = overrides.username ?? uniqueName();
+  const user = await h.auth.createUser({
+    username,
+    email: overrides.email ?? `${username}@example.com`,
+    password: overrides.password ?? PASSWORD,
+    ...(overrides.isStaff !== undefined ? { isStaff: overrides.isStaff } : {}),
+    ...(overrides.role !== undefined ? { role: overrides.role } : {}),
+  });
+  return { username, id: user.id, email: user.email };
+}
+
+/** Logs in through the app and returns the parsed body. */
+export async function login(h: Harness, username: string, password = PASSWORD, headers: Record<string, string> = {}) {
+  const response = await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username, password }, headers });
+  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+  return response.json() as { access: string; refresh: string; access_expires_at: string; refresh_expires_at: string; user: { id: number } };
+}
+
+/** Decodes a JWT's payload without checking it (for asserting claims). */
+export function claimsOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+export function headerOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
