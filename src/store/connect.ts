@@ -77,6 +77,8 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   const pool = new pg.Pool({ ...connection, max: 10, idleTimeoutMillis: 30_000 });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', (error) => options.onError?.(error));
+  // A checked-out client has no pool listener; its query promise carries the failure instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (schema) {
     const client = await pool.connect();
     try {
@@ -101,13 +103,17 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   };
 }
 
-/** A dedicated LISTEN connection that reconnects with backoff for as long as the store is open. */
+/**
+ * One dedicated LISTEN connection per store, shared by every handler, that
+ * reconnects with backoff for as long as the store is open.
+ */
 class Listener {
   readonly #config: pg.ClientConfig;
   readonly #channel: string;
   readonly #onError: ((error: Error) => void) | undefined;
+  readonly #handlers = new Set<NotificationHandler>();
   #client: pg.Client | undefined;
-  #handler: NotificationHandler | undefined;
+  #connecting: Promise<void> | undefined;
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
 
@@ -117,18 +123,23 @@ class Listener {
     this.#onError = onError;
   }
 
-  /** Resolves once listening, so a caller knows no later notification is missed. */
+  /** Resolves once listening, so the caller knows no later notification is missed. */
   async start(handler: NotificationHandler): Promise<void> {
-    this.#handler = handler;
-    await this.#connect();
+    this.#handlers.add(handler);
+    if (this.#client) {
+      handler.onListening();
+      return;
+    }
+    this.#connecting ??= this.#connect(0).finally(() => { this.#connecting = undefined; });
+    await this.#connecting;
   }
 
-  async #connect(attempt = 0): Promise<void> {
-    if (this.#stopped || !this.#handler) return;
-    const handler = this.#handler;
+  async #connect(attempt: number): Promise<void> {
+    if (this.#stopped) return;
     const client = new pg.Client(this.#config);
     client.on('notification', (message) => {
-      if (message.channel === this.#channel && message.payload !== undefined) handler.onPayload(message.payload);
+      if (message.channel !== this.#channel || message.payload === undefined) return;
+      for (const handler of this.#handlers) handler.onPayload(message.payload);
     });
     client.on('error', (error) => this.#lost(client, error, 0));
     try {
@@ -139,8 +150,12 @@ class Listener {
       if (attempt === 0) throw error;
       return;
     }
+    if (this.#stopped) {
+      await client.end().catch(() => {});
+      return;
+    }
     this.#client = client;
-    handler.onListening();
+    for (const handler of this.#handlers) handler.onListening();
   }
 
   #lost(client: pg.Client, error: Error, attempt: number): void {
@@ -150,7 +165,7 @@ class Listener {
     if (this.#client === client) this.#client = undefined;
     if (this.#stopped) return;
     this.#onError?.(error);
-    if (this.#retry) return;
+    if (this.#retry || attempt === 0 && this.#handlers.size === 0) return;
     const delay = Math.min(5000, 250 * 2 ** attempt);
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
@@ -164,6 +179,7 @@ class Listener {
     if (this.#retry) clearTimeout(this.#retry);
     const client = this.#client;
     this.#client = undefined;
+    await this.#connecting?.catch(() => {});
     await client?.end().catch(() => {});
   }
 }

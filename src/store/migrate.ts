@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Migration, type MigrationResult } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/0001_initial.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -10,20 +10,33 @@ export interface MigrationReport {
   applied: string[];
 }
 
+// Kysely's `any` here lets callers pass a Kysely<Database> without a cast.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyKysely = Kysely<any>;
+
+/**
+ * Kysely looks for its bookkeeping tables in every schema unless told which;
+ * pinning it to the connection's own schema keeps several schemas (one per
+ * test suite, or several apps in one database) from seeing each other's.
+ */
+async function migrator(db: AnyKysely): Promise<Migrator> {
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema ?? 'public';
+  return new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, migrationTableSchema: schema });
+}
+
 /**
  * Applies every pending migration; the same set for PGlite and PostgreSQL.
- * @example const { applied } = await migrateToLatest(db);
+ * @example const { applied } = await migrateToLatest(store.db);
  */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<MigrationReport> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
-  const { error, results } = await migrator.migrateToLatest();
+export async function migrateToLatest(db: AnyKysely): Promise<MigrationReport> {
+  const { error, results } = await (await migrator(db)).migrateToLatest();
   if (error) throw error;
   return { applied: (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
 /** Names of migrations not yet applied. */
-export async function pendingMigrations(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
-  const all = await migrator.getMigrations();
+export async function pendingMigrations(db: AnyKysely): Promise<string[]> {
+  const all = await (await migrator(db)).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

@@ -32,12 +32,12 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export async function openTestStore(name: StoreName): Promise<Store & { drop(): Promise<void> }> {
   if (name === 'pglite') {
     const store = await openStore({ dataDir: 'memory://' });
-    await migrateToLatest(store.db as never);
+    await migrateToLatest(store.db);
     return Object.assign(store, { drop: () => store.close() });
   }
   const schema = `lk_test_${randomBytes(6).toString('hex')}`;
   const store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema });
-  await migrateToLatest(store.db as never);
+  await migrateToLatest(store.db);
   return Object.assign(store, {
     async drop() {
       await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);

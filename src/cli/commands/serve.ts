@@ -1,0 +1,135 @@
+import type { Command } from 'commander';
+import type { AddressInfo } from 'node:net';
+import { Auth } from '../../auth.ts';
+import { loadConfig, type Config } from '../../config.ts';
+import { buildApp, REDACT } from '../../http/app.ts';
+import type { App } from '../../http/types.ts';
+import { openStore, type Store } from '../../store/connect.ts';
+import { controlSocketPath, startControlServer, type ControlServer } from '../control.ts';
+import { CliError, EXIT_STATUS_HELP } from '../errors.ts';
+import type { DataDirLock } from '../lock.ts';
+import type { Runtime } from '../operations.ts';
+import { ensureDataDir, LOCK_WAIT_MS, prepareSchema, waitForLock, withSigningKey } from '../runtime.ts';
+
+const HELP = `
+Environment:
+  HOST, PORT        where to listen (default 127.0.0.1:8000)
+  DATA_DIR          embedded database, generated dev signing key, lock and
+                    control socket (default ./.latchkey)
+  DATABASE_URL      PostgreSQL instead of the embedded database; run
+                    \`latchkey migrate\` first, serve refuses pending migrations
+  SIGNING_KEY       HS256 secret, at least 32 bytes; required when
+                    NODE_ENV=production, generated into DATA_DIR otherwise
+  LOG_LEVEL         fatal, error, warn, info (default), debug, trace, silent
+  and the token, cookie and throttle settings listed in the README.
+
+In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
+run on the same data are sent to it over DATA_DIR/control.sock.
+${EXIT_STATUS_HELP}`;
+
+/** `latchkey serve`: the HTTP server, until SIGINT or SIGTERM. */
+export function serveCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start the HTTP server (what `npm start` runs)')
+    .addHelpText('after', HELP)
+    .action(async () => {
+      await serve(loadConfig(process.env));
+    });
+}
+
+async function serve(config: Config): Promise<void> {
+  const stop = stopSignal();
+  // Until the app's logger exists, log plainly to stderr.
+  let logError = (error: unknown, message: string) => console.error(`${message}: ${String(error)}`);
+  let logInfo = (message: string) => console.error(message);
+  let settle: { ready(runtime: Runtime): void; fail(error: unknown): void } = { ready: () => {}, fail: () => {} };
+  const runtime = new Promise<Runtime>((ready, fail) => (settle = { ready, fail }));
+  runtime.catch(() => {}); // a startup failure is reported once, below
+  let lock: DataDirLock | undefined;
+  let control: ControlServer | undefined;
+  let store: Store | undefined;
+  let auth: Auth | undefined;
+  let app: App | undefined;
+  try {
+    const embedded = !config.databaseUrl;
+    if (embedded) {
+      const dir = ensureDataDir(config);
+      const socket = controlSocketPath(dir);
+      const attempt = await waitForLock(dir, { socket, command: 'serve' }, Date.now() + LOCK_WAIT_MS);
+      if (!attempt.acquired) {
+        throw new CliError(`a latchkey server is already running on ${dir} (pid ${attempt.holder.pid}); stop it before starting another`);
+      }
+      lock = attempt.lock;
+      // Listen before opening the database, so commands sent meanwhile wait for startup instead of failing.
+      control = await startControlServer(socket, {
+        runtime: () => runtime,
+        onCommand: (command) => logInfo(`running \`latchkey ${command}\` from the control socket`),
+        onError: (error, command) => logError(error, `control command ${command} failed`),
+      });
+    }
+
+    store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (error) => logError(error, 'database connection lost') });
+    const applied = await prepareSchema(store);
+    auth = new Auth({ config: withSigningKey(config), store, onError: (error) => logError(error, 'background task failed') });
+    await auth.start();
+    const server = await buildApp({ auth, logger: { level: config.logLevel, redact: REDACT } });
+    app = server;
+    logError = (error, message) => server.log.error({ err: error }, message);
+    logInfo = (message) => server.log.info(message);
+
+    if (applied.length > 0) server.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+    if (config.signingKey === undefined) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
+    await server.listen({ host: config.host, port: config.port });
+    settle.ready({ auth, store });
+    const where = embedded ? `embedded database in ${config.dataDir}` : 'PostgreSQL';
+    server.log.info(`Latchkey listening on ${listeningUrl(server.server.address(), config)} (${where})`);
+
+    await stop.requested;
+    server.log.info('shutting down');
+  } finally {
+    // HTTP first, then commands (queued ones are refused, running ones finish), then the database.
+    await inOrder([
+      () => app?.close(),
+      () => settle.fail(new CliError('the server is shutting down')),
+      () => control?.close(),
+      () => auth?.stop(),
+      () => store?.close(),
+      () => lock?.release(),
+    ]);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function stopSignal() {
+  let signals = 0;
+  let request: () => void = () => {};
+  const requested = new Promise<void>((resolve) => (request = resolve));
+  const onSignal = () => {
+    signals += 1;
+    if (signals > 1) process.exit(1);
+    request();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { requested };
+}
+
+/** Runs every step even if one fails, then throws the first failure. */
+async function inOrder(steps: Array<() => unknown>): Promise<void> {
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      first ??= error;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+function listeningUrl(address: string | AddressInfo | null, config: Config): string {
+  if (address === null || typeof address === 'string') return `http://${config.host}:${config.port}`;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}

@@ -1,0 +1,55 @@
+/**
+ * What each CLI command does to the data, as one function per command. The
+ * same function runs in the CLI process (direct) and inside a running server
+ * (over the control socket), so there is never a second implementation.
+ */
+import type { Auth } from '../auth.ts';
+import type { Store } from '../store/connect.ts';
+import { migrateToLatest } from '../store/migrate.ts';
+import type { CreateUserInput } from '../users/service.ts';
+
+/** What an operation may use. In a direct run `auth` is built on first use. */
+export interface Runtime {
+  readonly auth: Auth;
+  readonly store: Store;
+}
+
+interface Operation<I, O> {
+  /** `current`: the schema must be migrated before running; `any`: the operation is the migration. */
+  schema: 'current' | 'any';
+  run(runtime: Runtime, input: I): Promise<O>;
+}
+
+const operation = <I, O>(op: Operation<I, O>) => op;
+
+/** Every operation by command name. Inputs and outputs are plain JSON. */
+export const OPERATIONS = {
+  migrate: operation({
+    schema: 'any',
+    run: async ({ store }, _input: Record<string, never>) => migrateToLatest(store.db),
+  }),
+  'create-user': operation({
+    schema: 'current',
+    run: async ({ auth }, input: CreateUserInput) => {
+      const user = await auth.createUser(input);
+      return { id: user.id, username: user.username };
+    },
+  }),
+};
+
+export type OperationName = keyof typeof OPERATIONS;
+export type InputOf<N extends OperationName> = Parameters<(typeof OPERATIONS)[N]['run']>[1];
+export type OutputOf<N extends OperationName> = Awaited<ReturnType<(typeof OPERATIONS)[N]['run']>>;
+
+export function isOperationName(name: unknown): name is OperationName {
+  return typeof name === 'string' && Object.hasOwn(OPERATIONS, name);
+}
+
+/**
+ * Runs an operation by name with untyped input, as the control socket receives it.
+ * @example const output = await runOperation(runtime, 'create-user', { username: 'ann', password: '…' });
+ */
+export function runOperation(runtime: Runtime, name: OperationName, input: unknown): Promise<unknown> {
+  const op = OPERATIONS[name] as Operation<unknown, unknown>;
+  return op.run(runtime, input);
+}

@@ -1,0 +1,345 @@
+/**
+ * The CLI as users run it: real `node bin/latchkey.js` processes on a temporary
+ * data directory, talking HTTP on 127.0.0.1. Covers usage errors, the embedded
+ * database shared by a server and one-shot commands (lock + control socket),
+ * restarts, and PostgreSQL mode when DATABASE_URL is set.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { DEFAULTS } from '../../src/config.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/latchkey.js', import.meta.url));
+/** Upper bound for any one process to finish or a server to come up; never asserted on. */
+const PROCESS_TIMEOUT_MS = 60_000;
+const PASSWORD = 'correct horse battery staple';
+
+const children = new Set<ChildProcess>();
+const dirs: string[] = [];
+after(() => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+/** The parent's environment without any Latchkey setting, plus `env`. */
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of [...Object.keys(DEFAULTS), 'NODE_ENV']) delete clean[key];
+  return { ...clean, LOG_LEVEL: 'info', ...env };
+}
+
+function spawnCli(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv(env), stdio: 'pipe', timeout: PROCESS_TIMEOUT_MS });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one command to completion; stdin gets `input`, or nothing (never a terminal). */
+async function run(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<Result> {
+  const child = spawnCli(args, options.env ?? {}, options.cwd ?? tempDir('lk-cwd-'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin?.end(options.input ?? '');
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
+}
+
+interface Server {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then the exit status. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: no cleanup at all. */
+  kill(): Promise<void>;
+}
+
+/** Starts `serve` and resolves once it logs that it listens; rejects if it exits first. */
+async function startServer(env: Record<string, string>, cwd: string): Promise<Server> {
+  const child = spawnCli(['serve'], env, cwd);
+  let output = '';
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Latchkey listening on')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    exited.then(([status]) => reject(new Error(`serve exited with ${status} before listening:\n${output}`)));
+  });
+  return {
+    child,
+    output: () => output,
+    async stop() {
+      child.kill('SIGTERM');
+      const [status] = await exited;
+      return status;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A port nothing listens on right now, found by letting the OS pick one. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
+async function post(port: number, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(PROCESS_TIMEOUT_MS),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const login = (port: number, username: string, password = PASSWORD) => post(port, '/auth/login/', { username, password });
+
+function oneErrorLine(result: Result): string {
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
+  assert.match(lines[0] ?? '', /^error: /);
+  return lines[0] ?? '';
+}
+
+describe('latchkey usage', () => {
+  it('answers --help for the program and every command, with exit status 0', async () => {
+    const [top, serve, migrate, createUser] = await Promise.all([
+      run(['--help']),
+      run(['serve', '--help']),
+      run(['migrate', '--help']),
+      run(['create-user', '--help']),
+    ]);
+    for (const result of [top, serve, migrate, createUser]) assert.equal(result.status, 0, result.stderr);
+    for (const command of ['serve', 'migrate', 'create-user']) assert.match(top?.stdout ?? '', new RegExp(`\\n  ${command} `));
+    assert.match(serve?.stdout ?? '', /DATA_DIR/);
+    assert.match(serve?.stdout ?? '', /SIGNING_KEY/);
+    assert.match(migrate?.stdout ?? '', /DATABASE_URL/);
+    for (const flag of ['--username', '--email', '--password-stdin', '--role', '--admin', '--account', '--password-needs-reset']) {
+      assert.ok(createUser?.stdout.includes(flag), `create-user --help mentions ${flag}`);
+    }
+  });
+
+  it('exits 2 with one line on stderr for bad usage', async () => {
+    const results = await Promise.all([
+      run(['frobnicate']),
+      run(['migrate', '--bogus']),
+      run(['create-user', '--username', 'ann', '--account', 'seven']),
+      run(['create-user', '--username', 'ann', '--password', 'x', '--password-stdin']),
+    ]);
+    for (const result of results) {
+      assert.equal(result.status, 2, result.stderr);
+      oneErrorLine(result);
+    }
+    assert.match(results[0]?.stderr ?? '', /unknown command 'frobnicate'/);
+    assert.match(results[1]?.stderr ?? '', /unknown option '--bogus'/);
+  });
+
+  it('create-user without a terminal and without --username exits 2 naming the flag', async () => {
+    const result = await run(['create-user', '--password-stdin'], { input: PASSWORD });
+    assert.equal(result.status, 2);
+    assert.equal(oneErrorLine(result), 'error: --username is required (no terminal to prompt on)');
+  });
+
+  it('a bad environment variable exits 2 with one line naming it', async () => {
+    const result = await run(['migrate'], { env: { PORT: 'eighty' } });
+    assert.equal(result.status, 2);
+    assert.match(oneErrorLine(result), /^error: PORT: /);
+  });
+});
+
+describe('embedded mode: a server and commands sharing one data directory', () => {
+  const cwd = tempDir('lk-embedded-');
+  const dataDir = join(cwd, 'data');
+  const lockFile = join(dataDir, 'latchkey.lock');
+  let port: number;
+  let server: Server | undefined;
+  let tokenBeforeRestart: string;
+  let keyBeforeRestart: string;
+  const env = () => ({ DATA_DIR: dataDir, PORT: String(port) });
+  const createUser = (username: string, extra: string[] = []) =>
+    run(['create-user', '--username', username, '--email', `${username}@example.com`, '--password-stdin', ...extra], { env: env(), input: `${PASSWORD}\n`, cwd });
+
+  before(async () => {
+    port = await freePort();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('two commands at once with no server take turns on the lock', async () => {
+    const [first, second] = await Promise.all([createUser('ann', ['--admin']), run(['migrate'], { env: env(), cwd })]);
+    assert.equal(first?.status, 0, first?.stderr);
+    assert.equal(second?.status, 0, second?.stderr);
+  });
+
+  it('create-user with no server opens the database itself and releases the lock', async () => {
+    const result = await createUser('zoe');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'Created user "zoe" (id 2).\n');
+    assert.ok(!result.stdout.includes(PASSWORD) && !result.stderr.includes(PASSWORD), 'the password is never printed');
+    assert.equal(existsSync(lockFile), false);
+  });
+
+  it('serve starts on that data and the user logs in over HTTP', async () => {
+    server = await startServer(env(), cwd);
+    const response = await login(port, 'ann');
+    assert.equal(response.status, 200);
+    assert.equal((response.body.user as Record<string, unknown>).is_staff, true);
+    tokenBeforeRestart = String(response.body.access);
+    keyBeforeRestart = readFileSync(join(dataDir, 'signing.key'), 'utf8');
+    const holder = JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number; socket: string };
+    assert.equal(holder.pid, server.child.pid);
+    assert.equal(holder.socket, join(dataDir, 'control.sock'));
+  });
+
+  it('create-user --password-stdin goes through the control socket; the user logs in at once', async () => {
+    const result = await createUser('bob');
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'Created user "bob" (id 3).\n');
+    assert.match(server?.output() ?? '', /running `latchkey create-user` from the control socket/);
+    assert.equal((await login(port, 'bob')).status, 200);
+  });
+
+  it('a duplicate username through the server exits 1 naming the field', async () => {
+    const result = await createUser('bob');
+    assert.equal(result.status, 1);
+    assert.equal(oneErrorLine(result), 'error: username: A user with that username already exists.');
+  });
+
+  it('migrate through the server has nothing to apply', async () => {
+    const result = await run(['migrate'], { env: env(), cwd });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, 'No migrations to apply.\n');
+  });
+
+  it('a second serve on the same data refuses, and the first keeps serving', async () => {
+    const result = await run(['serve'], { env: { ...env(), PORT: String(await freePort()) }, cwd });
+    assert.notEqual(result.status, 0);
+    assert.match(oneErrorLine(result), new RegExp(`server is already running .*pid ${server?.child.pid}`));
+    assert.equal((await login(port, 'ann')).status, 200);
+  });
+
+  it('SIGTERM stops the server with status 0 and releases the lock', async () => {
+    assert.equal(await server?.stop(), 0);
+    server = undefined;
+    assert.equal(existsSync(lockFile), false);
+    assert.equal(existsSync(join(dataDir, 'control.sock')), false);
+    const result = await createUser('carol');
+    assert.equal(result.status, 0, result.stderr);
+  });
+
+  it('data and the dev signing key survive a restart', async () => {
+    server = await startServer(env(), cwd);
+    assert.equal(readFileSync(join(dataDir, 'signing.key'), 'utf8'), keyBeforeRestart);
+    for (const username of ['ann', 'bob', 'carol']) assert.equal((await login(port, username)).status, 200, username);
+    const verified = await post(port, '/auth/verify/', { token: tokenBeforeRestart });
+    assert.deepEqual(verified, { status: 200, body: {} });
+  });
+
+  it('a killed server leaves a stale lock that the next command and server retake', async () => {
+    await server?.kill();
+    server = undefined;
+    assert.equal(existsSync(lockFile), true);
+    const result = await createUser('dan');
+    assert.equal(result.status, 0, result.stderr);
+    server = await startServer(env(), cwd);
+    assert.equal((await login(port, 'dan')).status, 200);
+    assert.equal(await server.stop(), 0);
+    server = undefined;
+  });
+});
+
+describe('PostgreSQL mode', { skip: process.env.DATABASE_URL ? false : 'DATABASE_URL is not set' }, () => {
+  const cwd = tempDir('lk-postgres-');
+  const database = `lk_cli_${process.pid}_${Date.now().toString(36)}`;
+  let databaseUrl: string;
+  let port: number;
+  let server: Server | undefined;
+  const env = () => ({ DATABASE_URL: databaseUrl, DATA_DIR: join(cwd, 'data'), PORT: String(port) });
+
+  async function admin(statement: string): Promise<void> {
+    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  }
+
+  before(async () => {
+    port = await freePort();
+    await admin(`create database "${database}"`);
+    const url = new URL(process.env.DATABASE_URL ?? '');
+    url.pathname = `/${database}`;
+    databaseUrl = url.toString();
+  });
+  after(async () => {
+    await server?.stop();
+    await admin(`drop database if exists "${database}" with (force)`);
+  });
+
+  it('serve refuses to start while migrations are pending', async () => {
+    const result = await run(['serve'], { env: env(), cwd });
+    assert.equal(result.status, 1);
+    assert.match(oneErrorLine(result), /pending migration.*latchkey migrate/);
+  });
+
+  it('migrate applies the migrations, then has nothing to apply', async () => {
+    const first = await run(['migrate'], { env: env(), cwd });
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout, 'Applied 0001_initial\n');
+    const second = await run(['migrate'], { env: env(), cwd });
+    assert.equal(second.stdout, 'No migrations to apply.\n');
+  });
+
+  it('create-user connects directly, and serve lets that user log in', async () => {
+    const created = await run(['create-user', '--username', 'dora', '--password-stdin', '--role', 'admin'], { env: env(), input: PASSWORD, cwd });
+    assert.equal(created.status, 0, created.stderr);
+    assert.equal(created.stdout, 'Created user "dora" (id 1).\n');
+    server = await startServer(env(), cwd);
+    const response = await login(port, 'dora');
+    assert.equal(response.status, 200);
+    assert.equal(response.body.role, 'admin');
+    // PostgreSQL is multi-process: commands connect directly even with a server running.
+    const second = await run(['create-user', '--username', 'eve', '--password-stdin'], { env: env(), input: PASSWORD, cwd });
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal((await login(port, 'eve')).status, 200);
+    assert.equal(await server.stop(), 0);
+    server = undefined;
+  });
+});
