@@ -68,7 +68,20 @@ export async function buildApp({ auth, logger = false }: BuildAppOptions): Promi
   });
 
   app.setErrorHandler(handleError);
-  app.setNotFoundHandler((_request, reply) => sendError(reply, 'not_found'));
+  // DRF answers 405 for a known path with another method; Fastify would say 404.
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const path = route.url.replace(/\/+$/, '');
+    const methods = methodsByPath.get(path) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    methodsByPath.set(path, methods);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const methods = methodsByPath.get(request.url.split('?')[0]!.replace(/\/+$/, ''));
+    if (!methods) return sendError(reply, 'not_found');
+    reply.header('allow', [...methods].join(', '));
+    return sendError(reply, 'method_not_allowed', `Method "${request.method}" not allowed.`);
+  });
 
   const context: RouteContext = { auth, config };
   for (const register of ROUTES) register(app, context);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -29,7 +30,7 @@ export interface Store {
 export interface StoreOptions {
   /** PostgreSQL URL; unset means embedded PGlite. */
   databaseUrl?: string | undefined;
-  /** PGlite data directory, or `memory://` for tests. */
+  /** Latchkey's data directory (the database lives in its `pgdata/`), or `memory://` for tests. */
   dataDir?: string;
   /** PostgreSQL schema to use instead of `public` (tests give each suite its own). */
   schema?: string;
@@ -48,7 +49,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 async function openPGlite(dataDir: string): Promise<Store> {
-  const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : dataDir);
+  // The database gets a folder of its own beside the dev key, lock and control socket.
+  const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : join(dataDir, 'pgdata'));
   const db = new Kysely<Database>({ dialect: guardUnavailable(new PGliteDialect(pglite)) });
   const unlisten: Array<() => Promise<void>> = [];
   return {
