@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
+import { ValidationError } from '../errors.ts';
 import { handleError, sendError } from './errors.ts';
 import { healthRoutes } from './routes/health.ts';
 import { loginRoute } from './routes/login.ts';
@@ -30,6 +31,15 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   meRoutes,
   healthRoutes,
 ];
+
+function rejectNulCharacters(body: unknown): void {
+  if (typeof body !== 'object' || body === null) return;
+  const fields: Record<string, string[]> = {};
+  for (const [field, value] of Object.entries(body)) {
+    if (typeof value === 'string' && value.includes('\u0000')) fields[field] = ['Null characters are not allowed.'];
+  }
+  if (Object.keys(fields).length > 0) throw new ValidationError(fields);
+}
 
 /** Never logged: credentials travel in these. */
 export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
@@ -60,6 +70,9 @@ export async function buildApp({ auth, logger = false }: BuildAppOptions): Promi
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined || request.body === null) request.body = {};
   });
+  // After authentication and the schema: NUL characters are refused as DRF's CharField does
+  // (PostgreSQL cannot store them).
+  app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
   // An empty JSON body is an empty object (fields "required"), as DRF reads it.
   const parseJson = app.getDefaultJsonParser('error', 'remove');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {

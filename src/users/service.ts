@@ -49,8 +49,9 @@ export class UserService {
       // Best effort: a failed upgrade must not fail the login; the next login tries again.
       await this.#passwords.hash(password).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
     }
-    await this.#repo.recordLogin(user.id, new Date(this.#clock.now()));
-    return user;
+    const at = new Date(this.#clock.now());
+    await this.#repo.recordLogin(user.id, at);
+    return { ...user, last_login: at };
   }
 
   async get(id: number): Promise<UserRow | undefined> {

@@ -7,17 +7,20 @@ import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
 import type { App, RouteContext } from '../types.ts';
 
-const LoginBody = Body({ username: Text(), password: Type.String({ minLength: 1 }), email: Type.Optional(Type.String()) });
+const LoginBody = Body({ username: Text(), password: Text(), email: Type.Optional(Type.String()) });
 
 /** POST /auth/login/ (and /auth/token/, /api/token/): credentials → tokens. */
 export function loginRoute(app: App, { auth, config }: RouteContext): void {
   for (const url of authPaths(config, 'login', '{base}/token/', '/api/token/')) {
     app.post(url, {
       schema: { body: LoginBody, tags: ['tokens'], summary: 'Log in with username or email and password' },
-      // The identifier may come as `email`; validation then sees it as `username`.
+      // The identifier may come as `email`; from here on it is `username`.
       preValidation: async (request) => {
         const body = request.body as Record<string, unknown> | undefined;
-        if (body && typeof body === 'object' && body.username === undefined && body.email !== undefined) body.username = body.email;
+        if (body && typeof body === 'object' && body.username === undefined && body.email !== undefined) {
+          body.username = body.email;
+          delete body.email;
+        }
       },
       handler: async (request) => {
         const { username, password } = request.body;
