@@ -37,13 +37,17 @@ export async function openTestStore(name: StoreName): Promise<Store & { drop(): 
   }
   const schema = `lk_test_${randomBytes(6).toString('hex')}`;
   const store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema });
-  await migrateToLatest(store.db);
-  return Object.assign(store, {
-    async drop() {
-      await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);
-      await store.close();
-    },
-  });
+  const drop = async () => {
+    await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);
+    await store.close();
+  };
+  try {
+    await migrateToLatest(store.db);
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return Object.assign(store, { drop });
 }
 
 export interface Harness {
