@@ -21,10 +21,10 @@ import {
   testConfig,
   uniqueName,
   type Harness,
+  NO_ACTIVE_ACCOUNT,
+  TOKEN_NOT_VALID,
 } from '../support/harness.ts';
 
-const NO_ACTIVE_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
-const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
 const REQUIRED = 'This field is required.';
 
 const BODY_KEYS = ['access', 'refresh', 'access_expires_at', 'refresh_expires_at', 'role', 'email', 'password_needs_reset', 'user'];

@@ -4,10 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { PASSWORD, bearer, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness } from '../support/harness.ts';
+import { PASSWORD, bearer, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness, NOT_AUTHENTICATED, TOKEN_NOT_VALID } from '../support/harness.ts';
 
-const NOT_AUTHENTICATED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
-const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
 const USER_KEYS = [
   'id', 'username', 'email', 'first_name', 'last_name', 'role', 'is_staff', 'is_manager', 'account_id',
   'password_needs_reset', 'last_login', 'date_joined',

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { bearer, claimsOf, createUser, harness, login, manualClock, storeNames, type Harness } from '../support/harness.ts';
+import { bearer, claimsOf, createUser, harness, login, manualClock, storeNames, type Harness, TOKEN_NOT_VALID } from '../support/harness.ts';
 
 const refresh = (h: Harness, token: string) => h.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh: token } });
 const me = (h: Harness, access: string) => h.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
-const INVALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
 
 for (const name of storeNames()) {
   describe(`refresh rotation on ${name}`, () => {
@@ -50,14 +49,14 @@ for (const name of storeNames()) {
       clock.advance(10_001);
       const reuse = await refresh(h, first.refresh);
       assert.equal(reuse.statusCode, 401);
-      assert.deepEqual(reuse.json(), INVALID);
+      assert.deepEqual(reuse.json(), TOKEN_NOT_VALID);
       assert.equal(reuse.headers['www-authenticate'], 'Bearer realm="api"');
       // The thief's and the owner's tokens of that session are all dead now.
       assert.equal((await refresh(h, rotated.refresh)).statusCode, 401);
       assert.equal((await me(h, rotated.access)).statusCode, 401);
       assert.equal((await me(h, first.access)).statusCode, 401);
       const verify = await h.app.inject({ method: 'POST', url: '/auth/verify/', payload: { token: rotated.access } });
-      assert.deepEqual([verify.statusCode, verify.json()], [401, INVALID]);
+      assert.deepEqual([verify.statusCode, verify.json()], [401, TOKEN_NOT_VALID]);
     });
 
     it('leaves the user’s other sessions alone when one is revoked for reuse', async () => {
@@ -75,7 +74,7 @@ for (const name of storeNames()) {
       const { username } = await createUser(h);
       const first = await login(h, username);
       clock.advance(7 * 86_400_000);
-      assert.deepEqual((await refresh(h, first.refresh)).json(), INVALID);
+      assert.deepEqual((await refresh(h, first.refresh)).json(), TOKEN_NOT_VALID);
     });
 
     it('refuses a refresh token whose user was deactivated', async () => {

@@ -18,12 +18,12 @@ import {
   manualClock,
   storeNames,
   type Harness,
+  TOKEN_NOT_VALID,
+  NOT_AUTHENTICATED,
+  NO_ACTIVE_ACCOUNT,
+  NOT_FOUND,
 } from '../support/harness.ts';
 
-const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
-const NOT_AUTHENTICATED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
-const NO_ACTIVE_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
-const NOT_FOUND = { detail: 'Not found.', code: 'not_found' };
 const REQUIRED = 'This field is required.';
 const BLANK = 'This field may not be blank.';
 const NULL = 'This field may not be null.';

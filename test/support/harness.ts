@@ -123,3 +123,9 @@ export function headerOf(token: string): Record<string, unknown> {
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** SPEC.md's error bodies, written out here rather than read from src/, so a changed message fails the tests. */
+export const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
+export const NOT_AUTHENTICATED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
+export const NO_ACTIVE_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
+export const NOT_FOUND = { detail: 'Not found.', code: 'not_found' };
