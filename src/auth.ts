@@ -12,6 +12,7 @@ import type { Store } from './store/connect.ts';
 import { SessionsRepo, type SessionRow } from './store/repos/sessions.ts';
 import { UsersRepo, type UserRow } from './store/repos/users.ts';
 import { hmacKeySet } from './tokens/keys.ts';
+import type { TokenClaims } from './tokens/claims.ts';
 import { TokenService } from './tokens/service.ts';
 import { Passwords } from './users/passwords.ts';
 import { UserService, type CreateUserInput } from './users/service.ts';
@@ -111,21 +112,26 @@ export class Auth {
    * @example const principal = auth.authenticate(bearerToken);
    */
   authenticate(accessToken: string): Principal {
-    const claims = this.#tokens.verify(accessToken, 'access', this.#clock.now());
-    if (this.#sessions.isRevoked(claims.sid)) throw new AuthError('token_not_valid', 'session revoked');
-    return { userId: claims.userId, sessionId: claims.sid, role: claims.role, accountId: claims.accountId };
+    return this.#principal(this.#tokens.verify(accessToken, 'access', this.#clock.now()));
   }
 
   /** SimpleJWT's verify: any token type. Access tokens are checked in memory, refresh tokens against their session. */
   async verify(token: string): Promise<void> {
     const claims = this.#tokens.verify(token, 'any', this.#clock.now());
-    if (claims.tokenType === 'access') this.authenticate(token);
-    else await this.#sessions.checkRefresh(token);
+    if (claims.tokenType === 'access') this.#principal(claims);
+    else await this.#sessions.checkRefresh(claims);
+  }
+
+  #principal(claims: TokenClaims): Principal {
+    if (this.#sessions.isRevoked(claims.sid)) throw new AuthError('token_not_valid', 'session revoked');
+    return { userId: claims.userId, sessionId: claims.sid, role: claims.role, accountId: claims.accountId };
   }
 
   /** Ends one session: the refresh token's if given, else the caller's current one. */
   async logout(by: { refreshToken: string } | { principal: Principal }): Promise<void> {
-    const sessionId = 'refreshToken' in by ? (await this.#sessions.checkRefresh(by.refreshToken)).sid : by.principal.sessionId;
+    const sessionId = 'refreshToken' in by
+      ? (await this.#sessions.checkRefresh(this.#tokens.verify(by.refreshToken, 'refresh', this.#clock.now()))).sid
+      : by.principal.sessionId;
     await this.#sessions.revoke({ sessionIds: [sessionId] }, 'logout');
   }
 

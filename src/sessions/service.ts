@@ -131,9 +131,8 @@ export class SessionService {
     return outcome;
   }
 
-  /** The session a valid refresh token belongs to; refused if spent or revoked. */
-  async checkRefresh(token: string): Promise<TokenClaims> {
-    const claims = this.#tokens.verify(token, 'refresh', this.#clock.now());
+  /** Refuses a verified refresh token's claims if the token is spent or its session revoked. */
+  async checkRefresh(claims: TokenClaims): Promise<TokenClaims> {
     const [session, row] = await Promise.all([this.#repo.findSession(claims.sid), this.#repo.findToken(claims.jti)]);
     if (!session || session.revoked_at !== null || !row || row.session_id !== session.id) throw invalid('revoked');
     if (this.#settings.rotateRefreshTokens && row.spent_at !== null) throw invalid('spent');
