@@ -54,6 +54,7 @@ export class Auth {
   readonly #sessions: SessionService;
   readonly #users: UserService;
   readonly #sync: RevocationSync;
+  readonly #revocations: RevocationList;
 
   constructor(options: AuthOptions) {
     const { config, store } = options;
@@ -66,6 +67,7 @@ export class Auth {
     const sessionsRepo = new SessionsRepo(store.db, store.channel);
     this.#users = new UserService({ repo: usersRepo, passwords: new Passwords(), clock: this.#clock, roles: config.roles });
     const revocations = new RevocationList(this.#clock, config.accessTokenLifetime + config.leeway + 1000);
+    this.#revocations = revocations;
     this.#sessions = new SessionService({
       repo: sessionsRepo,
       tokens: this.#tokens,
@@ -169,6 +171,11 @@ export class Auth {
 
   createUser(input: CreateUserInput): Promise<UserRow> {
     return this.#users.create(input);
+  }
+
+  /** How many sessions the in-memory revocation list holds (for /metrics). */
+  revokedSessionCount(): number {
+    return this.#revocations.size;
   }
 
   /** Throws StoreUnavailableError when the database is out of reach. */

@@ -5,6 +5,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
 import { handleError, sendError } from './errors.ts';
+import { metrics } from './metrics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { loginRoute } from './routes/login.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
@@ -96,6 +97,7 @@ export async function buildApp({ auth, logger = false }: BuildAppOptions): Promi
     return sendError(reply, 'method_not_allowed', `Method "${request.method}" not allowed.`);
   });
 
+  metrics(app, auth);
   const context: RouteContext = { auth, config };
   for (const register of ROUTES) register(app, context);
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());

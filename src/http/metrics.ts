@@ -1,0 +1,40 @@
+/**
+ * GET /metrics in Prometheus' text format: per-route request counts and
+ * latencies, the revocation list's size, and the process's own metrics. Each
+ * app has its own registry, so tests can build many apps in one process.
+ */
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Auth } from '../auth.ts';
+import type { App } from './types.ts';
+
+/** Registers the request hook and the `/metrics` route. */
+export function metrics(app: App, auth: Auth): void {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
+  const duration = new Histogram({
+    name: 'latchkey_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'latchkey_revoked_sessions',
+    help: 'Sessions held in the in-memory revocation list (revoked within one access-token lifetime)',
+    registers: [registry],
+    collect() {
+      this.set(auth.revokedSessionCount());
+    },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    // Unmatched URLs share one label, so scanners cannot blow up the series count.
+    const route = request.routeOptions.url ?? 'unmatched';
+    duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}
