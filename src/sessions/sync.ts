@@ -32,13 +32,18 @@ export class RevocationSync {
     this.#options = options;
   }
 
-  /** Loads recent revocations and subscribes; resolves once no later revocation can be missed. */
+  /** Subscribes, then loads recent revocations; resolves once no revocation can be missed. */
   async start(): Promise<void> {
+    let started = false;
     await this.#store.listen({
       onPayload: (payload) => this.apply(payload),
-      onListening: () => { this.reload().catch((error) => this.#options.onError?.(error)); },
+      // After a reconnect, catch up on what was said while nobody listened.
+      onListening: () => {
+        if (started) this.reload().catch((error) => this.#options.onError?.(error));
+      },
     });
     await this.reload();
+    started = true;
     this.#timer = setInterval(() => {
       this.#list.prune();
       this.reload().catch((error) => this.#options.onError?.(error));

@@ -78,6 +78,7 @@ if (storeNames().includes('postgres') && databaseUrl) {
       const before = await login();
       assert.equal(before.statusCode, 200);
       const { access, refresh } = before.json() as { access: string; refresh: string };
+      const other = (await login()).json() as { access: string; refresh: string };
 
       await proxy.cut();
       const down = await login();
@@ -90,7 +91,25 @@ if (storeNames().includes('postgres') && databaseUrl) {
       assert.equal(verify.statusCode, 200, 'access tokens verify without the database');
       assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
 
+      // Meanwhile another instance, still connected, ends a session: this one misses the NOTIFY.
+      const direct = await openStore({ databaseUrl, schema });
+      const elsewhere = new Auth({ config: testConfig(), store: direct });
+      await elsewhere.logout({ refreshToken: other.refresh });
+      await direct.close();
+      assert.doesNotThrow(() => auth.authenticate(other.access), 'not heard yet: the LISTEN connection is down');
+
       await proxy.open();
+      // Reconnecting re-reads recent revocations; the retry backoff is bounded, and so is this loop (~10 s).
+      let caughtUp = false;
+      for (let attempt = 0; !caughtUp && attempt < 200; attempt++) {
+        try {
+          auth.authenticate(other.access);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        } catch {
+          caughtUp = true;
+        }
+      }
+      assert.ok(caughtUp, 'the revocation missed during the outage was caught up after reconnecting');
       const back = await login();
       assert.equal(back.statusCode, 200);
       const rotated = await app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh } });
