@@ -66,6 +66,8 @@ export class Auth {
     const usersRepo = new UsersRepo(store.db);
     const sessionsRepo = new SessionsRepo(store.db, store.channel);
     this.#users = new UserService({ repo: usersRepo, passwords: new Passwords(), clock: this.#clock, roles: config.roles });
+    // No access token outlives its revocation by more than lifetime + leeway; one more second is a
+    // margin for clocks that differ between instances.
     const revocations = new RevocationList(this.#clock, config.accessTokenLifetime + config.leeway + 1000);
     this.#revocations = revocations;
     this.#sessions = new SessionService({

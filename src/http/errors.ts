@@ -92,7 +92,6 @@ function fromFastify(error: FastifyError, request: FastifyRequest, reply: Fastif
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return sendError(reply, 'payload_too_large');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'LATCHKEY_PARSE_ERROR':
       return sendError(reply, 'parse_error', `JSON parse error - ${error.message}`);
   }
   if (error.validation) return reply.code(400).send(fieldErrors(error.validation as AjvError[]));

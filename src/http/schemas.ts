@@ -5,7 +5,3 @@ export const Text = (options: { maxLength?: number } = {}) => Type.String({ minL
 
 /** An object body whose other properties are ignored, as DRF serializers ignore unknown fields. */
 export const Body = <T extends Record<string, TSchema>>(properties: T) => Type.Object(properties, { additionalProperties: true });
-
-export const ErrorBody = Type.Object({ detail: Type.String(), code: Type.String() });
-
-export const Empty = Type.Object({});

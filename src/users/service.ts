@@ -73,8 +73,10 @@ export class UserService {
     if (!this.#roles.includes(role)) problems.role = [`"${role}" is not a valid choice.`];
     if (Object.keys(problems).length > 0) throw new ValidationError(problems);
 
+    // Checked before hashing, to spare an argon2 run; the unique indexes still decide a race.
     const taken = await this.#repo.taken(username, email);
-    if (taken.username || taken.email) throw conflict(taken.username ? 'username' : 'email');
+    const fields = (['username', 'email'] as const).filter((field) => taken[field]);
+    if (fields.length > 0) throw conflict(...fields);
     const passwordHash = await this.#passwords.hash(input.password);
     try {
       return await this.#repo.insert({
@@ -103,6 +105,6 @@ export class UserService {
   }
 }
 
-function conflict(field: 'username' | 'email'): ConflictError {
-  return new ConflictError({ [field]: [`A user with that ${field} already exists.`] });
+function conflict(...fields: Array<'username' | 'email'>): ConflictError {
+  return new ConflictError(Object.fromEntries(fields.map((field) => [field, [`A user with that ${field} already exists.`]])));
 }
