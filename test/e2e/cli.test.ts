@@ -168,6 +168,18 @@ describe('latchkey usage', () => {
     assert.match(results[1]?.stderr ?? '', /unknown option '--bogus'/);
   });
 
+  it('serve and the commands refuse a bad setting at start: exit 2, one line naming the variable', async () => {
+    const results = await Promise.all([
+      run(['serve'], { env: { PORT: 'eighty' } }),
+      run(['serve'], { env: { NODE_ENV: 'production' } }),
+      run(['migrate'], { env: { ACCESS_TOKEN_LIFETIME: 'soon' } }),
+    ]);
+    for (const result of results) assert.equal(result.status, 2, result.stderr);
+    assert.match(oneErrorLine(results[0]!), /^error: PORT: /);
+    assert.match(oneErrorLine(results[1]!), /^error: SIGNING_KEY: /);
+    assert.match(oneErrorLine(results[2]!), /^error: ACCESS_TOKEN_LIFETIME: /);
+  });
+
   it('create-user without a terminal and without --username exits 2 naming the flag', async () => {
     const result = await run(['create-user', '--password-stdin'], { input: PASSWORD });
     assert.equal(result.status, 2);
@@ -235,7 +247,7 @@ describe('embedded mode: a server and commands sharing one data directory', () =
   });
 
   it('a duplicate username through the server exits 1 naming the field', async () => {
-    const result = await createUser('bob');
+    const result = await run(['create-user', '--username', 'bob', '--email', 'other-bob@example.com', '--password-stdin'], { env: env(), input: PASSWORD, cwd });
     assert.equal(result.status, 1);
     assert.equal(oneErrorLine(result), 'error: username: A user with that username already exists.');
   });

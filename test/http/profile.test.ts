@@ -275,3 +275,28 @@ for (const name of storeNames()) {
     });
   });
 }
+
+for (const name of storeNames()) {
+  describe(`/auth/me/ when the user changed behind the token (${name})`, () => {
+    let h: Harness;
+    before(async () => { h = await harness(name); });
+    after(() => h.close());
+
+    it('a deactivated user → 401 user_inactive, as SimpleJWT answers', async () => {
+      const user = await createUser(h);
+      const { access } = await login(h, user.username);
+      await h.store.db.updateTable('users').set({ is_active: false }).where('id', '=', user.id).execute();
+      const response = await h.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
+      assert.deepEqual([response.statusCode, response.json()], [401, { detail: 'User is inactive', code: 'user_inactive' }]);
+      assert.equal(response.headers['www-authenticate'], 'Bearer realm="api"');
+    });
+
+    it('a deleted user → 401 user_not_found', async () => {
+      const user = await createUser(h);
+      const { access } = await login(h, user.username);
+      await h.store.db.deleteFrom('users').where('id', '=', user.id).execute();
+      const response = await h.app.inject({ method: 'PATCH', url: '/auth/me/', headers: bearer(access), payload: { first_name: 'x' } });
+      assert.deepEqual([response.statusCode, response.json()], [401, { detail: 'User not found', code: 'user_not_found' }]);
+    });
+  });
+}

@@ -70,6 +70,19 @@ for (const name of storeNames()) {
       assert.equal((await refresh(h, laptop.refresh)).statusCode, 200);
     });
 
+    it('verify accepts a live refresh token and refuses a spent one and one of an ended session', async () => {
+      const verify = (token: string) => h.app.inject({ method: 'POST', url: '/auth/verify/', payload: { token } });
+      const { username } = await createUser(h);
+      const first = await login(h, username);
+      assert.deepEqual([(await verify(first.refresh)).statusCode, (await verify(first.refresh)).json()], [200, {}]);
+      const rotated = (await refresh(h, first.refresh)).json();
+      const spent = await verify(first.refresh);
+      assert.deepEqual([spent.statusCode, spent.json()], [401, TOKEN_NOT_VALID]);
+      assert.equal((await verify(rotated.refresh)).statusCode, 200);
+      await h.app.inject({ method: 'POST', url: '/auth/logout/', payload: { refresh: rotated.refresh } });
+      assert.deepEqual((await verify(rotated.refresh)).json(), TOKEN_NOT_VALID);
+    });
+
     it('refuses an expired refresh token', async () => {
       const { username } = await createUser(h);
       const first = await login(h, username);

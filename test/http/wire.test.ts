@@ -30,7 +30,7 @@ const NULL = 'This field may not be null.';
 const NOT_STRING = 'Not a valid string.';
 const CHALLENGE = 'Bearer realm="api"';
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT';
 
 function send(h: Harness, method: Method, url: string, payload?: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return h.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as string }) });
@@ -193,6 +193,22 @@ for (const name of storeNames()) {
           const response = await send(h, method, url, method === 'POST' ? {} : undefined);
           assert.equal(response.statusCode, 404);
           assert.deepEqual(response.json(), NOT_FOUND);
+        });
+      }
+    });
+
+    describe('wrong method on a known path', () => {
+      for (const [method, url, allow] of [
+        ['GET', '/auth/login/', 'POST'],
+        ['GET', '/api/token/refresh', 'POST'],
+        ['PUT', '/auth/me/', 'GET, HEAD, PATCH'],
+        ['POST', '/healthz', 'GET, HEAD'],
+      ] as const) {
+        it(`${method} ${url} → 405 with Allow: ${allow}, as DRF answers`, async () => {
+          const response = await send(h, method, url, method === 'GET' ? undefined : {});
+          assert.equal(response.statusCode, 405);
+          assert.equal(response.headers.allow, allow);
+          assert.deepEqual(response.json(), { detail: `Method "${method}" not allowed.`, code: 'method_not_allowed' });
         });
       }
     });
