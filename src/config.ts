@@ -25,6 +25,7 @@ export interface Config {
   userIdClaim: string;
   authBasePath: string;
   loginResponse: 'full' | 'minimal';
+  registrationEnabled: boolean;
   roles: string[];
   bodyLimit: number;
   logLevel: string;
@@ -100,6 +101,7 @@ export const DEFAULTS = {
   USER_ID_CLAIM: { default: 'user_id', parse: (v: string) => v },
   AUTH_BASE_PATH: { default: '/auth', parse: parseBasePath },
   LOGIN_RESPONSE: { default: 'full', parse: oneOf(['full', 'minimal'] as const) },
+  REGISTRATION_ENABLED: { default: 'true', parse: parseBoolean },
   ROLES: { default: 'client,employe,admin', parse: parseRoles },
   BODY_LIMIT: { default: '65536', parse: parseBodyLimit },
   LOG_LEVEL: { default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
@@ -169,6 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     userIdClaim: required(read(env, 'USER_ID_CLAIM')),
     authBasePath: required(read(env, 'AUTH_BASE_PATH')),
     loginResponse: required(read(env, 'LOGIN_RESPONSE')),
+    registrationEnabled: required(read(env, 'REGISTRATION_ENABLED')),
     roles: required(read(env, 'ROLES')),
     bodyLimit: required(read(env, 'BODY_LIMIT')),
     logLevel: required(read(env, 'LOG_LEVEL')),

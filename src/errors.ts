@@ -10,6 +10,8 @@ export type AuthErrorCode =
   | 'user_not_found'
   | 'user_inactive'
   | 'permission_denied'
+  | 'password_reset_required'
+  | 'account_inactive'
   | 'not_found'
   | 'service_unavailable';
 

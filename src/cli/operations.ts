@@ -6,6 +6,7 @@
 import type { Auth } from '../auth.ts';
 import type { Store } from '../store/connect.ts';
 import { migrateToLatest } from '../store/migrate.ts';
+import type { ImportUser } from '../users/django-import.ts';
 import type { CreateUserInput } from '../users/service.ts';
 
 /** What an operation may use. In a direct run `auth` is built on first use. */
@@ -34,6 +35,18 @@ export const OPERATIONS = {
       const user = await auth.createUser(input);
       return { id: user.id, username: user.username };
     },
+  }),
+  'invalidate-all-tokens': operation({
+    schema: 'current',
+    run: async ({ auth }, _input: Record<string, never>) => auth.invalidateAllTokens({ source: 'cli' }),
+  }),
+  'flush-expired-tokens': operation({
+    schema: 'current',
+    run: async ({ auth }, _input: Record<string, never>) => auth.flushExpiredTokens(),
+  }),
+  'import-django-users': operation({
+    schema: 'current',
+    run: async ({ auth }, input: { users: ImportUser[] }) => auth.importUsers(input.users),
   }),
 };
 

@@ -2,7 +2,8 @@
  * Where a command's operation runs. PostgreSQL is multi-process: connect
  * directly. Embedded PGlite is single-process: if a server holds the data
  * directory, send the operation over its control socket; otherwise take the
- * lock, open the database, run, close, release.
+ * lock, open the database, run, close, release. `withRuntime` keeps one of
+ * these open for a series of operations (an import sent in batches).
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -26,25 +27,127 @@ const POLL_MS = 100;
  * @example const { applied } = await perform(config, 'migrate', {});
  */
 export async function perform<N extends OperationName>(config: Config, name: N, input: InputOf<N>): Promise<OutputOf<N>> {
-  if (config.databaseUrl) return direct(config, name, input);
-  const dir = ensureDataDir(config);
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    const attempt = await waitForLock(dir, { socket: null, command: name }, deadline);
-    if (attempt.acquired) {
+  return withRuntime(config, name, (run) => run(name, input));
+}
+
+/** Runs one operation; `withRuntime` hands it to its callback. */
+export type RunOperation = <N extends OperationName>(name: N, input: InputOf<N>) => Promise<OutputOf<N>>;
+
+/**
+ * Runs several operations in a row on one open database (or one running
+ * server): the lock is taken, the database opened and the schema checked once,
+ * not per operation. `command` names the holder in the lock file.
+ * @example await withRuntime(config, 'import-django-users', async (run) => { for (const users of batches) await run('import-django-users', { users }); });
+ */
+export async function withRuntime<T>(config: Config, command: string, work: (run: RunOperation) => Promise<T>): Promise<T> {
+  const target = config.databaseUrl ? new Direct(config) : new Embedded(config, ensureDataDir(config), command);
+  try {
+    return await work((name, input) => target.run(name, input));
+  } finally {
+    await target.close();
+  }
+}
+
+interface Target {
+  run<N extends OperationName>(name: N, input: InputOf<N>): Promise<OutputOf<N>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The database opened in this process on first use, kept open until close().
+ * In embedded mode the caller holds the lock.
+ */
+class Direct implements Target {
+  readonly #config: Config;
+  #store: Promise<Store> | undefined;
+  #runtime: Runtime | undefined;
+  #prepared = false;
+
+  constructor(config: Config) {
+    this.#config = config;
+  }
+
+  async run<N extends OperationName>(name: N, input: InputOf<N>): Promise<OutputOf<N>> {
+    const runtime = await this.#open();
+    if (OPERATIONS[name].schema === 'current' && !this.#prepared) {
+      await prepareSchema(runtime.store);
+      this.#prepared = true;
+    }
+    const run = OPERATIONS[name].run as (runtime: Runtime, input: InputOf<N>) => Promise<OutputOf<N>>;
+    return run(runtime, input);
+  }
+
+  async #open(): Promise<Runtime> {
+    if (this.#runtime) return this.#runtime;
+    this.#store ??= openStore({ databaseUrl: this.#config.databaseUrl, dataDir: this.#config.dataDir });
+    const store = await this.#store;
+    const config = this.#config;
+    let auth: Auth | undefined;
+    this.#runtime = {
+      store,
+      // Built on first use, so `migrate` needs no signing key.
+      get auth() {
+        auth ??= new Auth({ config: withSigningKey(config), store });
+        return auth;
+      },
+    };
+    return this.#runtime;
+  }
+
+  async close(): Promise<void> {
+    const store = await this.#store?.catch(() => undefined);
+    await store?.close();
+  }
+}
+
+/**
+ * Embedded PGlite: the running server's control socket when a server holds the
+ * data directory, else the lock and a Direct target of our own.
+ */
+class Embedded implements Target {
+  readonly #config: Config;
+  readonly #dir: string;
+  readonly #command: string;
+  #lock: DataDirLock | undefined;
+  #local: Direct | undefined;
+  #server: ServerHeld | undefined;
+
+  constructor(config: Config, dir: string, command: string) {
+    this.#config = config;
+    this.#dir = dir;
+    this.#command = command;
+  }
+
+  async run<N extends OperationName>(name: N, input: InputOf<N>): Promise<OutputOf<N>> {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      if (this.#local) return this.#local.run(name, input);
+      if (!this.#server) {
+        const attempt = await waitForLock(this.#dir, { socket: null, command: this.#command }, deadline);
+        if (attempt.acquired) {
+          this.#lock = attempt.lock;
+          this.#local = new Direct(this.#config);
+          continue;
+        }
+        this.#server = attempt.holder;
+      }
       try {
-        return await direct(config, name, input);
-      } finally {
-        attempt.lock.release();
+        return (await sendToServer(this.#server.socket, name, input)) as OutputOf<N>;
+      } catch (error) {
+        // The server is starting or just stopped; anything else is the operation's own answer.
+        if (!isNotListening(error)) throw error;
+        if (Date.now() > deadline) throw new CliError(`${unresponsive(this.#server)}; if no server is running, delete ${this.#dir}/latchkey.lock`);
+        this.#server = undefined;
+        await sleep(POLL_MS);
       }
     }
+  }
+
+  async close(): Promise<void> {
     try {
-      return (await sendToServer(attempt.holder.socket, name, input)) as OutputOf<N>;
-    } catch (error) {
-      // The server is starting or just stopped; anything else is the operation's own answer.
-      if (!isNotListening(error)) throw error;
-      if (Date.now() > deadline) throw new CliError(`${unresponsive(attempt.holder)}; if no server is running, delete ${dir}/latchkey.lock`);
-      await sleep(POLL_MS);
+      await this.#local?.close();
+    } finally {
+      this.#lock?.release();
     }
   }
 }
@@ -96,27 +199,6 @@ export async function prepareSchema(store: Store): Promise<string[]> {
     throw new CliError(`the database has ${pending.length} pending migration(s) (${pending.join(', ')}); run \`latchkey migrate\` first`);
   }
   return [];
-}
-
-/** Opens the database in this process and runs the operation. The caller holds the lock in embedded mode. */
-async function direct<N extends OperationName>(config: Config, name: N, input: InputOf<N>): Promise<OutputOf<N>> {
-  const store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    if (OPERATIONS[name].schema === 'current') await prepareSchema(store);
-    let auth: Auth | undefined;
-    const runtime: Runtime = {
-      store,
-      // Built on first use, so `migrate` needs no signing key.
-      get auth() {
-        auth ??= new Auth({ config: withSigningKey(config), store });
-        return auth;
-      },
-    };
-    const run = OPERATIONS[name].run as (runtime: Runtime, input: InputOf<N>) => Promise<OutputOf<N>>;
-    return await run(runtime, input);
-  } finally {
-    await store.close();
-  }
 }
 
 function unresponsive(holder: LockHolder): string {

@@ -1,25 +1,33 @@
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
 import { handleError, sendError } from './errors.ts';
 import { metrics } from './metrics.ts';
+import { adminAccountsRoutes } from './routes/admin/accounts.ts';
+import { adminAuditRoutes } from './routes/admin/audit-events.ts';
+import { invalidateAllTokensRoute } from './routes/admin/invalidate-all-tokens.ts';
+import { adminUsersRoutes } from './routes/admin/users.ts';
+import { changePasswordRoute } from './routes/change-password.ts';
 import { healthRoutes } from './routes/health.ts';
 import { loginRoute } from './routes/login.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
 import { meRoutes } from './routes/me.ts';
 import { refreshRoute } from './routes/refresh.ts';
+import { registerRoute } from './routes/register.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
 import { verifyRoute } from './routes/verify.ts';
 import type { App, RouteContext } from './types.ts';
 
 export interface BuildAppOptions {
   auth: Auth;
-  /** Fastify's logger option: `false` in tests, pino options in `serve`. */
+  /** Fastify's logger option: `false` in tests, pino options otherwise. */
   logger?: FastifyServerOptions['logger'];
+  /** A pino logger to use instead (`serve` shares one with the audit trail). */
+  loggerInstance?: FastifyBaseLogger;
 }
 
 const ROUTES: Array<(app: App, context: RouteContext) => void> = [
@@ -30,6 +38,12 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   logoutAllRoute,
   sessionsRoutes,
   meRoutes,
+  registerRoute,
+  changePasswordRoute,
+  invalidateAllTokensRoute,
+  adminUsersRoutes,
+  adminAccountsRoutes,
+  adminAuditRoutes,
   healthRoutes,
 ];
 
@@ -50,10 +64,10 @@ export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.h
  * and tests drive it with `inject()`.
  * @example const app = await buildApp({ auth }); await app.inject({ method: 'POST', url: '/auth/login/', body });
  */
-export async function buildApp({ auth, logger = false }: BuildAppOptions): Promise<App> {
+export async function buildApp({ auth, logger = false, loggerInstance }: BuildAppOptions): Promise<App> {
   const config = auth.config;
   const app = Fastify({
-    logger,
+    ...(loggerInstance ? { loggerInstance } : { logger }),
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: { allErrors: true, verbose: true, coerceTypes: false, removeAdditional: false } },

@@ -23,10 +23,20 @@ export function requirePrincipal(auth: Auth, request: FastifyRequest): Principal
   return auth.authenticate(token);
 }
 
-/** A pre-handler that sets `request.principal` or answers 401. */
-export function authenticate(auth: Auth) {
+export interface AuthenticateOptions {
+  /**
+   * Accept a user who must change their password first. Only the routes a forced
+   * reset needs do: me, change-password, logout (refresh and verify take no access token).
+   */
+  allowRestricted?: boolean;
+}
+
+/** A pre-handler that sets `request.principal`, or answers 401 (403 `password_reset_required` for a restricted caller). */
+export function authenticate(auth: Auth, options: AuthenticateOptions = {}) {
   return async (request: FastifyRequest): Promise<void> => {
-    request.principal = requirePrincipal(auth, request);
+    const caller = requirePrincipal(auth, request);
+    if (caller.restricted && !options.allowRestricted) throw new AuthError('password_reset_required');
+    request.principal = caller;
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, ValidationError, type AuthErrorCode } from '../errors.ts';
+import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
 export interface Wire {
   status: number;
@@ -19,6 +20,8 @@ export const DOMAIN_ERRORS = {
   user_not_found: { status: 401, detail: 'User not found' },
   user_inactive: { status: 401, detail: 'User is inactive' },
   permission_denied: { status: 403, detail: 'You do not have permission to perform this action.' },
+  password_reset_required: { status: 403, detail: 'Password change required.' },
+  account_inactive: { status: 403, detail: 'The account this user belongs to is inactive.' },
   not_found: { status: 404, detail: 'Not found.' },
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
@@ -45,11 +48,31 @@ export const FIELD_MESSAGES = {
   string: 'Not a valid string.',
 } as const;
 
-/** Sends `{"detail", "code"}` with the status of `code`, and the 401 challenge header. */
+/**
+ * Sends `{"detail", "code"}` with the status of `code`, and the 401 challenge header;
+ * the detail in the request's language (the English `detail` passed in is translated).
+ */
 export function sendError(reply: FastifyReply, code: WireCode, detail?: string): FastifyReply {
   const wire: Wire = code in DOMAIN_ERRORS ? DOMAIN_ERRORS[code as AuthErrorCode] : HTTP_ERRORS[code as keyof typeof HTTP_ERRORS];
   if (wire.status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
-  return reply.code(wire.status).send({ detail: detail ?? wire.detail, code });
+  return reply.code(wire.status).send({ detail: translate(detail ?? wire.detail, replyLanguage(reply)), code });
+}
+
+/** Sends DRF's 400 `{"field": ["message"]}`, each message in the request's language. */
+export function sendFieldErrors(reply: FastifyReply, fields: Readonly<Record<string, readonly string[]>>): FastifyReply {
+  return reply.code(400).send(translateFields(fields, replyLanguage(reply)));
+}
+
+/** The language the request asked for; error bodies depend on it, so caches must vary on it. */
+function replyLanguage(reply: FastifyReply): Language {
+  const language = negotiateLanguage(reply.request.headers['accept-language']);
+  const vary = String(reply.getHeader('vary') ?? '')
+    .split(',')
+    .map((field) => field.trim())
+    .filter(Boolean);
+  if (!vary.some((field) => field === '*' || field.toLowerCase() === 'accept-language')) reply.header('vary', [...vary, 'Accept-Language'].join(', '));
+  if (language !== 'en') reply.header('content-language', language);
+  return language;
 }
 
 interface AjvError {
@@ -70,12 +93,20 @@ export function fieldErrors(errors: readonly AjvError[]): Record<string, string[
     const field = error.instancePath.split('/')[1];
     if (error.keyword === 'required') add(String(error.params.missingProperty), FIELD_MESSAGES.required);
     else if (field === undefined) add('non_field_errors', `Invalid data. Expected a dictionary, but got ${typeName(error.data)}.`);
-    else if (error.keyword === 'type') add(field, error.data === null ? FIELD_MESSAGES.null : FIELD_MESSAGES.string);
+    else if (error.keyword === 'type') add(field, error.data === null ? FIELD_MESSAGES.null : typeMessage(error.params.type));
     else if (error.keyword === 'minLength' || error.keyword === 'pattern') add(field, FIELD_MESSAGES.blank);
     else if (error.keyword === 'maxLength') add(field, `Ensure this field has no more than ${String(error.params.limit)} characters.`);
     else add(field, 'Invalid value.');
   }
   return fields;
+}
+
+/** DRF's message for a value of the wrong JSON type; `expected` is the schema's type (a list for nullable fields). */
+function typeMessage(expected: unknown): string {
+  const first = [expected].flat()[0];
+  if (first === 'integer') return 'A valid integer is required.';
+  if (first === 'boolean') return 'Must be a valid boolean.';
+  return FIELD_MESSAGES.string;
 }
 
 function typeName(value: unknown): string {
@@ -94,7 +125,7 @@ function fromFastify(error: FastifyError, request: FastifyRequest, reply: Fastif
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return sendError(reply, 'parse_error', `JSON parse error - ${error.message}`);
   }
-  if (error.validation) return reply.code(400).send(fieldErrors(error.validation as AjvError[]));
+  if (error.validation) return sendFieldErrors(reply, fieldErrors(error.validation as AjvError[]));
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     return sendError(reply, 'bad_request', error.message);
   }
@@ -103,7 +134,7 @@ function fromFastify(error: FastifyError, request: FastifyRequest, reply: Fastif
 
 /** The app's error handler: domain errors by the table, the rest by Fastify's code, else 500. */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof ValidationError) return reply.code(400).send(error.fields);
+  if (error instanceof ValidationError) return sendFieldErrors(reply, error.fields);
   if (error instanceof AuthError) {
     if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
     return sendError(reply, error.code);

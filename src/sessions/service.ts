@@ -4,7 +4,7 @@ import type { Config } from '../config.ts';
 import { AuthError } from '../errors.ts';
 import { newJti, type TokenClaims } from '../tokens/claims.ts';
 import type { IssuedToken, TokenService } from '../tokens/service.ts';
-import type { RefreshTokenRow, RevokeReason, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
+import type { RefreshTokenRow, RevokeReason, RevokeTarget, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
 import type { RevocationList } from './revocation.ts';
 
 /** What the session layer needs to know of a user to put it in a token. */
@@ -13,6 +13,9 @@ export interface TokenSubject {
   role: string | null;
   accountId: number | null;
   isActive: boolean;
+  /** False when the user's account (tenant) is deactivated. */
+  accountActive: boolean;
+  passwordNeedsReset: boolean;
 }
 
 export interface ClientInfo {
@@ -29,6 +32,17 @@ export interface RefreshResult {
   access: IssuedToken;
   /** Absent when ROTATE_REFRESH_TOKENS is off. */
   refresh?: IssuedToken;
+  /** The presented refresh token's claims (who refreshed, which session). */
+  claims: TokenClaims;
+}
+
+/** A spent refresh token presented outside the grace window: its session has been revoked. */
+export class ReuseDetectedError extends AuthError {
+  readonly claims: TokenClaims;
+  constructor(claims: TokenClaims) {
+    super('token_not_valid', 'refresh token reused: session revoked');
+    this.claims = claims;
+  }
 }
 
 type SessionSettings = Pick<Config, 'accessTokenLifetime' | 'refreshTokenLifetime' | 'rotateRefreshTokens' | 'refreshReuseGrace'>;
@@ -98,12 +112,13 @@ export class SessionService {
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
 
-    const outcome = await this.#repo.transaction(async (tx): Promise<RefreshResult | 'reuse'> => {
+    const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
       const session = await tx.lockSession(claims.sid);
       if (!session || session.revoked_at !== null || session.user_id !== claims.userId) throw invalid('no such session');
       const row = await tx.findToken(claims.jti);
       if (!row || row.session_id !== session.id) throw invalid('unknown refresh token');
       if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
+      if (!subject.accountActive) throw new AuthError('account_inactive', 'account inactive');
 
       if (!this.#settings.rotateRefreshTokens) {
         await tx.touchSession(session.id, { lastUsedAt: new Date(now), ...clientChanges(client) });
@@ -126,9 +141,27 @@ export class SessionService {
 
     if (outcome === 'reuse') {
       this.#revocations.add([claims.sid], now);
-      throw invalid('refresh token reused: session revoked');
+      throw new ReuseDetectedError(claims);
     }
-    return outcome;
+    return { ...outcome, claims };
+  }
+
+  /**
+   * A fresh pair for a session that stays open (after a password change): the
+   * session's outstanding refresh tokens are spent, with the new one as their
+   * successor, so a tab still holding one gets the new pair inside the grace.
+   */
+  async reissue(subject: TokenSubject, sessionId: string, client: ClientInfo): Promise<TokenPair> {
+    const now = this.#clock.now();
+    return this.#repo.transaction(async (tx) => {
+      const session = await tx.lockSession(sessionId);
+      if (!session || session.revoked_at !== null || session.user_id !== subject.id) throw invalid('no such session');
+      const pair = this.#newPair(subject, sessionId, now);
+      await tx.spendOutstanding(sessionId, pair.refresh.claims.jti, new Date(now));
+      await tx.insertToken(tokenRow(pair));
+      await tx.touchSession(sessionId, { lastUsedAt: new Date(now), expiresAt: new Date(pair.refresh.expiresAt), ...clientChanges(client) });
+      return pair;
+    });
   }
 
   /** Refuses a verified refresh token's claims if the token is spent or its session revoked. */
@@ -145,11 +178,16 @@ export class SessionService {
   }
 
   /** Ends sessions; their access tokens are refused here from the next request on. */
-  async revoke(target: { sessionIds: string[] } | { userId: number }, reason: RevokeReason): Promise<string[]> {
+  async revoke(target: RevokeTarget, reason: RevokeReason): Promise<string[]> {
     const now = this.#clock.now();
     const ids = await this.#repo.revoke(target, reason, new Date(now));
     this.#revocations.add(ids, now);
     return ids;
+  }
+
+  /** Deletes sessions and refresh tokens that can no longer matter (see SessionsRepo.purge). */
+  purge(now: Date, revokedBefore: Date): Promise<{ sessions: number; refreshTokens: number }> {
+    return this.#repo.purge(now, revokedBefore);
   }
 
   async list(userId: number): Promise<SessionRow[]> {
@@ -198,7 +236,13 @@ export class SessionService {
   }
 
   #subjectClaims(subject: TokenSubject, sessionId: string) {
-    return { userId: subject.id, sid: sessionId, role: subject.role, accountId: subject.accountId };
+    return {
+      userId: subject.id,
+      sid: sessionId,
+      role: subject.role,
+      accountId: subject.accountId,
+      ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
+    };
   }
 }
 

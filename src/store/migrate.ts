@@ -1,9 +1,11 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/0001_initial.ts';
+import * as accountsAudit from './migrations/0002_accounts_audit.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_accounts_audit': accountsAudit,
 };
 
 export interface MigrationReport {

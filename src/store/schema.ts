@@ -5,6 +5,8 @@ export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
+  accounts: AccountsTable;
+  audit_events: AuditEventsTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -51,6 +53,28 @@ export interface RefreshTokensTable {
   successor_jti: string | null;
 }
 
+/** Tenants. Users point at one through `users.account_id`; an inactive account's users cannot log in. */
+export interface AccountsTable {
+  id: Generated<number>;
+  name: string;
+  is_active: Generated<boolean>;
+  created_at: Timestamp;
+}
+
+/** The audit trail: one row per authentication or admin event. Never a password or a token. */
+export interface AuditEventsTable {
+  /** bigint: pg returns it as a string. */
+  id: ColumnType<string, never, never>;
+  type: string;
+  at: Timestamp;
+  user_id: number | null;
+  session_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  outcome: string;
+  detail: ColumnType<Record<string, unknown>, string, string>;
+}
+
 /** Every column of every table, checked against the migrated database by a test. */
 export const COLUMNS = {
   users: {
@@ -65,5 +89,9 @@ export const COLUMNS = {
   refresh_tokens: {
     jti: true, session_id: true, issued_at: true, expires_at: true, access_jti: true, access_expires_at: true,
     spent_at: true, successor_jti: true,
+  },
+  accounts: { id: true, name: true, is_active: true, created_at: true },
+  audit_events: {
+    id: true, type: true, at: true, user_id: true, session_id: true, ip: true, user_agent: true, outcome: true, detail: true,
   },
 } as const satisfies { [T in keyof Database]: Record<keyof Database[T], true> };

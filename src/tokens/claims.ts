@@ -13,6 +13,8 @@ export interface TokenClaims {
   sid: string;
   role: string | null;
   accountId: number | null;
+  /** Set on tokens of a user who must change their password first (forced reset): most routes refuse them. */
+  passwordResetRequired?: boolean;
 }
 
 /** A JWT ID as SimpleJWT makes one: a uuid4 in 32 lowercase hex characters. */

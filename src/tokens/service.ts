@@ -44,6 +44,7 @@ export class TokenService {
     };
     if (claims.role !== null) payload.role = claims.role;
     if (claims.accountId !== null) payload.account_id = claims.accountId;
+    if (claims.passwordResetRequired) payload.password_reset_required = true;
     if (jwtIssuer !== undefined) payload.iss = jwtIssuer;
     if (jwtAudience !== undefined) payload.aud = jwtAudience;
     return { token: encode(payload, this.#keys.current), claims, expiresAt: claims.exp * 1000 };
@@ -70,7 +71,7 @@ export class TokenService {
 
   #readClaims(payload: Payload): TokenClaims {
     const { userIdClaim, jwtIssuer, jwtAudience } = this.#settings;
-    const { token_type: tokenType, exp, iat, jti, sid, role, account_id: accountId } = payload;
+    const { token_type: tokenType, exp, iat, jti, sid, role, account_id: accountId, password_reset_required: resetRequired } = payload;
     const userId = payload[userIdClaim];
     if (tokenType !== 'access' && tokenType !== 'refresh') throw invalid('token_type');
     if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) throw invalid('exp/iat');
@@ -78,6 +79,7 @@ export class TokenService {
     if (!Number.isSafeInteger(userId)) throw invalid('user id');
     if (role !== undefined && typeof role !== 'string') throw invalid('role');
     if (accountId !== undefined && !Number.isSafeInteger(accountId)) throw invalid('account_id');
+    if (resetRequired !== undefined && resetRequired !== true) throw invalid('password_reset_required');
     if (jwtIssuer !== undefined && payload.iss !== jwtIssuer) throw invalid('iss');
     if (jwtAudience !== undefined && !audienceMatches(payload.aud, jwtAudience)) throw invalid('aud');
     return {
@@ -89,6 +91,7 @@ export class TokenService {
       sid,
       role: (role as string | undefined) ?? null,
       accountId: (accountId as number | undefined) ?? null,
+      ...(resetRequired === true ? { passwordResetRequired: true } : {}),
     };
   }
 }

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import { isUniqueViolation, type UserRow, type UsersRepo } from '../store/repos/users.ts';
 import type { Passwords } from './passwords.ts';
+import { validatePassword } from './validators.ts';
 
 export interface CreateUserInput {
   username: string;
@@ -13,9 +14,16 @@ export interface CreateUserInput {
   passwordNeedsReset?: boolean;
   firstName?: string;
   lastName?: string;
+  /** Registration requires an email; create-user and the admin API do not. */
+  emailRequired?: boolean;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export type LoginAttempt =
+  | { ok: true; user: UserRow }
+  | { ok: false; userId: number | null; reason: 'unknown_user' | 'bad_password' | 'user_inactive' };
+
+/** What counts as an email address (shared with the admin API). */
+export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const USERNAME = /^[\w.@+-]+$/;
 
 /** Who the users are: authentication by password, creation, profile. */
@@ -38,20 +46,46 @@ export class UserService {
    * @example const user = await users.authenticate('alice@example.com', 'correct horse');
    */
   async authenticate(identifier: string, password: string): Promise<UserRow> {
+    const attempt = await this.attempt(identifier, password);
+    if (!attempt.ok) throw new AuthError('no_active_account', attempt.reason);
+    return attempt.user;
+  }
+
+  /** As `authenticate`, but a failure says why and whose (for the audit trail, never for the caller). */
+  async attempt(identifier: string, password: string): Promise<LoginAttempt> {
     const user = await this.#repo.findByIdentifier(identifier);
     if (!user) {
       await this.#passwords.verifyNobody(password);
-      throw new AuthError('no_active_account', 'no such user');
+      return { ok: false, userId: null, reason: 'unknown_user' };
     }
     const check = await this.#passwords.verify(user.password, password);
-    if (!check.ok || !user.is_active) throw new AuthError('no_active_account', 'bad password or inactive');
+    if (!check.ok) return { ok: false, userId: user.id, reason: 'bad_password' };
+    if (!user.is_active) return { ok: false, userId: user.id, reason: 'user_inactive' };
     if (check.needsRehash) {
       // Best effort: a failed upgrade must not fail the login; the next login tries again.
       await this.#passwords.hash(password).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
     }
     const at = new Date(this.#clock.now());
     await this.#repo.recordLogin(user.id, at);
-    return { ...user, last_login: at };
+    return { ok: true, user: { ...user, last_login: at } };
+  }
+
+  /** True when the user's account (tenant), if any, is active. */
+  async accountActive(user: UserRow): Promise<boolean> {
+    if (user.account_id === null) return true;
+    return (await this.#repo.accountStatus(user.account_id))?.is_active ?? false;
+  }
+
+  /**
+   * Changes a password after checking the old one; lifts a forced reset.
+   * Failures are DRF field errors under `old_password` or `new_password`.
+   */
+  async changePassword(user: UserRow, oldPassword: string, newPassword: string): Promise<void> {
+    const check = await this.#passwords.verify(user.password, oldPassword);
+    if (!check.ok) throw new ValidationError({ old_password: ['Your old password was entered incorrectly. Please enter it again.'] });
+    const problems = validatePassword(newPassword, user);
+    if (problems.length > 0) throw new ValidationError({ new_password: problems });
+    await this.#repo.updatePassword(user.id, await this.#passwords.hash(newPassword), { clearReset: true });
   }
 
   async get(id: number): Promise<UserRow | undefined> {
@@ -69,14 +103,23 @@ export class UserService {
       problems.username = ['Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.'];
     }
     if (email && !EMAIL.test(email)) problems.email = ['Enter a valid email address.'];
+    else if (!email && input.emailRequired) problems.email = ['This field may not be blank.'];
     if (!input.password) problems.password = ['This field may not be blank.'];
+    else {
+      const weak = validatePassword(input.password, { username, email, first_name: input.firstName ?? '', last_name: input.lastName ?? '' });
+      if (weak.length > 0) problems.password = weak;
+    }
     if (!this.#roles.includes(role)) problems.role = [`"${role}" is not a valid choice.`];
-    if (Object.keys(problems).length > 0) throw new ValidationError(problems);
+    if (input.accountId != null && !(await this.#repo.accountStatus(input.accountId))) {
+      problems.account_id = [`Invalid pk "${input.accountId}" - object does not exist.`];
+    }
 
     // Checked before hashing, to spare an argon2 run; the unique indexes still decide a race.
     const taken = await this.#repo.taken(username, email);
-    const fields = (['username', 'email'] as const).filter((field) => taken[field]);
-    if (fields.length > 0) throw conflict(...fields);
+    const clashes = (['username', 'email'] as const).filter((field) => taken[field] && !problems[field]);
+    if (clashes.length > 0 && Object.keys(problems).length === 0) throw conflict(...clashes);
+    for (const field of clashes) problems[field] = conflictMessage(field);
+    if (Object.keys(problems).length > 0) throw new ValidationError(problems);
     const passwordHash = await this.#passwords.hash(input.password);
     try {
       return await this.#repo.insert({
@@ -105,6 +148,10 @@ export class UserService {
   }
 }
 
+function conflictMessage(field: 'username' | 'email'): string[] {
+  return [`A user with that ${field} already exists.`];
+}
+
 function conflict(...fields: Array<'username' | 'email'>): ConflictError {
-  return new ConflictError(Object.fromEntries(fields.map((field) => [field, [`A user with that ${field} already exists.`]])));
+  return new ConflictError(Object.fromEntries(fields.map((field) => [field, conflictMessage(field)])));
 }

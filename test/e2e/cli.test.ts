@@ -5,135 +5,12 @@
  * restarts, and PostgreSQL mode when DATABASE_URL is set.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { DEFAULTS } from '../../src/config.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/latchkey.js', import.meta.url));
-/** Upper bound for any one process to finish or a server to come up; never asserted on. */
-const PROCESS_TIMEOUT_MS = 60_000;
-const PASSWORD = 'correct horse battery staple';
-
-const children = new Set<ChildProcess>();
-const dirs: string[] = [];
-after(() => {
-  for (const child of children) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-/** The parent's environment without any Latchkey setting, plus `env`. */
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const clean: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of [...Object.keys(DEFAULTS), 'NODE_ENV']) delete clean[key];
-  return { ...clean, LOG_LEVEL: 'info', ...env };
-}
-
-function spawnCli(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: childEnv(env), stdio: 'pipe', timeout: PROCESS_TIMEOUT_MS });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs one command to completion; stdin gets `input`, or nothing (never a terminal). */
-async function run(args: string[], options: { env?: Record<string, string>; input?: string; cwd?: string } = {}): Promise<Result> {
-  const child = spawnCli(args, options.env ?? {}, options.cwd ?? tempDir('lk-cwd-'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin?.end(options.input ?? '');
-  const [status] = (await once(child, 'close')) as [number | null];
-  return { status, stdout, stderr };
-}
-
-interface Server {
-  child: ChildProcess;
-  output(): string;
-  /** SIGTERM, then the exit status. */
-  stop(): Promise<number | null>;
-  /** SIGKILL: no cleanup at all. */
-  kill(): Promise<void>;
-}
-
-/** Starts `serve` and resolves once it logs that it listens; rejects if it exits first. */
-async function startServer(env: Record<string, string>, cwd: string): Promise<Server> {
-  const child = spawnCli(['serve'], env, cwd);
-  let output = '';
-  const exited = once(child, 'exit') as Promise<[number | null]>;
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Latchkey listening on')) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    exited.then(([status]) => reject(new Error(`serve exited with ${status} before listening:\n${output}`)));
-  });
-  return {
-    child,
-    output: () => output,
-    async stop() {
-      child.kill('SIGTERM');
-      const [status] = await exited;
-      return status;
-    },
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
-
-/** A port nothing listens on right now, found by letting the OS pick one. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
-async function post(port: number, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(PROCESS_TIMEOUT_MS),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-const login = (port: number, username: string, password = PASSWORD) => post(port, '/auth/login/', { username, password });
-
-function oneErrorLine(result: Result): string {
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.stderr}`);
-  assert.match(lines[0] ?? '', /^error: /);
-  return lines[0] ?? '';
-}
+import {
+  PASSWORD, PROCESS_TIMEOUT_MS, freePort, login, oneErrorLine, post, run, scratchDatabase, startServer, tempDir, type Server,
+} from '../support/cli.ts';
 
 describe('latchkey usage', () => {
   it('answers --help for the program and every command, with exit status 0', async () => {
@@ -297,32 +174,18 @@ describe('embedded mode: a server and commands sharing one data directory', () =
 
 describe('PostgreSQL mode', { skip: process.env.DATABASE_URL ? false : 'DATABASE_URL is not set' }, () => {
   const cwd = tempDir('lk-postgres-');
-  const database = `lk_cli_${process.pid}_${Date.now().toString(36)}`;
-  let databaseUrl: string;
+  let database: Awaited<ReturnType<typeof scratchDatabase>>;
   let port: number;
   let server: Server | undefined;
-  const env = () => ({ DATABASE_URL: databaseUrl, DATA_DIR: join(cwd, 'data'), PORT: String(port) });
-
-  async function admin(statement: string): Promise<void> {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  }
+  const env = () => ({ DATABASE_URL: database.url, DATA_DIR: join(cwd, 'data'), PORT: String(port) });
 
   before(async () => {
     port = await freePort();
-    await admin(`create database "${database}"`);
-    const url = new URL(process.env.DATABASE_URL ?? '');
-    url.pathname = `/${database}`;
-    databaseUrl = url.toString();
+    database = await scratchDatabase('lk_cli');
   });
   after(async () => {
     await server?.stop();
-    await admin(`drop database if exists "${database}" with (force)`);
+    await database.drop();
   });
 
   it('serve refuses to start while migrations are pending', async () => {
@@ -334,7 +197,7 @@ describe('PostgreSQL mode', { skip: process.env.DATABASE_URL ? false : 'DATABASE
   it('migrate applies the migrations, then has nothing to apply', async () => {
     const first = await run(['migrate'], { env: env(), cwd });
     assert.equal(first.status, 0, first.stderr);
-    assert.equal(first.stdout, 'Applied 0001_initial\n');
+    assert.equal(first.stdout, 'Applied 0001_initial\nApplied 0002_accounts_audit\n');
     const second = await run(['migrate'], { env: env(), cwd });
     assert.equal(second.stdout, 'No migrations to apply.\n');
   });

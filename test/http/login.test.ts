@@ -12,6 +12,7 @@ import {
   PASSWORD,
   bearer,
   claimsOf,
+  createAccount,
   createUser,
   harness,
   headerOf,
@@ -186,16 +187,17 @@ for (const name of storeNames()) {
 
     it('role and account_id come from the user', async () => {
       const username = uniqueName('admin');
-      const row = await h.auth.createUser({ username, email: `${username}@example.com`, password: PASSWORD, role: 'admin', accountId: 42 });
+      const accountId = await createAccount(h);
+      const row = await h.auth.createUser({ username, email: `${username}@example.com`, password: PASSWORD, role: 'admin', accountId });
       const body = (await postLogin(h, { username, password: PASSWORD })).json();
       assert.equal(body.role, 'admin');
       assert.equal(body.user.role, 'admin');
-      assert.equal(body.user.account_id, 42);
+      assert.equal(body.user.account_id, accountId);
       assert.equal(body.user.id, row.id);
       const claims = claimsOf(body.access);
       assert.equal(claims.role, 'admin');
-      assert.equal(claims.account_id, 42);
-      assert.equal(claimsOf(body.refresh).account_id, 42);
+      assert.equal(claims.account_id, accountId);
+      assert.equal(claimsOf(body.refresh).account_id, accountId);
     });
 
     it('a user flagged password_needs_reset gets the flag and password_reset_url under the base path', async () => {

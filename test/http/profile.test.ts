@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { PASSWORD, bearer, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness, NOT_AUTHENTICATED, TOKEN_NOT_VALID } from '../support/harness.ts';
+import { PASSWORD, bearer, createAccount, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness, NOT_AUTHENTICATED, TOKEN_NOT_VALID } from '../support/harness.ts';
 
 const USER_KEYS = [
   'id', 'username', 'email', 'first_name', 'last_name', 'role', 'is_staff', 'is_manager', 'account_id',
@@ -63,15 +63,16 @@ for (const name of storeNames()) {
 
       it('shows role, staff flag, account and names as stored', async () => {
         const username = uniqueName('staff');
+        const accountId = await createAccount(h);
         await h.auth.createUser({
-          username, email: `${username}@example.com`, password: PASSWORD, role: 'admin', isStaff: true, accountId: 7,
+          username, email: `${username}@example.com`, password: PASSWORD, role: 'admin', isStaff: true, accountId,
           firstName: 'Ada', lastName: 'Lovelace',
         });
         const { access } = await login(h, username);
         const body = (await me(access)).json();
         assert.equal(body.role, 'admin');
         assert.equal(body.is_staff, true);
-        assert.equal(body.account_id, 7);
+        assert.equal(body.account_id, accountId);
         assert.equal(body.first_name, 'Ada');
         assert.equal(body.last_name, 'Lovelace');
       });

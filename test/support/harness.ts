@@ -94,7 +94,10 @@ export function uniqueName(prefix = 'user'): string {
 export const PASSWORD = 'correct horse battery staple';
 
 /** Creates a user and returns its username and id. */
-export async function createUser(h: Harness, overrides: { username?: string; email?: string; password?: string; isStaff?: boolean; role?: string } = {}) {
+export async function createUser(
+  h: Harness,
+  overrides: { username?: string; email?: string; password?: string; isStaff?: boolean; role?: string; accountId?: number; passwordNeedsReset?: boolean } = {},
+) {
   const username = overrides.username ?? uniqueName();
   const user = await h.auth.createUser({
     username,
@@ -102,8 +105,20 @@ export async function createUser(h: Harness, overrides: { username?: string; ema
     password: overrides.password ?? PASSWORD,
     ...(overrides.isStaff !== undefined ? { isStaff: overrides.isStaff } : {}),
     ...(overrides.role !== undefined ? { role: overrides.role } : {}),
+    ...(overrides.accountId !== undefined ? { accountId: overrides.accountId } : {}),
+    ...(overrides.passwordNeedsReset !== undefined ? { passwordNeedsReset: overrides.passwordNeedsReset } : {}),
   });
   return { username, id: user.id, email: user.email };
+}
+
+/** Creates an account (tenant) and returns its id. */
+export async function createAccount(h: Pick<Harness, 'store'>, options: { name?: string; isActive?: boolean } = {}): Promise<number> {
+  const row = await h.store.db
+    .insertInto('accounts')
+    .values({ name: options.name ?? uniqueName('account'), is_active: options.isActive ?? true, created_at: new Date() })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
 }
 
 /** Logs in through the app and returns the parsed body. */

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { controlSocketPath, isNotListening, sendToServer, startControlServer, type ControlServer } from '../../src/cli/control.ts';
 import { CliError, UsageError } from '../../src/cli/errors.ts';
 import { ConflictError, ValidationError } from '../../src/errors.ts';
-import { harness, uniqueName, type Harness } from '../support/harness.ts';
+import { PASSWORD, harness, uniqueName, type Harness } from '../support/harness.ts';
 
 describe('control socket', () => {
   let h: Harness;
@@ -43,8 +43,8 @@ describe('control socket', () => {
 
   it('returns a taken username as a ConflictError with its field', async () => {
     const username = uniqueName();
-    await sendToServer(control.path, 'create-user', { username, password: 'x' });
-    await assert.rejects(sendToServer(control.path, 'create-user', { username, password: 'x' }), (error: unknown) => {
+    await sendToServer(control.path, 'create-user', { username, password: PASSWORD });
+    await assert.rejects(sendToServer(control.path, 'create-user', { username, password: PASSWORD }), (error: unknown) => {
       assert.ok(error instanceof ConflictError);
       assert.deepEqual(error.fields, { username: ['A user with that username already exists.'] });
       return true;
@@ -54,7 +54,7 @@ describe('control socket', () => {
   it('returns invalid input as a ValidationError with every field', async () => {
     await assert.rejects(sendToServer(control.path, 'create-user', { username: 'a b', email: 'nope', password: 'x' }), (error: unknown) => {
       assert.ok(error instanceof ValidationError && !(error instanceof ConflictError));
-      assert.deepEqual(Object.keys(error.fields).sort(), ['email', 'username']);
+      assert.deepEqual(Object.keys(error.fields).sort(), ['email', 'password', 'username']);
       return true;
     });
   });

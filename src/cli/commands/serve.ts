@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import type { AddressInfo } from 'node:net';
 import { Auth } from '../../auth.ts';
 import { loadConfig, type Config } from '../../config.ts';
@@ -71,9 +72,11 @@ async function serve(config: Config): Promise<void> {
 
     store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (error) => logError(error, 'database connection lost') });
     const applied = await prepareSchema(store);
-    auth = new Auth({ config: withSigningKey(config), store, onError: (error) => logError(error, 'background task failed') });
+    // One logger for requests and the audit trail's JSON lines.
+    const logger = pino({ level: config.logLevel, redact: REDACT });
+    auth = new Auth({ config: withSigningKey(config), store, logger, onError: (error) => logError(error, 'background task failed') });
     await auth.start();
-    const server = await buildApp({ auth, logger: { level: config.logLevel, redact: REDACT } });
+    const server = await buildApp({ auth, loggerInstance: logger });
     app = server;
     logError = (error, message) => server.log.error({ err: error }, message);
     logInfo = (message) => server.log.info(message);

@@ -1,4 +1,4 @@
-import { authenticate, principal } from '../authenticate.ts';
+import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import type { App, RouteContext } from '../types.ts';
 
@@ -9,7 +9,7 @@ export function logoutAllRoute(app: App, { auth, config }: RouteContext): void {
       schema: { tags: ['sessions'], summary: 'End every session of the caller' },
       preValidation: authenticate(auth),
       handler: async (request) => {
-        const ended = await auth.logoutAll(principal(request));
+        const ended = await auth.logoutAll(principal(request), clientInfo(request));
         return { sessions_ended: ended };
       },
     });

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../errors.ts';
-import { bearerToken } from '../authenticate.ts';
+import { bearerToken, clientInfo } from '../authenticate.ts';
 import { FIELD_MESSAGES } from '../errors.ts';
 import { authPaths } from '../paths.ts';
 import { Body } from '../schemas.ts';
@@ -19,12 +19,12 @@ export function logoutRoute(app: App, { auth, config }: RouteContext): void {
       handler: async (request) => {
         const refreshToken = request.body?.refresh || request.body?.refresh_token;
         if (refreshToken) {
-          await auth.logout({ refreshToken });
+          await auth.logout({ refreshToken }, clientInfo(request));
           return {};
         }
         const access = bearerToken(request);
         if (access === undefined) throw new ValidationError({ refresh: [FIELD_MESSAGES.required] });
-        await auth.logout({ principal: auth.authenticate(access) });
+        await auth.logout({ principal: auth.authenticate(access) }, clientInfo(request));
         return {};
       },
     });

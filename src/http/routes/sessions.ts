@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { SessionView } from '../../auth.ts';
 import { isoSeconds } from '../../users/public.ts';
-import { authenticate, principal } from '../authenticate.ts';
+import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import type { App, RouteContext } from '../types.ts';
 
@@ -29,7 +29,7 @@ export function sessionsRoutes(app: App, { auth, config }: RouteContext): void {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }), tags: ['sessions'], summary: 'End one of the caller’s sessions' },
     preValidation: authenticate(auth),
     handler: async (request, reply) => {
-      await auth.endSession(principal(request), request.params.id);
+      await auth.endSession(principal(request), request.params.id, clientInfo(request));
       return reply.code(204).send();
     },
   });

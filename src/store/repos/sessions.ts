@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, RefreshTokensTable, SessionsTable } from '../schema.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -13,7 +13,25 @@ export interface NewRefreshToken {
   accessExpiresAt: Date;
 }
 
-export type RevokeReason = 'logout' | 'logout_all' | 'session_deleted' | 'reuse_detected';
+export type RevokeReason =
+  | 'logout'
+  | 'logout_all'
+  | 'session_deleted'
+  | 'reuse_detected'
+  | 'password_changed'
+  | 'user_deactivated'
+  | 'account_deactivated'
+  | 'admin_logout'
+  | 'password_reset_forced'
+  | 'claims_changed'
+  | 'all_tokens_invalidated';
+
+/** Whose sessions to end: listed ones, every one of a user, or of every user of an account. */
+export type RevokeTarget =
+  | { sessionIds: string[] }
+  | { userId: number; exceptSessionId?: string }
+  | { accountId: number }
+  | { everyone: true };
 
 /** All SQL about sessions and their refresh tokens. */
 export class SessionsRepo {
@@ -68,6 +86,16 @@ export class SessionsRepo {
     await this.#db.updateTable('refresh_tokens').set({ spent_at: at, successor_jti: successorJti }).where('jti', '=', jti).execute();
   }
 
+  /** Marks every unspent refresh token of a session spent, pointing at `successorJti`. */
+  async spendOutstanding(sessionId: string, successorJti: string, at: Date): Promise<void> {
+    await this.#db
+      .updateTable('refresh_tokens')
+      .set({ spent_at: at, successor_jti: successorJti })
+      .where('session_id', '=', sessionId)
+      .where('spent_at', 'is', null)
+      .execute();
+  }
+
   async touchSession(id: string, changes: { lastUsedAt: Date; expiresAt?: Date; userAgent?: string | null; ip?: string | null }): Promise<void> {
     await this.#db
       .updateTable('sessions')
@@ -82,22 +110,52 @@ export class SessionsRepo {
   }
 
   /**
-   * Revokes the given sessions (or all of a user's) that are still active, and
-   * notifies every instance in the same transaction. Returns the ids revoked.
+   * Revokes the target's sessions that are still active, and notifies every
+   * instance in the same transaction. Returns the ids revoked.
    */
-  async revoke(target: { sessionIds: string[] } | { userId: number }, reason: RevokeReason, at: Date): Promise<string[]> {
+  async revoke(target: RevokeTarget, reason: RevokeReason, at: Date): Promise<string[]> {
+    if ('sessionIds' in target && target.sessionIds.length === 0) return [];
     return this.transaction(async (repo) => {
-      let query = repo.#db
+      const rows = await repo.#db
         .updateTable('sessions')
         .set({ revoked_at: at, revoked_reason: reason })
-        .where('revoked_at', 'is', null);
-      if ('userId' in target) query = query.where('user_id', '=', target.userId);
-      else if (target.sessionIds.length === 0) return [];
-      else query = query.where('id', 'in', target.sessionIds);
-      const rows = await query.returning('id').execute();
+        .where('revoked_at', 'is', null)
+        .where((eb) => {
+          if ('sessionIds' in target) return eb('id', 'in', target.sessionIds);
+          if ('accountId' in target) {
+            return eb('user_id', 'in', eb.selectFrom('users').select('users.id').where('users.account_id', '=', target.accountId));
+          }
+          if ('userId' in target) {
+            return target.exceptSessionId === undefined
+              ? eb('user_id', '=', target.userId)
+              : eb.and([eb('user_id', '=', target.userId), eb('id', '<>', target.exceptSessionId)]);
+          }
+          return eb.lit(true);
+        })
+        .returning('id')
+        .execute();
       const ids = rows.map((r) => r.id);
       await repo.notify(ids);
       return ids;
+    });
+  }
+
+  /**
+   * Deletes what can no longer matter: sessions past their expiry, sessions
+   * revoked before `revokedBefore` (no access token of theirs can still be
+   * alive), and refresh tokens past their expiry. Unexpired spent tokens stay,
+   * so that replaying one is still caught as reuse.
+   */
+  async purge(now: Date, revokedBefore: Date): Promise<{ sessions: number; refreshTokens: number }> {
+    return this.transaction(async (repo) => {
+      const gone = (eb: ExpressionBuilder<Database, 'sessions'>) =>
+        eb.or([eb('expires_at', '<=', now), eb('revoked_at', '<', revokedBefore)]);
+      const tokens = await repo.#db
+        .deleteFrom('refresh_tokens')
+        .where((eb) => eb.or([eb('expires_at', '<=', now), eb('session_id', 'in', eb.selectFrom('sessions').select('sessions.id').where(gone))]))
+        .executeTakeFirst();
+      const sessions = await repo.#db.deleteFrom('sessions').where(gone).executeTakeFirst();
+      return { sessions: Number(sessions.numDeletedRows), refreshTokens: Number(tokens.numDeletedRows) };
     });
   }
 

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database, UsersTable } from '../schema.ts';
+import { matchesAllTerms, type ListQuery } from './search.ts';
 
 export type UserRow = Selectable<UsersTable>;
 
@@ -70,8 +71,18 @@ export class UsersRepo {
       .executeTakeFirstOrThrow();
   }
 
-  async updatePassword(id: number, passwordHash: string): Promise<void> {
-    await this.#db.updateTable('users').set({ password: passwordHash }).where('id', '=', id).execute();
+  /** Replaces the hash; `clearReset` also lifts a forced password reset. */
+  async updatePassword(id: number, passwordHash: string, options: { clearReset?: boolean } = {}): Promise<void> {
+    await this.#db
+      .updateTable('users')
+      .set({ password: passwordHash, ...(options.clearReset ? { password_needs_reset: false } : {}) })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** The account (tenant) a user may point at: whether it exists and is active. */
+  async accountStatus(accountId: number): Promise<{ is_active: boolean } | undefined> {
+    return this.#db.selectFrom('accounts').select('is_active').where('id', '=', accountId).executeTakeFirst();
   }
 
   async recordLogin(id: number, at: Date): Promise<void> {
@@ -82,7 +93,41 @@ export class UsersRepo {
     if (Object.keys(names).length === 0) return this.findById(id);
     return this.#db.updateTable('users').set(names).where('id', '=', id).returningAll().executeTakeFirst();
   }
+
+  /** One page of users matching every search term (username, email, names), by id, and how many match in all. */
+  async list(query: ListQuery): Promise<{ count: number; rows: UserRow[] }> {
+    const filtered = this.#db.selectFrom('users').where((eb) => matchesAllTerms(eb, SEARCHED, query.search));
+    const [total, rows] = await Promise.all([
+      filtered.select(sql<string>`count(*)`.as('count')).executeTakeFirstOrThrow(),
+      filtered.selectAll().orderBy('id').offset(query.offset).limit(query.limit).execute(),
+    ]);
+    return { count: Number(total.count), rows };
+  }
+
+  /** True when a user other than `exceptId` has this email, case-insensitively. */
+  async emailTaken(email: string, exceptId: number): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('users')
+      .select('id')
+      .where(sql`lower(email)`, '=', email.toLowerCase())
+      .where('id', '<>', exceptId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Sets the given columns (an administrator's edit); undefined when the user is gone. */
+  async update(id: number, changes: UserChanges): Promise<UserRow | undefined> {
+    if (Object.keys(changes).length === 0) return this.findById(id);
+    return this.#db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+  }
 }
+
+/** What an administrator may change on a user. */
+export type UserChanges = Partial<
+  Pick<UserRow, 'first_name' | 'last_name' | 'email' | 'role' | 'is_staff' | 'is_manager' | 'is_active' | 'account_id' | 'password_needs_reset'>
+>;
+
+const SEARCHED = ['username', 'email', 'first_name', 'last_name'] as const;
 
 /** True when a unique index on username or email refused an insert (two registrations raced). */
 export function isUniqueViolation(error: unknown): 'username' | 'email' | undefined {

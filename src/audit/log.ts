@@ -1,0 +1,103 @@
+import type { Clock } from '../clock.ts';
+import type { AuditEventRow, AuditQuery, AuditRepo } from '../store/repos/audit.ts';
+
+/** Every kind of event the trail records (SPEC §6), plus the admin actions. */
+export const AUDIT_EVENT_TYPES = [
+  'login_succeeded',
+  'login_failed',
+  'token_refreshed',
+  'refresh_reuse_detected',
+  'logout',
+  'logout_all',
+  'session_revoked',
+  'password_changed',
+  'password_reset_forced',
+  'user_registered',
+  'throttled',
+  'all_tokens_invalidated',
+  'user_created',
+  'user_updated',
+  'user_deactivated',
+  'user_sessions_ended',
+  'account_created',
+  'account_updated',
+  'account_deactivated',
+  'users_imported',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Plain values only: the detail is for context (a reason, the fields changed), never a credential. */
+export type AuditDetail = Record<string, string | number | boolean | null | string[]>;
+
+export interface AuditEvent {
+  type: AuditEventType;
+  outcome: 'success' | 'failure';
+  userId?: number | null;
+  sessionId?: string | null;
+  client?: { ip: string | null; userAgent: string | null };
+  detail?: AuditDetail;
+}
+
+/** Where each event is also written as one JSON line (pino's `info`). */
+export interface AuditLogger {
+  info(object: object, message: string): void;
+}
+
+/**
+ * Records authentication events: a row in the database and a JSON log line.
+ * Writing is best effort: a failed insert is reported to `onError` and never
+ * fails the request it describes.
+ */
+export class AuditLog {
+  readonly #repo: AuditRepo;
+  readonly #clock: Clock;
+  readonly #logger: AuditLogger | undefined;
+  readonly #onError: (error: unknown) => void;
+
+  constructor(deps: { repo: AuditRepo; clock: Clock; logger?: AuditLogger; onError?: (error: unknown) => void }) {
+    this.#repo = deps.repo;
+    this.#clock = deps.clock;
+    this.#logger = deps.logger;
+    this.#onError = deps.onError ?? (() => {});
+  }
+
+  /** @example await audit.record({ type: 'logout', outcome: 'success', userId: 7, sessionId, client }); */
+  async record(event: AuditEvent): Promise<void> {
+    const row = {
+      type: event.type,
+      at: new Date(this.#clock.now()),
+      userId: event.userId ?? null,
+      sessionId: event.sessionId ?? null,
+      ip: event.client?.ip ?? null,
+      userAgent: event.client?.userAgent ?? null,
+      outcome: event.outcome,
+      detail: event.detail ?? {},
+    };
+    this.#logger?.info(
+      {
+        audit: {
+          type: row.type,
+          at: row.at.toISOString(),
+          user_id: row.userId,
+          session_id: row.sessionId,
+          ip: row.ip,
+          user_agent: row.userAgent,
+          outcome: row.outcome,
+          detail: row.detail,
+        },
+      },
+      `audit ${row.type}`,
+    );
+    try {
+      await this.#repo.insert(row);
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /** One page of the trail, newest first, and how many events match in all. */
+  list(query: AuditQuery): Promise<{ count: number; rows: AuditEventRow[] }> {
+    return this.#repo.list(query);
+  }
+}

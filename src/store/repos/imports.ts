@@ -1,0 +1,118 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema.ts';
+
+/** A user arriving from another system with its own id and password hash. */
+export interface ImportedUser {
+  id: number;
+  username: string;
+  email: string;
+  passwordHash: string;
+  firstName: string;
+  lastName: string;
+  role: string;
+  isStaff: boolean;
+  isActive: boolean;
+  lastLogin: Date | null;
+  dateJoined: Date;
+}
+
+/** A Latchkey user an imported row may clash with, with the database's own lower-casing of its names. */
+export interface ExistingUser {
+  id: number;
+  username: string;
+  email: string;
+  usernameKey: string;
+  emailKey: string;
+}
+
+/** The database's case folding of a row's username and email: what the unique indexes compare. */
+export interface NameKeys {
+  username: string;
+  email: string;
+}
+
+/** All SQL of bulk imports: users inserted with the ids they had elsewhere. */
+export class ImportsRepo {
+  readonly #db: Kysely<Database>;
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /**
+   * Runs `work` in one transaction: committed when it returns, rolled back when it throws.
+   * @example const ids = await repo.transaction((tx) => tx.insert(users));
+   */
+  async transaction<T>(work: (repo: ImportsRepo) => Promise<T>): Promise<T> {
+    return this.#db.transaction().execute((trx) => work(new ImportsRepo(trx)));
+  }
+
+  /**
+   * `lower()` of each username and email, in order, as the unique indexes see them
+   * (JavaScript's toLowerCase may fold other characters than the database does).
+   */
+  async keys(rows: ReadonlyArray<{ username: string; email: string }>): Promise<NameKeys[]> {
+    if (rows.length === 0) return [];
+    const batch = JSON.stringify(rows.map((row, ord) => ({ ord, username: row.username, email: row.email })));
+    const { rows: keys } = await sql<NameKeys>`
+      select lower(b.username) as username, lower(b.email) as email
+      from json_to_recordset(${batch}::json) as b(ord int, username text, email text)
+      order by b.ord`.execute(this.#db);
+    return keys;
+  }
+
+  /** Users holding one of the ids, or one of the usernames or (non-empty) emails case-insensitively. */
+  async clashing(rows: ReadonlyArray<{ id: number; username: string; email: string }>): Promise<ExistingUser[]> {
+    if (rows.length === 0) return [];
+    const batch = JSON.stringify(rows.map((row) => ({ id: row.id, username: row.username, email: row.email })));
+    const { rows: users } = await sql<ExistingUser>`
+      with b as (select * from json_to_recordset(${batch}::json) as b(id int, username text, email text))
+      select u.id, u.username, u.email, lower(u.username) as "usernameKey", lower(u.email) as "emailKey"
+      from users u
+      where u.id in (select id from b)
+         or lower(u.username) in (select lower(username) from b)
+         or (u.email <> '' and lower(u.email) in (select lower(email) from b where email <> ''))`.execute(this.#db);
+    return users;
+  }
+
+  /**
+   * Inserts the users with their own ids. A row that clashes after all (a user
+   * registered meanwhile) is left out rather than failing the batch.
+   * @returns the ids inserted
+   */
+  async insert(users: readonly ImportedUser[]): Promise<number[]> {
+    if (users.length === 0) return [];
+    const rows = await this.#db
+      .insertInto('users')
+      .values(
+        users.map((user) => ({
+          id: user.id,
+          username: user.username,
+          email: user.email,
+          password: user.passwordHash,
+          first_name: user.firstName,
+          last_name: user.lastName,
+          role: user.role,
+          is_staff: user.isStaff,
+          is_active: user.isActive,
+          account_id: null,
+          last_login: user.lastLogin,
+          date_joined: user.dateJoined,
+        })),
+      )
+      .onConflict((conflict) => conflict.doNothing())
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Moves the users.id identity past `maxId`, so users created later get fresh
+   * ids. Never moves it back: ids of deleted users are not handed out again.
+   */
+  async advanceIds(maxId: number): Promise<void> {
+    await sql`
+      select setval(s.seq, ${maxId}::int)
+      from (select pg_get_serial_sequence('users', 'id')::regclass as seq) s
+      where ${maxId}::int > coalesce(pg_sequence_last_value(s.seq), 0)`.execute(this.#db);
+  }
+}

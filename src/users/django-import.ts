@@ -1,0 +1,277 @@
+/**
+ * Moving users from a Django site: each `auth_user` row becomes a Latchkey user
+ * with the same id (SimpleJWT tokens already carry it) and the same password
+ * hash (checked as Django would, upgraded to argon2id at the next login), or is
+ * skipped with a reason. Re-running imports only what is not there yet.
+ */
+import type { ExistingUser, ImportedUser, ImportsRepo, NameKeys } from '../store/repos/imports.ts';
+import type { DjangoRow, DjangoSource } from './django-source.ts';
+import { describeHash } from './passwords.ts';
+
+/** A mapped row, ready to insert. Plain JSON: batches cross the control socket. */
+export interface ImportUser {
+  id: number;
+  username: string;
+  email: string;
+  /** Django's encoded hash, kept as it is. */
+  password: string;
+  firstName: string;
+  lastName: string;
+  role: string;
+  isStaff: boolean;
+  isActive: boolean;
+  /** ISO 8601. */
+  lastLogin: string | null;
+  dateJoined: string;
+}
+
+/** A row left out, and why. `id` and `username` are null when the row has none usable. */
+export interface SkippedRow {
+  id: number | null;
+  username: string | null;
+  reason: string;
+}
+
+/** What one batch did. `unusable` counts imported users whose password cannot be used (Django's `!…`). */
+export interface BatchResult {
+  imported: number;
+  present: number;
+  unusable: number;
+  skipped: SkippedRow[];
+}
+
+/** Rows mapped from the source: users to send in one operation, and the rows already skipped. */
+export interface MappedBatch {
+  /** Source rows this batch accounts for (users + skipped). */
+  read: number;
+  users: ImportUser[];
+  skipped: SkippedRow[];
+}
+
+/** Django's UnicodeUsernameValidator (`^[\w.@+-]+\Z`, Python's Unicode `\w`) and max_length. */
+const USERNAME = /^[\p{L}\p{N}_.@+-]{1,150}$/u;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const DATETIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+/** users.id is a PostgreSQL integer. */
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * One Django row as a Latchkey user, or the reason it cannot be one. A superuser
+ * becomes staff with the role `admin` (when ROLES has it); everyone else gets the
+ * default role (the first of `roles`).
+ * @example mapDjangoRow({ pk: 7, fields: { username: 'ann', … } }, ['client', 'admin'])
+ */
+export function mapDjangoRow(row: DjangoRow, roles: readonly string[]): { user: ImportUser } | { skipped: SkippedRow } {
+  const fields = isObject(row.fields) ? row.fields : undefined;
+  const id = typeof row.pk === 'number' && Number.isInteger(row.pk) && row.pk >= 1 && row.pk <= MAX_ID ? row.pk : null;
+  const username = typeof fields?.username === 'string' ? fields.username : null;
+  const skip = (reason: string) => ({ skipped: { id, username, reason } });
+
+  if (row.pk === undefined || row.pk === null) return skip('malformed row: no pk (was it dumped with --natural-primary?)');
+  if (id === null) return skip(`malformed row: pk ${JSON.stringify(row.pk)} is not a whole number from 1 to ${MAX_ID}`);
+  if (!fields) return skip('malformed row: no fields');
+  const wrong = wrongFields(fields);
+  if (wrong.length > 0) return skip(`malformed row: ${wrong.join(', ')}`);
+  const f = fields as unknown as DjangoFields; // every field checked just above
+
+  if (!USERNAME.test(f.username)) return skip(`username ${JSON.stringify(f.username)} is not valid: up to 150 letters, digits and @/./+/-/_`);
+  if (f.email !== '' && !EMAIL.test(f.email)) return skip(`email ${JSON.stringify(f.email)} is not a valid address`);
+  const hash = describeHash(f.password);
+  if (hash.usable && !hash.supported) return skip(hash.reason ?? `password hash format ${hash.algorithm} is not supported`);
+
+  const defaultRole = roles[0] ?? 'client';
+  return {
+    user: {
+      id,
+      username: f.username,
+      email: f.email,
+      password: f.password,
+      firstName: f.first_name,
+      lastName: f.last_name,
+      role: f.is_superuser && roles.includes('admin') ? 'admin' : defaultRole,
+      isStaff: f.is_staff || f.is_superuser,
+      isActive: f.is_active,
+      lastLogin: f.last_login === null ? null : utc(f.last_login),
+      dateJoined: utc(f.date_joined),
+    },
+  };
+}
+
+interface DjangoFields {
+  username: string;
+  email: string;
+  password: string;
+  first_name: string;
+  last_name: string;
+  is_active: boolean;
+  is_staff: boolean;
+  is_superuser: boolean;
+  last_login: string | null;
+  date_joined: string;
+}
+
+const FIELD_TYPES: Record<keyof DjangoFields, 'string' | 'boolean' | 'datetime' | 'datetime?'> = {
+  username: 'string',
+  email: 'string',
+  password: 'string',
+  first_name: 'string',
+  last_name: 'string',
+  is_active: 'boolean',
+  is_staff: 'boolean',
+  is_superuser: 'boolean',
+  last_login: 'datetime?',
+  date_joined: 'datetime',
+};
+
+/** Each field missing or of the wrong type, described. */
+function wrongFields(fields: Record<string, unknown>): string[] {
+  const wrong: string[] = [];
+  for (const [name, type] of Object.entries(FIELD_TYPES)) {
+    const value = fields[name];
+    const ok =
+      type === 'datetime' ? isDatetime(value)
+      : type === 'datetime?' ? value === null || isDatetime(value)
+      : typeof value === type;
+    if (!ok) wrong.push(value === undefined ? `no ${name}` : `${name} is not a ${type === 'datetime?' ? 'datetime or null' : type}`);
+  }
+  return wrong;
+}
+
+function isDatetime(value: unknown): value is string {
+  return typeof value === 'string' && DATETIME.test(value) && !Number.isNaN(Date.parse(utc(value)));
+}
+
+/** A datetime without a zone (Django with USE_TZ=False) is taken as UTC; the result is ISO 8601 in UTC. */
+function utc(value: string): string {
+  const iso = value.replace(' ', 'T');
+  return new Date(/(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`).toISOString();
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Limits on one batch: users per transaction, and their JSON size (the control socket takes 1 MiB). */
+export interface BatchLimits {
+  rows: number;
+  bytes: number;
+}
+
+export const BATCH_LIMITS: Readonly<BatchLimits> = { rows: 500, bytes: 512 * 1024 };
+
+/**
+ * Reads the source and maps its rows, in batches small enough for one transaction
+ * and one control-socket request.
+ * @example for await (const batch of mappedBatches(source, config.roles)) await run('import-django-users', { users: batch.users });
+ */
+export async function* mappedBatches(source: DjangoSource, roles: readonly string[], limits: BatchLimits = BATCH_LIMITS): AsyncGenerator<MappedBatch> {
+  let batch: MappedBatch = { read: 0, users: [], skipped: [] };
+  let bytes = 0;
+  for await (const page of source.pages(limits.rows)) {
+    for (const row of page) {
+      const mapped = mapDjangoRow(row, roles);
+      if ('user' in mapped) {
+        const size = Buffer.byteLength(JSON.stringify(mapped.user));
+        if (batch.users.length >= limits.rows || (batch.users.length > 0 && bytes + size > limits.bytes)) {
+          yield batch;
+          batch = { read: 0, users: [], skipped: [] };
+          bytes = 0;
+        }
+        batch.users.push(mapped.user);
+        bytes += size;
+      } else {
+        batch.skipped.push(mapped.skipped);
+      }
+      batch.read += 1;
+    }
+  }
+  if (batch.read > 0) yield batch;
+}
+
+/**
+ * Imports one batch in one transaction. A row whose id already belongs to a user
+ * with the same username is "present" and left as it is (that user may have
+ * logged in, upgrading the hash, or changed password since). A row whose id, or
+ * username or email (case-insensitively), belongs to another user is skipped.
+ * @example const result = await importDjangoBatch(new ImportsRepo(store.db), users);
+ */
+export async function importDjangoBatch(repo: ImportsRepo, users: readonly ImportUser[]): Promise<BatchResult> {
+  return repo.transaction(async (tx) => {
+    const result: BatchResult = { imported: 0, present: 0, unusable: 0, skipped: [] };
+    const keys = await tx.keys(users);
+    const holders = new Holders(await tx.clashing(users));
+    const accepted: ImportUser[] = [];
+    users.forEach((user, index) => {
+      // The database's lower-casing, as its unique indexes compare names.
+      const key = keys[index] ?? { username: user.username.toLowerCase(), email: user.email.toLowerCase() };
+      const verdict = holders.verdict(user, key);
+      if (verdict === 'new') {
+        accepted.push(user);
+        holders.add({ id: user.id, username: user.username, email: user.email, usernameKey: key.username, emailKey: key.email });
+      } else if (verdict === 'present') {
+        result.present += 1;
+      } else {
+        result.skipped.push({ id: user.id, username: user.username, reason: verdict.skip });
+      }
+    });
+
+    const inserted = new Set(await tx.insert(accepted.map(toImported)));
+    for (const user of accepted) {
+      if (inserted.has(user.id)) {
+        result.imported += 1;
+        if (!describeHash(user.password).usable) result.unusable += 1;
+      } else {
+        result.skipped.push({ id: user.id, username: user.username, reason: 'clashed with a user created during the import' });
+      }
+    }
+    if (inserted.size > 0) await tx.advanceIds(Math.max(...inserted));
+    return result;
+  });
+}
+
+/** Who holds each id, username and email: the database's users, then the rows accepted so far. */
+class Holders {
+  readonly #byId = new Map<number, ExistingUser>();
+  readonly #byUsername = new Map<string, ExistingUser>();
+  readonly #byEmail = new Map<string, ExistingUser>();
+
+  constructor(existing: readonly ExistingUser[]) {
+    for (const user of existing) this.add(user);
+  }
+
+  add(user: ExistingUser): void {
+    this.#byId.set(user.id, user);
+    this.#byUsername.set(user.usernameKey, user);
+    if (user.email !== '') this.#byEmail.set(user.emailKey, user);
+  }
+
+  verdict(user: ImportUser, key: NameKeys): 'new' | 'present' | { skip: string } {
+    const holder = this.#byId.get(user.id);
+    if (holder) return holder.usernameKey === key.username ? 'present' : { skip: `id ${user.id} belongs to another user, ${describe(holder)}` };
+    const username = this.#byUsername.get(key.username);
+    if (username) return { skip: `username is taken (case-insensitively) by ${describe(username)}` };
+    const email = user.email === '' ? undefined : this.#byEmail.get(key.email);
+    if (email) return { skip: `email ${JSON.stringify(user.email)} is taken (case-insensitively) by ${describe(email)}` };
+    return 'new';
+  }
+}
+
+function describe(user: ExistingUser): string {
+  return `user ${user.id} (${JSON.stringify(user.username)})`;
+}
+
+function toImported(user: ImportUser): ImportedUser {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    passwordHash: user.password,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    role: user.role,
+    isStaff: user.isStaff,
+    isActive: user.isActive,
+    lastLogin: user.lastLogin === null ? null : new Date(user.lastLogin),
+    dateJoined: new Date(user.dateJoined),
+  };
+}
