@@ -52,6 +52,9 @@ export const FR: Readonly<Record<string, string>> = {
   'Ensure this value is greater than or equal to {min_value}.': 'Assurez-vous que cette valeur est supérieure ou égale à\u00a0{min_value}.',
   'Ensure this value is less than or equal to {max_value}.': 'Assurez-vous que cette valeur est inférieure ou égale à\u00a0{max_value}.',
   '"{input}" is not a valid choice.': "«\u00a0{input}\u00a0» n'est pas un choix valide.",
+  'Select a valid choice. {value} is not one of the available choices.': 'Sélectionnez un choix valide. {value} n’en fait pas partie.',
+  'Invalid pk "{pk_value}" - object does not exist.': "Clé primaire «\u00a0{pk_value}\u00a0» non valide - l'objet n'existe pas.",
+  'An account with that name already exists.': 'Un compte avec ce nom existe déjà.',
 
   // Users (django.contrib.auth).
   'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.':

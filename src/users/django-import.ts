@@ -4,6 +4,7 @@
  * hash (checked as Django would, upgraded to argon2id at the next login), or is
  * skipped with a reason. Re-running imports only what is not there yet.
  */
+import type { DjangoUserFields } from '../store/repos/django-users.ts';
 import type { ExistingUser, ImportedUser, ImportsRepo, NameKeys } from '../store/repos/imports.ts';
 import type { DjangoRow, DjangoSource } from './django-source.ts';
 import { describeHash } from './passwords.ts';
@@ -38,6 +39,11 @@ export interface BatchResult {
   present: number;
   unusable: number;
   skipped: SkippedRow[];
+}
+
+/** What a whole import did: every batch's results added up, and the source rows read. */
+export interface ImportTotals extends BatchResult {
+  read: number;
 }
 
 /** Rows mapped from the source: users to send in one operation, and the rows already skipped. */
@@ -97,18 +103,8 @@ export function mapDjangoRow(row: DjangoRow, roles: readonly string[]): { user: 
   };
 }
 
-interface DjangoFields {
-  username: string;
-  email: string;
-  password: string;
-  first_name: string;
-  last_name: string;
-  is_active: boolean;
-  is_staff: boolean;
-  is_superuser: boolean;
-  last_login: string | null;
-  date_joined: string;
-}
+/** A row's fields once checked: `date_joined` is always there. */
+type DjangoFields = Omit<DjangoUserFields, 'date_joined'> & { date_joined: string };
 
 const FIELD_TYPES: Record<keyof DjangoFields, 'string' | 'boolean' | 'datetime' | 'datetime?'> = {
   username: 'string',

@@ -178,7 +178,13 @@ for (const name of storeNames()) {
         assert.equal(typeof doc.openapi, 'string');
         assert.match(doc.openapi, /^3\./);
         const paths = Object.keys(doc.paths).map((p) => p.replace(/\/$/, ''));
-        assert.ok(paths.includes('/auth/login'), `paths: ${paths.join(', ')}`);
+        for (const path of [
+          '/auth/login', '/auth/refresh', '/auth/verify', '/auth/logout', '/auth/me', '/auth/register', '/auth/change-password',
+          '/admin/users', '/admin/users/{id}', '/admin/users/{id}/logout', '/admin/accounts', '/admin/accounts/{id}',
+          '/admin/audit-events', '/admin/invalidate-all-tokens',
+        ]) {
+          assert.ok(paths.includes(path), `${path} in paths: ${paths.join(', ')}`);
+        }
         assert.ok(doc.paths[Object.keys(doc.paths).find((p) => p.replace(/\/$/, '') === '/auth/login') ?? ''].post);
       });
 

@@ -4,17 +4,15 @@
  * and skipped, idempotent re-runs, ids, and logging in with Django passwords.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import type { Store } from '../../src/store/connect.ts';
 import { ImportsRepo } from '../../src/store/repos/imports.ts';
-import { importDjangoBatch, mapDjangoRow, mappedBatches, type SkippedRow } from '../../src/users/django-import.ts';
+import { importDjangoBatch, mapDjangoRow, mappedBatches, type ImportTotals, type SkippedRow } from '../../src/users/django-import.ts';
 import { DjangoSourceError, openDjangoSource, type DjangoRow } from '../../src/users/django-source.ts';
+import { queryDatabase, scratchDatabase, tempDir } from '../support/cli.ts';
 import { harness, NO_ACTIVE_ACCOUNT, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/django/', import.meta.url));
@@ -23,32 +21,17 @@ const dump = JSON.parse(readFileSync(USERS_JSON, 'utf8')) as Array<{ pk: number;
 const passwords = JSON.parse(readFileSync(join(FIXTURES, 'passwords.json'), 'utf8')) as Record<string, string>;
 const ROLES = ['client', 'employe', 'admin'];
 
-const tempDirs: string[] = [];
-after(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
 /** A JSON file with these rows, as dumpdata would write them. */
 function writeDump(rows: unknown[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lk-django-'));
-  tempDirs.push(dir);
-  const path = join(dir, 'users.json');
+  const path = join(tempDir('lk-django-'), 'users.json');
   writeFileSync(path, JSON.stringify(rows));
   return path;
 }
 
-interface Totals {
-  read: number;
-  imported: number;
-  present: number;
-  unusable: number;
-  skipped: SkippedRow[];
-}
-
 /** What the CLI does, in process: read, map, import batch by batch. */
-async function importAll(store: Store, location: string, limits = { rows: 500, bytes: 512 * 1024 }): Promise<Totals> {
+async function importAll(store: Store, location: string, limits = { rows: 500, bytes: 512 * 1024 }): Promise<ImportTotals> {
   const source = await openDjangoSource(location);
-  const totals: Totals = { read: 0, imported: 0, present: 0, unusable: 0, skipped: [] };
+  const totals: ImportTotals = { read: 0, imported: 0, present: 0, unusable: 0, skipped: [] };
   try {
     for await (const batch of mappedBatches(source, ROLES, limits)) {
       const result = await importDjangoBatch(new ImportsRepo(store.db), batch.users);
@@ -175,7 +158,7 @@ describe('mapping a Django row', () => {
     const path = writeDump([{ model: 'auth.group', pk: 1, fields: { name: 'editors' } }, dump[0], 'junk']);
     const source = await openDjangoSource(path);
     assert.equal(source.total, 1);
-    const missing = join(tmpdir(), `lk-missing-${randomBytes(4).toString('hex')}.json`);
+    const missing = join(tempDir('lk-django-'), 'missing.json');
     await assert.rejects(openDjangoSource(missing), new DjangoSourceError(`cannot read ${missing}: no such file`));
     const notJson = writeDump([]);
     writeFileSync(notJson, '[{"model": ');
@@ -306,37 +289,19 @@ for (const name of storeNames()) {
 const postgresOnly = storeNames().includes('postgres') ? false : 'DATABASE_URL is not set';
 
 describe('importing from a Django PostgreSQL database', { skip: postgresOnly }, () => {
-  const database = `lk_django_${randomBytes(6).toString('hex')}`;
+  let django: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   let djangoUrl: string;
   let h: Harness;
 
-  async function admin(statement: string): Promise<void> {
-    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  }
-
   before(async () => {
-    await admin(`create database "${database}"`);
-    const url = new URL(process.env.DATABASE_URL ?? '');
-    url.pathname = `/${database}`;
-    djangoUrl = url.toString();
-    const client = new pg.Client({ connectionString: djangoUrl });
-    await client.connect();
-    try {
-      await client.query(readFileSync(join(FIXTURES, 'auth_user.sql'), 'utf8'));
-    } finally {
-      await client.end();
-    }
+    django = await scratchDatabase('lk_django');
+    djangoUrl = django.url;
+    await queryDatabase(djangoUrl, readFileSync(join(FIXTURES, 'auth_user.sql'), 'utf8'));
     h = await harness('postgres');
   });
   after(async () => {
     await h?.close();
-    await admin(`drop database if exists "${database}" with (force)`);
+    await django?.drop();
   });
 
   it('reads auth_user in id order, in pages, and imports exactly what the JSON import does', async () => {

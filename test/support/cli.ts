@@ -134,15 +134,20 @@ export function oneErrorLine(result: Result): string {
   return lines[0] ?? '';
 }
 
-/** Runs one statement on the DATABASE_URL database (create or drop a scratch database). */
-export async function adminQuery(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+/** Runs SQL (one statement, or a script of several) on the database at `url`, e.g. a scratch database's. */
+export async function queryDatabase(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(statement);
   } finally {
     await client.end();
   }
+}
+
+/** Runs one statement on the DATABASE_URL database (create or drop a scratch database). */
+export function adminQuery(statement: string): Promise<void> {
+  return queryDatabase(process.env.DATABASE_URL ?? '', statement);
 }
 
 /** A new, empty PostgreSQL database next to DATABASE_URL's; returns its URL and a drop function. */

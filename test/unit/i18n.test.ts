@@ -46,6 +46,9 @@ const CODE_MESSAGES = [
   'Unsupported media type "text/plain" in request.',
   'Method "DELETE" not allowed.',
   'JSON parse error - Unexpected token',
+  'Invalid pk "42" - object does not exist.',
+  'Select a valid choice. nope is not one of the available choices.',
+  'An account with that name already exists.',
 ];
 
 describe('the French catalog', () => {

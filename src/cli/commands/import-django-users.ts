@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import { mappedBatches, type SkippedRow } from '../../users/django-import.ts';
+import { mappedBatches, type ImportTotals } from '../../users/django-import.ts';
 import { openDjangoSource } from '../../users/django-source.ts';
 import { EXIT_STATUS_HELP } from '../errors.ts';
 import { withRuntime } from '../runtime.ts';
@@ -37,14 +37,6 @@ A run that skips rows still exits 0; a source that cannot be read (no such
 file, not JSON, database unreachable) exits 1.
 ${EXIT_STATUS_HELP}`;
 
-interface Totals {
-  read: number;
-  imported: number;
-  present: number;
-  unusable: number;
-  skipped: SkippedRow[];
-}
-
 /** `latchkey import-django-users <source>`: users from a Django site, passwords included. */
 export function importDjangoUsersCommand(program: Command): void {
   program
@@ -56,7 +48,7 @@ export function importDjangoUsersCommand(program: Command): void {
       const config = loadConfig(process.env);
       // A source that cannot be read fails here, in one line, before anything is written.
       const source = await openDjangoSource(location);
-      const totals: Totals = { read: 0, imported: 0, present: 0, unusable: 0, skipped: [] };
+      const totals: ImportTotals = { read: 0, imported: 0, present: 0, unusable: 0, skipped: [] };
       const progress = process.stderr.isTTY ? new Progress(source.total) : undefined;
       try {
         await withRuntime(config, 'import-django-users', async (run) => {
@@ -82,7 +74,7 @@ export function importDjangoUsersCommand(program: Command): void {
 }
 
 /** The report: counts, then the skipped rows in id order with their reasons. */
-function summary(label: string, totals: Totals): string[] {
+function summary(label: string, totals: ImportTotals): string[] {
   const lines = [
     `Read ${totals.read} ${plural(totals.read, 'user')} from ${label}.`,
     `Imported ${totals.imported}, already present ${totals.present}, skipped ${totals.skipped.length}.`,
@@ -111,7 +103,7 @@ class Progress {
     this.#total = total;
   }
 
-  show(totals: Totals): void {
+  show(totals: ImportTotals): void {
     const now = Date.now();
     if (now - this.#shown < 100 && totals.read < this.#total) return;
     this.#shown = now;

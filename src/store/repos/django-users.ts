@@ -4,27 +4,8 @@
  */
 import pg from 'pg';
 
-/** One `auth_user` row in `dumpdata`'s shape: datetimes as ISO 8601 strings in UTC. */
-export interface DjangoUserRecord {
-  pk: number;
-  fields: {
-    username: string;
-    email: string;
-    password: string;
-    first_name: string;
-    last_name: string;
-    is_active: boolean;
-    is_staff: boolean;
-    is_superuser: boolean;
-    last_login: string | null;
-    /** Null only in a damaged table; the importer skips such a row. */
-    date_joined: string | null;
-  };
-}
-
-interface Row {
-  /** A string when the column is bigint. */
-  id: number | string;
+/** One `auth_user` row's fields in `dumpdata`'s shape: datetimes as ISO 8601 strings in UTC. */
+export interface DjangoUserFields {
   username: string;
   email: string;
   password: string;
@@ -34,8 +15,20 @@ interface Row {
   is_staff: boolean;
   is_superuser: boolean;
   last_login: string | null;
+  /** Null only in a damaged table; the importer skips such a row. */
   date_joined: string | null;
 }
+
+export interface DjangoUserRecord {
+  pk: number;
+  fields: DjangoUserFields;
+}
+
+/** As selected: the datetimes are epoch seconds, as text. */
+type Row = DjangoUserFields & {
+  /** A string when the column is bigint. */
+  id: number | string;
+};
 
 /**
  * `auth_user` page by page, in id order.
