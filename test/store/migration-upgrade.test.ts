@@ -1,0 +1,62 @@
+/**
+ * Upgrading a database made by an earlier release: 0002 gives every account id
+ * that users already name a row, then enforces the foreign key; new accounts
+ * are numbered after them.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Migrator, sql, type Kysely } from 'kysely';
+import * as initial from '../../src/store/migrations/0001_initial.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
+import { openStore } from '../../src/store/connect.ts';
+import { randomBytes } from 'node:crypto';
+import { storeNames } from '../support/harness.ts';
+
+async function openEmpty(name: 'pglite' | 'postgres') {
+  if (name === 'pglite') {
+    const store = await openStore({ dataDir: 'memory://' });
+    return { store, drop: () => store.close() };
+  }
+  const schema = `lk_test_${randomBytes(6).toString('hex')}`;
+  const store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema });
+  return {
+    store,
+    drop: async () => {
+      await sql`drop schema ${sql.id(schema)} cascade`.execute(store.db);
+      await store.close();
+    },
+  };
+}
+
+/** Applies only the first migration, as the previous release did. */
+async function migrateToInitial(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ '0001_initial': initial }) }, migrationTableSchema: rows[0]!.schema });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}
+
+for (const name of storeNames()) {
+  describe(`upgrading from 0001 (${name})`, () => {
+    it('keeps users that name an account, gives those accounts rows, and numbers new accounts after them', async () => {
+      const { store, drop } = await openEmpty(name);
+      try {
+        await migrateToInitial(store.db as Kysely<unknown>);
+        await sql`
+          insert into users (username, password, role, account_id, date_joined)
+          values ('ann', '!', 'client', 7, now()), ('bob', '!', 'client', 7, now()), ('cy', '!', 'client', null, now())
+        `.execute(store.db);
+
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit'] });
+
+        const accounts = await store.db.selectFrom('accounts').select(['id', 'name', 'is_active']).execute();
+        assert.deepEqual(accounts, [{ id: 7, name: 'Account 7', is_active: true }]);
+        const next = await store.db.insertInto('accounts').values({ name: 'New', created_at: new Date() }).returning('id').executeTakeFirstOrThrow();
+        assert.equal(next.id, 8);
+        await assert.rejects(sql`update users set account_id = 99 where username = 'cy'`.execute(store.db), /foreign key|violates/);
+      } finally {
+        await drop();
+      }
+    });
+  });
+}
