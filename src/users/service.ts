@@ -24,7 +24,8 @@ export type LoginAttempt =
 
 /** What counts as an email address (shared with the admin API). */
 export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const USERNAME = /^[\w.@+-]+$/;
+/** Django's UnicodeUsernameValidator: letters and digits of any script, and @ . + - _. */
+export const USERNAME = /^[\p{L}\p{N}_.@+-]+$/u;
 
 /** Who the users are: authentication by password, creation, profile. */
 export class UserService {
@@ -99,7 +100,7 @@ export class UserService {
     const role = input.role ?? this.#roles[0] ?? 'client';
     const problems: Record<string, string[]> = {};
     if (!username) problems.username = ['This field may not be blank.'];
-    else if (username.length > 150 || !USERNAME.test(username)) {
+    else if ([...username].length > 150 || !USERNAME.test(username)) {
       problems.username = ['Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.'];
     }
     if (email && !EMAIL.test(email)) problems.email = ['Enter a valid email address.'];

@@ -62,6 +62,13 @@ for (const name of storeNames()) {
       assert.equal(response.statusCode, 201, response.body);
     });
 
+    it('accepts usernames in any script, as Django’s UnicodeUsernameValidator does', async () => {
+      const username = `zoë.ørsted_${uniqueName('').replace(/\W/g, '')}`;
+      const response = await register({ username, email: `z${uniqueName('')}@example.com`, password: PASSWORD });
+      assert.equal(response.statusCode, 201, response.body);
+      assert.equal(response.json().username, username);
+    });
+
     it('ignores privileged fields: a registrant cannot make themselves staff, admin, or a tenant member', async () => {
       const username = uniqueName('sneaky');
       const response = await register({
