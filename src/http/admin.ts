@@ -10,7 +10,7 @@ import { AuthError } from '../errors.ts';
 import { authenticate, clientInfo, principal } from './authenticate.ts';
 import { sendError } from './errors.ts';
 
-/** A pre-validation hook: 401 without a valid token, 403 `permission_denied` unless an active administrator. */
+/** An onRequest hook (before the body is read, as DRF checks permissions first): 401 without a valid token, 403 `permission_denied` unless an active administrator. */
 export function requireAdmin(auth: Auth) {
   const authenticated = authenticate(auth);
   return async (request: FastifyRequest): Promise<void> => {

@@ -31,7 +31,10 @@ export interface AuthenticateOptions {
   allowRestricted?: boolean;
 }
 
-/** A pre-handler that sets `request.principal`, or answers 401 (403 `password_reset_required` for a restricted caller). */
+/**
+ * An onRequest hook that sets `request.principal`, or answers 401 (403 `password_reset_required` for a
+ * restricted caller). It runs before the body is read, so credentials are judged first, as in DRF.
+ */
 export function authenticate(auth: Auth, options: AuthenticateOptions = {}) {
   return async (request: FastifyRequest): Promise<void> => {
     const caller = requirePrincipal(auth, request);

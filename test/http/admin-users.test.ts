@@ -66,6 +66,12 @@ for (const name of storeNames()) {
         }
         assert.equal((await call('GET', `/admin/users/${client.id}/`)).json().is_active, true);
         assert.equal((await call('GET', '/auth/me/', undefined, access)).statusCode, 200);
+        // Permission is judged before the body is read, as in DRF: an unreadable body is still 403.
+        const unreadable = await h.app.inject({
+          method: 'PATCH', url: `/admin/users/${client.id}/`, payload: '{"is_active": ', headers: { ...bearer(access), 'content-type': 'application/json' },
+        });
+        assert.equal(unreadable.statusCode, 403);
+        assert.deepEqual(unreadable.json(), PERMISSION_DENIED);
       });
 
       it('no token is 401 not_authenticated on every admin route', async () => {

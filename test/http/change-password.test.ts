@@ -59,6 +59,12 @@ for (const name of storeNames()) {
       const anonymous = await h.app.inject({ method: 'POST', url: '/auth/change-password/', payload: { old_password: PASSWORD, new_password: NEW_PASSWORD } });
       assert.equal(anonymous.statusCode, 401);
       assert.deepEqual(anonymous.json(), NOT_AUTHENTICATED);
+      // Credentials are judged before the body is read, as in DRF.
+      const unreadable = await h.app.inject({
+        method: 'POST', url: '/auth/change-password/', payload: '{"old_password": ', headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(unreadable.statusCode, 401);
+      assert.deepEqual(unreadable.json(), NOT_AUTHENTICATED);
     });
 
     it('200 with a fresh pair for the current session; the other sessions end at once; the old password stops working', async () => {

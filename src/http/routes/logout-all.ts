@@ -7,7 +7,7 @@ export function logoutAllRoute(app: App, { auth, config }: RouteContext): void {
   for (const url of authPaths(config, 'logout-all')) {
     app.post(url, {
       schema: { tags: ['sessions'], summary: 'End every session of the caller' },
-      preValidation: authenticate(auth),
+      onRequest: authenticate(auth),
       handler: async (request) => {
         const ended = await auth.logoutAll(principal(request), clientInfo(request));
         return { sessions_ended: ended };

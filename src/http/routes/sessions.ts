@@ -22,12 +22,12 @@ export function sessionsRoutes(app: App, { auth, config }: RouteContext): void {
   const [base] = authPaths(config, 'sessions') as [string];
   app.get(base, {
     schema: { tags: ['sessions'], summary: "The caller's active sessions" },
-    preValidation: authenticate(auth),
+    onRequest: authenticate(auth),
     handler: async (request) => (await auth.sessions(principal(request))).map(sessionBody),
   });
   app.delete(`${base}/:id`, {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }), tags: ['sessions'], summary: 'End one of the caller’s sessions' },
-    preValidation: authenticate(auth),
+    onRequest: authenticate(auth),
     handler: async (request, reply) => {
       await auth.endSession(principal(request), request.params.id, clientInfo(request));
       return reply.code(204).send();

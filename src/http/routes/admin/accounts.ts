@@ -16,27 +16,28 @@ export function accountBody(row: AccountRow) {
 /** /admin/accounts/: tenants — list (paged, searchable by name), create, read, update, deactivate. */
 export function adminAccountsRoutes(app: App, { auth }: RouteContext): void {
   const admin = auth.admin;
-  const preValidation = requireAdmin(auth);
+  const onRequest = requireAdmin(auth);
   const tags = ['admin'];
 
   app.get('/admin/accounts', {
     schema: { querystring: SearchQuery, tags, summary: 'Accounts (tenants), by id' },
-    preValidation,
+    onRequest,
     handler: (request, reply) => paginate(request, reply, (page) => admin.listAccounts({ ...page, search: request.query.search }), accountBody),
   });
   app.post('/admin/accounts', {
     schema: { body: AccountCreate, tags, summary: 'Create an account' },
-    preValidation,
+    onRequest,
     handler: async (request, reply) => reply.code(201).send(accountBody(await admin.createAccount({ name: request.body.name }, actor(request)))),
   });
   app.get('/admin/accounts/:id', {
     schema: { params: IdParams, tags, summary: 'One account' },
-    preValidation,
+    onRequest,
     handler: async (request) => accountBody(await admin.getAccount(pathId(request.params.id))),
   });
   app.patch('/admin/accounts/:id', {
     schema: { params: IdParams, body: Type.Optional(AccountPatch), tags, summary: 'Rename, deactivate or reactivate an account' },
-    preValidation: [preValidation, formTypes({ booleans: ['is_active'] })],
+    onRequest,
+    preValidation: formTypes({ booleans: ['is_active'] }),
     handler: async (request) => {
       const { name, is_active } = request.body ?? {};
       const changes = { ...(name !== undefined ? { name } : {}), ...(is_active !== undefined ? { is_active } : {}) };
@@ -45,7 +46,7 @@ export function adminAccountsRoutes(app: App, { auth }: RouteContext): void {
   });
   app.delete('/admin/accounts/:id', {
     schema: { params: IdParams, tags, summary: 'Deactivate an account and end its users’ sessions' },
-    preValidation,
+    onRequest,
     handler: async (request, reply) => {
       await admin.deactivateAccount(pathId(request.params.id), actor(request));
       return reply.code(204).send();

@@ -32,7 +32,7 @@ export function auditEventBody(row: AuditEventRow) {
 export function adminAuditRoutes(app: App, { auth }: RouteContext): void {
   app.get('/admin/audit-events', {
     schema: { querystring: AuditQuery, tags: ['admin'], summary: 'The audit trail, newest first' },
-    preValidation: requireAdmin(auth),
+    onRequest: requireAdmin(auth),
     handler: (request, reply) => {
       const filters = auditFilters(request.query);
       return paginate(request, reply, (page) => auth.admin.listAuditEvents({ ...filters, ...page }), auditEventBody);

@@ -10,7 +10,7 @@ import type { App, RouteContext } from '../../types.ts';
 export function invalidateAllTokensRoute(app: App, { auth }: RouteContext): void {
   app.post('/admin/invalidate-all-tokens', {
     schema: { tags: ['admin'], summary: 'Log every user out now' },
-    preValidation: requireAdmin(auth),
+    onRequest: requireAdmin(auth),
     handler: async (request) => {
       const { sessionsEnded } = await auth.invalidateAllTokens({ principal: principal(request), client: clientInfo(request) });
       return { sessions_ended: sessionsEnded };

@@ -31,18 +31,19 @@ export function adminUser(row: UserRow) {
 /** /admin/users/: list (paged, searchable), create, read, update, deactivate, and log a user out everywhere. */
 export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
   const admin = auth.admin;
-  const preValidation = requireAdmin(auth);
-  const withBody = [preValidation, formTypes({ booleans: ['is_staff', 'is_manager', 'is_active', 'password_needs_reset'], nullableIds: ['account_id'] })];
+  const onRequest = requireAdmin(auth);
+  const formBody = formTypes({ booleans: ['is_staff', 'is_manager', 'is_active', 'password_needs_reset'], nullableIds: ['account_id'] });
   const tags = ['admin'];
 
   app.get('/admin/users', {
     schema: { querystring: SearchQuery, tags, summary: 'Users, by id (searches username, email and names)' },
-    preValidation,
+    onRequest,
     handler: (request, reply) => paginate(request, reply, (page) => admin.listUsers({ ...page, search: request.query.search }), adminUser),
   });
   app.post('/admin/users', {
     schema: { body: UserCreate, tags, summary: 'Create a user (Django’s password validation applies)' },
-    preValidation: withBody,
+    onRequest,
+    preValidation: formBody,
     handler: async (request, reply) => {
       const b = request.body;
       const user = await admin.createUser(
@@ -66,12 +67,13 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
   });
   app.get('/admin/users/:id', {
     schema: { params: IdParams, tags, summary: 'One user' },
-    preValidation,
+    onRequest,
     handler: async (request) => adminUser(await admin.getUser(pathId(request.params.id))),
   });
   app.patch('/admin/users/:id', {
     schema: { params: IdParams, body: Type.Optional(UserPatch), tags, summary: 'Change a user; is_active false ends their sessions' },
-    preValidation: withBody,
+    onRequest,
+    preValidation: formBody,
     handler: async (request) => {
       const body: Record<string, unknown> = request.body ?? {};
       // Only the editable fields: others (username, password, id…) are ignored, as DRF ignores read-only fields.
@@ -81,7 +83,7 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
   });
   app.delete('/admin/users/:id', {
     schema: { params: IdParams, tags, summary: 'Deactivate a user and end their sessions (nothing is erased)' },
-    preValidation,
+    onRequest,
     handler: async (request, reply) => {
       await admin.deactivateUser(pathId(request.params.id), actor(request));
       return reply.code(204).send();
@@ -89,7 +91,7 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
   });
   app.post('/admin/users/:id/logout', {
     schema: { params: IdParams, tags, summary: 'End every session of a user' },
-    preValidation,
+    onRequest,
     handler: async (request) => ({ sessions_ended: await admin.endUserSessions(pathId(request.params.id), actor(request)) }),
   });
 }
