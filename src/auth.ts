@@ -19,7 +19,7 @@ import { UsersRepo, type UserRow } from './store/repos/users.ts';
 import { hmacKeySet } from './tokens/keys.ts';
 import type { TokenClaims } from './tokens/claims.ts';
 import { TokenService } from './tokens/service.ts';
-import { importDjangoBatch, type BatchResult, type ImportUser } from './users/django-import.ts';
+import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './users/django-import.ts';
 import { Passwords } from './users/passwords.ts';
 import { UserService, type CreateUserInput } from './users/service.ts';
 
@@ -255,6 +255,11 @@ export class Auth {
       detail: { imported: result.imported, already_present: result.present, skipped: result.skipped.length },
     });
     return result;
+  }
+
+  /** Adds one batch of sessions from a Django site's outstanding SimpleJWT refresh tokens (see users/django-import.ts). */
+  importSessions(sessions: ImportSession[]): Promise<SessionBatchResult> {
+    return importDjangoSessions(this.#imports, sessions);
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */

@@ -3,8 +3,10 @@
 
 Writes, under test/fixtures/django/:
   users.json      `dumpdata auth.user` of users made in an in-memory SQLite database
-  auth_user.sql   `pg_dump` of the same users made in a scratch PostgreSQL database
+  site.json       `dumpdata auth.user token_blacklist`: the same users and SimpleJWT's token tables
+  auth_user.sql   `pg_dump` of the same users and token tables in a scratch PostgreSQL database
   passwords.json  username -> plain password, so tests know what to type
+  simplejwt.json  the SIMPLE_JWT signing key and the tokens issued, by name, for tests to present
 
 Every hash is made by Django's own hashers; nothing here writes a hash by hand.
 """
@@ -13,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import django
 from django.conf import settings
@@ -21,9 +23,18 @@ from django.conf import settings
 OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'django'))
 PG = {'host': os.environ.get('PGHOST', '127.0.0.1'), 'port': os.environ.get('PGPORT', '5432'), 'user': os.environ.get('PGUSER', 'postgres')}
 SCRATCH_DB = 'lk_django_fixture'
+SIGNING_KEY = 'django-fixture-simplejwt-signing-key-for-latchkey-tests'
 
 settings.configure(
-    INSTALLED_APPS=['django.contrib.auth', 'django.contrib.contenttypes'],
+    INSTALLED_APPS=[
+        'django.contrib.auth',
+        'django.contrib.contenttypes',
+        'rest_framework_simplejwt',
+        'rest_framework_simplejwt.token_blacklist',
+    ],
+    # A century: the committed refresh tokens must not expire.
+    SECRET_KEY=SIGNING_KEY,
+    SIMPLE_JWT={'SIGNING_KEY': SIGNING_KEY, 'REFRESH_TOKEN_LIFETIME': timedelta(days=36525)},
     DATABASES={
         'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': ':memory:'},
         'pg': {'ENGINE': 'django.db.backends.postgresql', 'NAME': SCRATCH_DB, 'HOST': PG['host'], 'PORT': PG['port'], 'USER': PG['user']},
@@ -44,6 +55,9 @@ from argon2 import low_level  # noqa: E402
 from django.contrib.auth.hashers import Argon2PasswordHasher, PBKDF2PasswordHasher, make_password  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken  # noqa: E402
+from rest_framework_simplejwt.settings import api_settings  # noqa: E402
+from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
 
 
 class LegacyArgon2iHasher(Argon2PasswordHasher):
@@ -104,6 +118,46 @@ def create_users(using):
         user.save(using=using)
 
 
+EXPIRED_AT = datetime(2022, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+# (name in simplejwt.json, username, what happens to it). Ids follow USERS: md5_user is skipped by the import.
+TOKENS = [
+    ('live', 'pbkdf2_user', 'outstanding'),
+    ('second', 'argon2_user', 'outstanding'),
+    ('staff', 'root', 'outstanding'),
+    ('blacklisted', 'pbkdf2_user', 'blacklisted'),
+    ('expired', 'bcrypt_user', 'expired'),
+    ('skipped_user', 'md5_user', 'outstanding'),
+]
+
+
+def issue_tokens():
+    """Issues TOKENS in the default database as SimpleJWT's views do; returns name -> token string."""
+    issued = {}
+    for name, username, state in TOKENS:
+        user = User.objects.get(username=username)
+        if state == 'expired':
+            # for_user() with the clock turned back: issued and expired in 2022.
+            token = RefreshToken()
+            token[api_settings.USER_ID_CLAIM] = user.id
+            token.set_iat(at_time=EXPIRED_AT - timedelta(days=1))
+            token.set_exp(from_time=EXPIRED_AT, lifetime=timedelta(0))
+            OutstandingToken.objects.create(user=user, jti=token['jti'], token=str(token), created_at=EXPIRED_AT - timedelta(days=1), expires_at=EXPIRED_AT)
+        else:
+            token = RefreshToken.for_user(user)
+            if state == 'blacklisted':
+                token.blacklist()
+        issued[name] = str(token)
+    issued['access'] = str(RefreshToken(issued['live']).access_token)
+    return issued
+
+
+def copy_tokens(using):
+    """The default database's token tables, rows and ids as they are, into another database."""
+    OutstandingToken.objects.using(using).bulk_create(OutstandingToken.objects.all())
+    BlacklistedToken.objects.using(using).bulk_create(BlacklistedToken.objects.all())
+
+
 def run(*args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs).stdout
 
@@ -121,13 +175,20 @@ def main():
     call_command('dumpdata', 'auth.user', indent=2, stdout=dump)
     with open(os.path.join(OUT, 'users.json'), 'w', encoding='utf-8') as f:
         f.write(dump.getvalue() + '\n')
+    tokens = issue_tokens()
+    dump = io.StringIO()
+    call_command('dumpdata', 'auth.user', 'token_blacklist', indent=2, stdout=dump)
+    with open(os.path.join(OUT, 'site.json'), 'w', encoding='utf-8') as f:
+        f.write(dump.getvalue() + '\n')
 
     psql(f'drop database if exists {SCRATCH_DB}')
     psql(f'create database {SCRATCH_DB}')
     try:
         call_command('migrate', database='pg', verbosity=0)
         create_users('pg')
-        sql = run('pg_dump', '-h', PG['host'], '-p', PG['port'], '-U', PG['user'], '--no-owner', '--no-privileges', '--inserts', '-t', 'auth_user', SCRATCH_DB)
+        copy_tokens('pg')
+        tables = ['-t', 'auth_user', '-t', 'token_blacklist_outstandingtoken', '-t', 'token_blacklist_blacklistedtoken']
+        sql = run('pg_dump', '-h', PG['host'], '-p', PG['port'], '-U', PG['user'], '--no-owner', '--no-privileges', '--inserts', *tables, SCRATCH_DB)
         # Recent pg_dump brackets the dump in psql-only \restrict lines; without them any client can load it.
         sql = ''.join(line for line in sql.splitlines(keepends=True) if not line.startswith(('\\restrict ', '\\unrestrict ')))
     finally:
@@ -141,7 +202,10 @@ def main():
     with open(os.path.join(OUT, 'passwords.json'), 'w', encoding='utf-8') as f:
         json.dump(passwords, f, indent=2, ensure_ascii=False)
         f.write('\n')
-    print(f'wrote {len(USERS)} users to {OUT}', file=sys.stderr)
+    with open(os.path.join(OUT, 'simplejwt.json'), 'w', encoding='utf-8') as f:
+        json.dump({'signing_key': SIGNING_KEY, 'tokens': tokens}, f, indent=2)
+        f.write('\n')
+    print(f'wrote {len(USERS)} users and {len(tokens)} tokens to {OUT}', file=sys.stderr)
 
 
 if __name__ == '__main__':

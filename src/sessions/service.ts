@@ -107,7 +107,7 @@ export class SessionService {
    */
   async refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
     const now = this.#clock.now();
-    const claims = this.#tokens.verify(token, 'refresh', now);
+    const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw invalid('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
@@ -165,9 +165,12 @@ export class SessionService {
   }
 
   /** Refuses a verified refresh token's claims if the token is spent or its session revoked. */
-  async checkRefresh(claims: TokenClaims): Promise<TokenClaims> {
+  async checkRefresh(verified: TokenClaims): Promise<TokenClaims> {
+    const claims = await this.#withSession(verified);
     const [session, row] = await Promise.all([this.#repo.findSession(claims.sid), this.#repo.findToken(claims.jti)]);
-    if (!session || session.revoked_at !== null || !row || row.session_id !== session.id) throw invalid('revoked');
+    if (!session || session.revoked_at !== null || session.user_id !== claims.userId || !row || row.session_id !== session.id) {
+      throw invalid('revoked');
+    }
     if (this.#settings.rotateRefreshTokens && row.spent_at !== null) throw invalid('spent');
     return claims;
   }
@@ -196,6 +199,18 @@ export class SessionService {
 
   async find(sessionId: string): Promise<SessionRow | undefined> {
     return this.#repo.findSession(sessionId);
+  }
+
+  /**
+   * A legacy (SimpleJWT) refresh token's claims with the session its imported
+   * row belongs to; Latchkey's own claims as they are. Only an imported row will
+   * do: one of Latchkey's own tokens stripped of its sid is refused.
+   */
+  async #withSession(claims: TokenClaims): Promise<TokenClaims> {
+    if (!claims.legacy) return claims;
+    const row = await this.#repo.findToken(claims.jti);
+    if (!row || !isImported(row)) throw invalid('unknown legacy refresh token');
+    return { ...claims, sid: row.session_id };
   }
 
   #newPair(subject: TokenSubject, sessionId: string, nowMs: number): TokenPair {
@@ -255,6 +270,15 @@ function tokenRow(pair: TokenPair) {
     accessJti: pair.access.claims.jti,
     accessExpiresAt: new Date(pair.access.expiresAt),
   };
+}
+
+/**
+ * Rows imported from Django had no access token issued with them: their
+ * access_expires_at is their issue time (ImportsRepo.insertSessions). Latchkey's
+ * own rows are at least ACCESS_TOKEN_LIFETIME (1s or more) apart.
+ */
+function isImported(row: RefreshTokenRow): boolean {
+  return row.access_expires_at.getTime() === row.issued_at.getTime();
 }
 
 function clip(userAgent: string | null): string | null {

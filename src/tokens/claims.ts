@@ -10,7 +10,10 @@ export interface TokenClaims {
   iat: number;
   jti: string;
   userId: number;
+  /** The session. Empty on a legacy token: its session is found through its jti. */
   sid: string;
+  /** A refresh token SimpleJWT issued before the move (no `sid`), imported from Django's blacklist app. */
+  legacy?: true;
   role: string | null;
   accountId: number | null;
   /** Set on tokens of a user who must change their password first (forced reset): most routes refuse them. */

@@ -75,7 +75,11 @@ export class TokenService {
     const userId = payload[userIdClaim];
     if (tokenType !== 'access' && tokenType !== 'refresh') throw invalid('token_type');
     if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) throw invalid('exp/iat');
-    if (typeof jti !== 'string' || typeof sid !== 'string') throw invalid('jti/sid');
+    if (typeof jti !== 'string') throw invalid('jti');
+    // SimpleJWT's own refresh tokens carry no sid; its access tokens without one are refused,
+    // and the client answers that 401 by refreshing.
+    const legacy = sid === undefined && tokenType === 'refresh';
+    if (typeof sid !== 'string' && !legacy) throw invalid('sid');
     if (!Number.isSafeInteger(userId)) throw invalid('user id');
     if (role !== undefined && typeof role !== 'string') throw invalid('role');
     if (accountId !== undefined && !Number.isSafeInteger(accountId)) throw invalid('account_id');
@@ -88,10 +92,11 @@ export class TokenService {
       iat: iat as number,
       jti,
       userId: userId as number,
-      sid,
+      sid: legacy ? '' : (sid as string),
       role: (role as string | undefined) ?? null,
       accountId: (accountId as number | undefined) ?? null,
       ...(resetRequired === true ? { passwordResetRequired: true } : {}),
+      ...(legacy ? { legacy: true } : {}),
     };
   }
 }

@@ -2,11 +2,14 @@
  * Moving users from a Django site: each `auth_user` row becomes a Latchkey user
  * with the same id (SimpleJWT tokens already carry it) and the same password
  * hash (checked as Django would, upgraded to argon2id at the next login), or is
- * skipped with a reason. Re-running imports only what is not there yet.
+ * skipped with a reason. SimpleJWT refresh tokens still outstanding become
+ * sessions, so their holders stay logged in. Re-running imports only what is not there yet.
  */
+import { v7 as uuidv7 } from 'uuid';
 import type { DjangoUserFields } from '../store/repos/django-users.ts';
 import type { ExistingUser, ImportedUser, ImportsRepo, NameKeys } from '../store/repos/imports.ts';
-import type { DjangoRow, DjangoSource } from './django-source.ts';
+import { newJti } from '../tokens/claims.ts';
+import type { DjangoRow, DjangoSource, DjangoTokenSource } from './django-source.ts';
 import { describeHash } from './passwords.ts';
 
 /** A mapped row, ready to insert. Plain JSON: batches cross the control socket. */
@@ -270,4 +273,107 @@ function toImported(user: ImportUser): ImportedUser {
     lastLogin: user.lastLogin === null ? null : new Date(user.lastLogin),
     dateJoined: new Date(user.dateJoined),
   };
+}
+
+/** An outstanding SimpleJWT refresh token to carry over as a session. Plain JSON, as ImportUser. */
+export interface ImportSession {
+  jti: string;
+  userId: number;
+  /** ISO 8601. */
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** What one batch of tokens did: sessions created, tokens already there, and the users given sessions. A token whose user was deleted meanwhile is neither. */
+export interface SessionBatchResult {
+  imported: number;
+  present: number;
+  userIds: number[];
+}
+
+/** Every token batch added up. `skipped`: outstanding tokens neither imported nor present (blacklisted, expired, user not imported). */
+export interface SessionTotals {
+  total: number;
+  imported: number;
+  present: number;
+  skipped: number;
+  users: number;
+}
+
+/** Tokens per batch: about 130 bytes of JSON each. */
+export const SESSION_BATCH_ROWS = 1000;
+
+/** Longest jti the blacklist app stores (`CharField(max_length=255)`). */
+const MAX_JTI = 255;
+
+/**
+ * One not-blacklisted `token_blacklist.outstandingtoken` row as a session to import, or
+ * undefined when it is expired at `nowMs`, malformed, or belongs to no user in `userIds`
+ * (the Django users imported or already present).
+ * @example mapDjangoToken({ pk: 1, fields: { user: 7, jti, created_at, expires_at } }, Date.now(), new Set([7]))
+ */
+export function mapDjangoToken(row: DjangoRow, nowMs: number, userIds: ReadonlySet<number>): ImportSession | undefined {
+  if (!isObject(row.fields)) return undefined;
+  const { user, jti, created_at: createdAt, expires_at: expiresAt } = row.fields;
+  if (typeof user !== 'number' || !userIds.has(user)) return undefined;
+  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI) return undefined;
+  if (!isDatetime(expiresAt) || Date.parse(utc(expiresAt)) <= nowMs) return undefined;
+  // Tokens blacklisted without ever being recorded as issued have no created_at: the import is their start.
+  const created = isDatetime(createdAt) ? utc(createdAt) : new Date(nowMs).toISOString();
+  return { jti, userId: user, createdAt: created, expiresAt: utc(expiresAt) };
+}
+
+/**
+ * Reads the source's tokens and maps them, leaving out those `mapDjangoToken` refuses,
+ * in batches for one transaction and one control-socket request each.
+ */
+export async function* sessionBatches(
+  tokens: DjangoTokenSource,
+  userIds: ReadonlySet<number>,
+  nowMs: number,
+  rows: number = SESSION_BATCH_ROWS,
+): AsyncGenerator<ImportSession[]> {
+  let batch: ImportSession[] = [];
+  for await (const page of tokens.pages(rows)) {
+    for (const row of page) {
+      const session = mapDjangoToken(row, nowMs, userIds);
+      if (!session) continue;
+      batch.push(session);
+      if (batch.length >= rows) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+/**
+ * Imports one batch of tokens in one transaction: one session per token (a fresh
+ * uuidv7 id, as SessionService.open makes), with that token as its refresh token.
+ * A jti already there is left as it is, so a re-run creates nothing.
+ * @example const result = await importDjangoSessions(new ImportsRepo(store.db), sessions);
+ */
+export async function importDjangoSessions(repo: ImportsRepo, sessions: readonly ImportSession[]): Promise<SessionBatchResult> {
+  return repo.transaction(async (tx) => {
+    const present = new Set(await tx.presentJtis(sessions.map((s) => s.jti)));
+    const users = new Set(await tx.existingUserIds([...new Set(sessions.map((s) => s.userId))]));
+    const fresh = new Map<string, ImportSession>();
+    for (const session of sessions) if (!present.has(session.jti) && users.has(session.userId)) fresh.set(session.jti, session);
+    await tx.insertSessions(
+      [...fresh.values()].map((session) => ({
+        id: uuidv7(),
+        userId: session.userId,
+        createdAt: new Date(session.createdAt),
+        expiresAt: new Date(session.expiresAt),
+        jti: session.jti,
+        accessJti: newJti(),
+      })),
+    );
+    return {
+      imported: fresh.size,
+      present: sessions.filter((s) => present.has(s.jti)).length,
+      userIds: [...new Set([...fresh.values()].map((s) => s.userId))],
+    };
+  });
 }

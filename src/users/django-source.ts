@@ -1,6 +1,7 @@
 /**
  * Where Django users are read from: a `manage.py dumpdata auth.user` JSON file,
- * or the `auth_user` table of the Django site's PostgreSQL database.
+ * or the `auth_user` table of the Django site's PostgreSQL database; and, when
+ * the site runs SimpleJWT's blacklist app, its outstanding refresh tokens.
  */
 import { readFile } from 'node:fs/promises';
 import { DjangoUsersReader } from '../store/repos/django-users.ts';
@@ -18,7 +19,16 @@ export interface DjangoSource {
   readonly total: number;
   /** The rows in pages of up to `pageSize`, in the source's order (id order for PostgreSQL). */
   pages(pageSize: number): AsyncIterable<DjangoRow[]>;
+  /** SimpleJWT's outstanding refresh tokens; undefined when the source has no token tables. */
+  readonly tokens: DjangoTokenSource | undefined;
   close(): Promise<void>;
+}
+
+export interface DjangoTokenSource {
+  /** Every outstanding token, blacklisted ones included. */
+  readonly total: number;
+  /** The tokens that are not blacklisted, as `{pk, fields}` rows of `token_blacklist.outstandingtoken`. */
+  pages(pageSize: number): AsyncIterable<DjangoRow[]>;
 }
 
 /** The source cannot be read at all (missing file, not JSON, database unreachable): one line says why. */
@@ -53,11 +63,25 @@ async function openDumpFile(path: string): Promise<DjangoSource> {
   return {
     label: path,
     total: rows.length,
-    async *pages(pageSize) {
-      for (let start = 0; start < rows.length; start += pageSize) yield rows.slice(start, start + pageSize);
-    },
+    pages: (pageSize) => slices(rows, pageSize),
+    tokens: dumpedTokens(parsed),
     close: async () => {},
   };
+}
+
+/** `dumpdata token_blacklist`'s models in the same file, if the operator dumped them. */
+function dumpedTokens(entries: unknown[]): DjangoTokenSource | undefined {
+  const ofModel = (model: string) => entries.filter((entry): entry is DjangoRow & { model: string } => isObject(entry) && entry.model === model);
+  const outstanding = ofModel('token_blacklist.outstandingtoken');
+  const blacklisted = ofModel('token_blacklist.blacklistedtoken');
+  if (outstanding.length === 0 && blacklisted.length === 0) return undefined;
+  const gone = new Set(blacklisted.map((row) => (isObject(row.fields) ? row.fields.token : undefined)));
+  const live = outstanding.filter((row) => !gone.has(row.pk));
+  return { total: outstanding.length, pages: (pageSize) => slices(live, pageSize) };
+}
+
+async function* slices<T>(rows: T[], pageSize: number): AsyncGenerator<T[]> {
+  for (let start = 0; start < rows.length; start += pageSize) yield rows.slice(start, start + pageSize);
 }
 
 async function openDatabase(url: string): Promise<DjangoSource> {
@@ -71,26 +95,33 @@ async function openDatabase(url: string): Promise<DjangoSource> {
   try {
     if (!(await reader.hasTable())) throw new DjangoSourceError(`${label} has no auth_user table: is it the Django site's database?`);
     const total = await reader.count();
+    const tokens: DjangoTokenSource | undefined = (await reader.hasTokenTables())
+      ? { total: await reader.countTokens(), pages: (pageSize) => keyset(label, 'token_blacklist_outstandingtoken', (after) => reader.tokenPage(after, pageSize)) }
+      : undefined;
     return {
       label,
       total,
-      async *pages(pageSize) {
-        let after = 0;
-        for (;;) {
-          const page = await reader.page(after, pageSize).catch((error: unknown) => {
-            throw new DjangoSourceError(`reading auth_user from ${label} failed: ${(error as Error).message}`);
-          });
-          if (page.length === 0) return;
-          yield page;
-          after = page[page.length - 1]?.pk ?? after;
-        }
-      },
+      pages: (pageSize) => keyset(label, 'auth_user', (after) => reader.page(after, pageSize)),
+      tokens,
       close: () => reader.close(),
     };
   } catch (error) {
     await reader.close();
     if (error instanceof DjangoSourceError) throw error;
     throw new DjangoSourceError(`cannot read auth_user from ${label}: ${(error as Error).message}`);
+  }
+}
+
+/** Pages read in id order until one comes back empty. */
+async function* keyset<T extends { pk: number }>(label: string, table: string, page: (afterId: number) => Promise<T[]>): AsyncGenerator<T[]> {
+  let after = 0;
+  for (;;) {
+    const rows = await page(after).catch((error: unknown) => {
+      throw new DjangoSourceError(`reading ${table} from ${label} failed: ${(error as Error).message}`);
+    });
+    if (rows.length === 0) return;
+    yield rows;
+    after = rows[rows.length - 1]?.pk ?? after;
   }
 }
 

@@ -11,11 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import {
-  BIN, PROCESS_TIMEOUT_MS, childEnv, freePort, login, oneErrorLine, queryDatabase, run, scratchDatabase, startServer, tempDir,
+  BIN, PROCESS_TIMEOUT_MS, childEnv, freePort, login, oneErrorLine, post, queryDatabase, run, scratchDatabase, startServer, tempDir,
 } from '../support/cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/django/', import.meta.url));
 const USERS_JSON = join(FIXTURES, 'users.json');
+/** The same users with SimpleJWT's token tables (`dumpdata auth.user token_blacklist`). */
+const SITE_JSON = join(FIXTURES, 'site.json');
+const simplejwt = JSON.parse(readFileSync(join(FIXTURES, 'simplejwt.json'), 'utf8')) as { signing_key: string; tokens: Record<string, string> };
 const passwords = JSON.parse(readFileSync(join(FIXTURES, 'passwords.json'), 'utf8')) as Record<string, string>;
 const SIGNING_KEY = 'e2e-import-signing-key-at-least-32-bytes-long';
 
@@ -27,9 +30,13 @@ const SKIPPED_LINES = [
 ];
 const UNUSABLE_LINE = '1 imported user has no usable password (set_unusable_password in Django) and cannot log in with one.';
 
-const firstRun = (label: string) =>
-  [`Read 18 users from ${label}.`, 'Imported 14, already present 0, skipped 4.', UNUSABLE_LINE, ...SKIPPED_LINES, ''].join('\n');
-const reRun = (label: string) => [`Read 18 users from ${label}.`, 'Imported 0, already present 14, skipped 4.', ...SKIPPED_LINES, ''].join('\n');
+const SESSIONS_LINE = 'Imported 3 sessions (refresh tokens) for 3 users; skipped 3 (blacklisted, expired or user not imported).';
+const SESSIONS_PRESENT_LINE = 'Imported 0 sessions (refresh tokens) for 0 users, already present 3; skipped 3 (blacklisted, expired or user not imported).';
+
+const firstRun = (label: string, ...more: string[]) =>
+  [`Read 18 users from ${label}.`, 'Imported 14, already present 0, skipped 4.', UNUSABLE_LINE, ...SKIPPED_LINES, ...more, ''].join('\n');
+const reRun = (label: string, ...more: string[]) =>
+  [`Read 18 users from ${label}.`, 'Imported 0, already present 14, skipped 4.', ...SKIPPED_LINES, ...more, ''].join('\n');
 
 describe('import-django-users usage', () => {
   const env = () => ({ SIGNING_KEY, DATA_DIR: join(tempDir('lk-import-'), 'data') });
@@ -104,6 +111,16 @@ describe('import-django-users on the embedded database', () => {
     assert.equal(result.stdout, reRun(USERS_JSON));
   });
 
+  it("a dump with SimpleJWT's token tables: their sessions are imported once", async () => {
+    const siteEnv = { SIGNING_KEY, DATA_DIR: join(tempDir('lk-import-'), 'data') };
+    const first = await run(['import-django-users', SITE_JSON], { env: siteEnv, cwd });
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout, firstRun(SITE_JSON, SESSIONS_LINE));
+    const again = await run(['import-django-users', SITE_JSON], { env: siteEnv, cwd });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, reRun(SITE_JSON, SESSIONS_PRESENT_LINE));
+  });
+
   it('lists the first 50 skipped rows and counts the rest', async () => {
     const dump = JSON.parse(readFileSync(USERS_JSON, 'utf8')) as Array<{ pk: number; fields: Record<string, unknown> }>;
     const md5 = dump.find((row) => row.fields.username === 'md5_user');
@@ -120,21 +137,25 @@ describe('import-django-users on the embedded database', () => {
     assert.equal(lines.at(-1), '  … and 5 more skipped');
   });
 
-  it('with a server holding the data directory, the server imports the batches; the users log in at once', async () => {
+  it('with a server holding the data directory, the server imports the batches; the users log in and the Django sessions refresh at once', async () => {
     const serverCwd = tempDir('lk-import-');
     const port = await freePort();
-    const serverEnv = { SIGNING_KEY, DATA_DIR: join(serverCwd, 'data'), PORT: String(port) };
+    // The Django site's SimpleJWT key: its refresh tokens verify here.
+    const serverEnv = { SIGNING_KEY: simplejwt.signing_key, DATA_DIR: join(serverCwd, 'data'), PORT: String(port) };
     const server = await startServer(serverEnv, serverCwd);
     try {
-      const result = await run(['import-django-users', USERS_JSON], { env: serverEnv, cwd: serverCwd });
+      const result = await run(['import-django-users', SITE_JSON], { env: serverEnv, cwd: serverCwd });
       assert.equal(result.status, 0, result.stderr);
-      assert.equal(result.stdout, firstRun(USERS_JSON));
+      assert.equal(result.stdout, firstRun(SITE_JSON, SESSIONS_LINE));
       assert.match(server.output(), /running `latchkey import-django-users` from the control socket/);
       for (const username of ['pbkdf2_user', 'argon2_user', 'bcrypt_user']) {
         assert.equal((await login(port, username, passwords[username] ?? '')).status, 200, username);
       }
-      const again = await run(['import-django-users', USERS_JSON], { env: serverEnv, cwd: serverCwd });
-      assert.equal(again.stdout, reRun(USERS_JSON));
+      const refreshed = await post(port, '/auth/refresh/', { refresh: simplejwt.tokens.live });
+      assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
+      assert.equal((await post(port, '/auth/refresh/', { refresh: simplejwt.tokens.blacklisted })).status, 401);
+      const again = await run(['import-django-users', SITE_JSON], { env: serverEnv, cwd: serverCwd });
+      assert.equal(again.stdout, reRun(SITE_JSON, SESSIONS_PRESENT_LINE));
     } finally {
       assert.equal(await server.stop(), 0);
     }
@@ -163,10 +184,18 @@ describe('import-django-users on PostgreSQL', { skip: process.env.DATABASE_URL ?
     const label = django?.url ?? '';
     const first = await run(['import-django-users', label], { env: env(), cwd });
     assert.equal(first.status, 0, first.stderr);
-    assert.equal(first.stdout, firstRun(label));
+    assert.equal(first.stdout, firstRun(label, SESSIONS_LINE));
     const again = await run(['import-django-users', USERS_JSON], { env: env(), cwd });
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, reRun(USERS_JSON));
+  });
+
+  it('a database without the blacklist app tables says so: its users log in again', async () => {
+    const label = django?.url ?? '';
+    await queryDatabase(label, 'drop table token_blacklist_blacklistedtoken; drop table token_blacklist_outstandingtoken');
+    const result = await run(['import-django-users', label], { env: env(), cwd });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, reRun(label, `No SimpleJWT token tables (token_blacklist) in ${label}: no sessions imported; users log in again.`));
   });
 
   it('serve lets an imported bcrypt_sha256 user log in', async () => {

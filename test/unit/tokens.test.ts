@@ -361,7 +361,7 @@ describe('TokenService', () => {
       ['iat missing', ({ iat: _, ...p }) => p],
       ['jti missing', ({ jti: _, ...p }) => p],
       ['jti a number', (p) => ({ ...p, jti: 1 })],
-      ['sid missing', ({ sid: _, ...p }) => p],
+      ['sid missing on an access token', ({ sid: _, ...p }) => p],
       ['sid a number', (p) => ({ ...p, sid: 1 })],
       ['user_id missing', ({ user_id: _, ...p }) => p],
       ['user_id a string', (p) => ({ ...p, user_id: '42' })],
@@ -379,6 +379,32 @@ describe('TokenService', () => {
       invalid(() => service().verify('a'.repeat(MAX_TOKEN_BYTES + 1), 'any', NOW));
       invalid(() => service().verify(encode(base(), hmacKeySet(OTHER_SECRET).current), 'any', NOW));
       invalid(() => service().verify(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(base())}.`, 'any', NOW));
+    });
+  });
+
+  describe("SimpleJWT's own tokens: no sid, no kid", () => {
+    /** A token as SimpleJWT signs it with Latchkey's key: header without kid, payload without sid. */
+    const django = (tokenType: 'access' | 'refresh', extra: Payload = {}) =>
+      signRaw({ typ: 'JWT', alg: 'HS256' }, { token_type: tokenType, exp: NOW / 1000 + 300, iat: NOW / 1000, jti: 'b'.repeat(32), user_id: 9, ...extra });
+
+    it('a refresh token verifies as legacy, with an empty sid, as refresh and as any', () => {
+      const expected: TokenClaims = { tokenType: 'refresh', exp: NOW / 1000 + 300, iat: NOW / 1000, jti: 'b'.repeat(32), userId: 9, sid: '', role: null, accountId: null, legacy: true };
+      assert.deepEqual(service().verify(django('refresh'), 'refresh', NOW), expected);
+      assert.deepEqual(service().verify(django('refresh'), 'any', NOW), expected);
+    });
+
+    it('an access token is refused', () => {
+      invalid(() => service().verify(django('access'), 'access', NOW));
+      invalid(() => service().verify(django('access'), 'any', NOW));
+    });
+
+    it('Latchkey refresh tokens are never legacy; a legacy one is still checked for expiry, signature and a string sid', () => {
+      const ours = service().verify(service().sign(claims({ tokenType: 'refresh' })).token, 'refresh', NOW);
+      assert.equal(ours.legacy, undefined);
+      invalid(() => service().verify(django('refresh', { exp: NOW / 1000 }), 'refresh', NOW));
+      invalid(() => service().verify(django('refresh', { sid: null }), 'refresh', NOW));
+      const forged = signRaw({ typ: 'JWT', alg: 'HS256' }, { token_type: 'refresh', exp: NOW / 1000 + 300, iat: NOW / 1000, jti: 'b'.repeat(32), user_id: 9 }, OTHER_SECRET);
+      invalid(() => service().verify(forged, 'refresh', NOW));
     });
   });
 

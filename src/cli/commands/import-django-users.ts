@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import { mappedBatches, type ImportTotals } from '../../users/django-import.ts';
+import { mappedBatches, sessionBatches, type ImportTotals, type SessionTotals } from '../../users/django-import.ts';
 import { openDjangoSource } from '../../users/django-source.ts';
 import { EXIT_STATUS_HELP } from '../errors.ts';
 import { withRuntime } from '../runtime.ts';
@@ -27,6 +27,14 @@ Skipped, and listed with the reason: a hash format Latchkey cannot check (md5,
 sha1, …), a malformed row, a username Django's own validator would refuse, an
 id, username or email (case-insensitively) that another user has already.
 
+Sessions: when the site runs SimpleJWT's blacklist app
+(rest_framework_simplejwt.token_blacklist), every outstanding refresh token
+that is not blacklisted, not expired and whose user is imported becomes a
+Latchkey session, so nobody is logged out: dump those tables into the same
+file (\`dumpdata auth.user token_blacklist > site.json\`), or give the database
+URL. Set SIGNING_KEY to the site's SIMPLE_JWT signing key. The token strings
+themselves are never stored.
+
 Running it again is safe: users already imported (same id and username) are
 left as they are, passwords changed since included; only new rows are added.
 
@@ -49,9 +57,12 @@ export function importDjangoUsersCommand(program: Command): void {
       // A source that cannot be read fails here, in one line, before anything is written.
       const source = await openDjangoSource(location);
       const totals: ImportTotals = { read: 0, imported: 0, present: 0, unusable: 0, skipped: [] };
+      const sessions: SessionTotals = { total: source.tokens?.total ?? 0, imported: 0, present: 0, skipped: 0, users: 0 };
       const progress = process.stderr.isTTY ? new Progress(source.total) : undefined;
       try {
         await withRuntime(config, 'import-django-users', async (run) => {
+          // Django users imported or already present: only their tokens become sessions.
+          const accepted = new Set<number>();
           for await (const batch of mappedBatches(source, config.roles)) {
             if (batch.users.length > 0) {
               const result = await run('import-django-users', { users: batch.users });
@@ -59,17 +70,31 @@ export function importDjangoUsersCommand(program: Command): void {
               totals.present += result.present;
               totals.unusable += result.unusable;
               totals.skipped.push(...result.skipped);
+              const refused = new Set(result.skipped.map((row) => row.id));
+              for (const user of batch.users) if (!refused.has(user.id)) accepted.add(user.id);
             }
             totals.read += batch.read;
             totals.skipped.push(...batch.skipped);
             progress?.show(totals);
           }
+          if (!source.tokens) return;
+          const users = new Set<number>();
+          for await (const batch of sessionBatches(source.tokens, accepted, Date.now())) {
+            const result = await run('import-django-sessions', { sessions: batch });
+            sessions.imported += result.imported;
+            sessions.present += result.present;
+            for (const id of result.userIds) users.add(id);
+          }
+          sessions.users = users.size;
+          sessions.skipped = sessions.total - sessions.imported - sessions.present;
         });
       } finally {
         progress?.clear();
         await source.close();
       }
       for (const line of summary(source.label, totals)) console.log(line);
+      const tokens = sessionSummary(source.label, source.tokens ? sessions : undefined, /^postgres(ql)?:\/\//i.test(location));
+      if (tokens) console.log(tokens);
     });
 }
 
@@ -88,6 +113,21 @@ function summary(label: string, totals: ImportTotals): string[] {
   }
   if (skipped.length > SKIPPED_LISTED) lines.push(`  … and ${skipped.length - SKIPPED_LISTED} more skipped`);
   return lines;
+}
+
+/**
+ * The sessions line: what became of SimpleJWT's outstanding tokens. A database without
+ * the blacklist app's tables is said so; a dump file may simply not include them.
+ */
+function sessionSummary(label: string, totals: SessionTotals | undefined, database: boolean): string | undefined {
+  if (!totals) {
+    return database ? `No SimpleJWT token tables (token_blacklist) in ${label}: no sessions imported; users log in again.` : undefined;
+  }
+  const present = totals.present > 0 ? `, already present ${totals.present}` : '';
+  return (
+    `Imported ${totals.imported} ${plural(totals.imported, 'session')} (refresh tokens) for ${totals.users} ${plural(totals.users, 'user')}${present}; ` +
+    `skipped ${totals.skipped} (blacklisted, expired or user not imported).`
+  );
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

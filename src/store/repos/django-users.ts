@@ -1,6 +1,6 @@
 /**
- * Reads Django's `auth_user` table from a Django site's own PostgreSQL database
- * (not Latchkey's): the one place that queries it.
+ * Reads Django's `auth_user` table, and SimpleJWT's blacklist app tables, from a
+ * Django site's own PostgreSQL database (not Latchkey's): the one place that queries it.
  */
 import pg from 'pg';
 
@@ -22,6 +22,12 @@ export interface DjangoUserFields {
 export interface DjangoUserRecord {
   pk: number;
   fields: DjangoUserFields;
+}
+
+/** One `token_blacklist_outstandingtoken` row in `dumpdata`'s shape, without the token itself. */
+export interface DjangoTokenRecord {
+  pk: number;
+  fields: { user: number | null; jti: string; created_at: string | null; expires_at: string | null };
 }
 
 /** As selected: the datetimes are epoch seconds, as text. */
@@ -79,6 +85,39 @@ export class DjangoUsersReader {
     return rows.map(({ id, last_login, date_joined, ...fields }) => ({
       pk: Number(id),
       fields: { ...fields, last_login: fromEpoch(last_login), date_joined: fromEpoch(date_joined) },
+    }));
+  }
+
+  /** Whether SimpleJWT's blacklist app tables are there (`rest_framework_simplejwt.token_blacklist`). */
+  async hasTokenTables(): Promise<boolean> {
+    const { rows } = await this.#client.query<{ found: boolean }>(
+      `select to_regclass('token_blacklist_outstandingtoken') is not null and to_regclass('token_blacklist_blacklistedtoken') is not null as found`,
+    );
+    return rows[0]?.found === true;
+  }
+
+  /** Every outstanding refresh token, blacklisted ones included. */
+  async countTokens(): Promise<number> {
+    const { rows } = await this.#client.query<{ n: string }>('select count(*) as n from token_blacklist_outstandingtoken');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /**
+   * Up to `limit` outstanding tokens that are not blacklisted, with ids above `afterId`, in id order,
+   * in dumpdata's shape. The `token` column (the token itself) is never read.
+   */
+  async tokenPage(afterId: number, limit: number): Promise<DjangoTokenRecord[]> {
+    const { rows } = await this.#client.query<{ id: number | string; user: number | string | null; jti: string; created_at: string | null; expires_at: string | null }>(
+      `select o.id, o.user_id as user, o.jti,
+              extract(epoch from o.created_at)::text as created_at, extract(epoch from o.expires_at)::text as expires_at
+       from token_blacklist_outstandingtoken o
+       where o.id > $1 and not exists (select 1 from token_blacklist_blacklistedtoken b where b.token_id = o.id)
+       order by o.id limit $2`,
+      [afterId, limit],
+    );
+    return rows.map(({ id, user, jti, created_at, expires_at }) => ({
+      pk: Number(id),
+      fields: { user: user === null ? null : Number(user), jti, created_at: fromEpoch(created_at), expires_at: fromEpoch(expires_at) },
     }));
   }
 

@@ -31,7 +31,18 @@ export interface NameKeys {
   email: string;
 }
 
-/** All SQL of bulk imports: users inserted with the ids they had elsewhere. */
+/** A session carried over from another system with the one refresh token it issued there. */
+export interface ImportedSession {
+  id: string;
+  userId: number;
+  createdAt: Date;
+  expiresAt: Date;
+  jti: string;
+  /** NOT NULL in refresh_tokens; no access token was ever issued with it. */
+  accessJti: string;
+}
+
+/** All SQL of bulk imports: users inserted with the ids they had elsewhere, and their sessions. */
 export class ImportsRepo {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -103,6 +114,59 @@ export class ImportsRepo {
       .returning('id')
       .execute();
     return rows.map((row) => row.id);
+  }
+
+  /** Which of these refresh token jtis are there already. */
+  async presentJtis(jtis: readonly string[]): Promise<string[]> {
+    if (jtis.length === 0) return [];
+    const rows = await this.#db.selectFrom('refresh_tokens').select('jti').where('jti', 'in', jtis).execute();
+    return rows.map((row) => row.jti);
+  }
+
+  /** Which of these user ids exist. */
+  async existingUserIds(ids: readonly number[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#db.selectFrom('users').select('id').where('id', 'in', ids).execute();
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Inserts each session with its refresh token: issued when the session was
+   * created, expiring with it, unspent. The token's access_expires_at is its
+   * issue time (no access token was issued with it): that is how SessionService
+   * tells an imported row from one of its own.
+   */
+  async insertSessions(sessions: readonly ImportedSession[]): Promise<void> {
+    if (sessions.length === 0) return;
+    await this.#db
+      .insertInto('sessions')
+      .values(
+        sessions.map((session) => ({
+          id: session.id,
+          user_id: session.userId,
+          created_at: session.createdAt,
+          last_used_at: session.createdAt,
+          expires_at: session.expiresAt,
+          revoked_at: null,
+          revoked_reason: null,
+          user_agent: null,
+          ip: null,
+        })),
+      )
+      .execute();
+    await this.#db
+      .insertInto('refresh_tokens')
+      .values(
+        sessions.map((session) => ({
+          jti: session.jti,
+          session_id: session.id,
+          issued_at: session.createdAt,
+          expires_at: session.expiresAt,
+          access_jti: session.accessJti,
+          access_expires_at: session.createdAt,
+        })),
+      )
+      .execute();
   }
 
   /**
