@@ -209,7 +209,7 @@ export class SessionService {
   async #withSession(claims: TokenClaims): Promise<TokenClaims> {
     if (!claims.legacy) return claims;
     const row = await this.#repo.findToken(claims.jti);
-    if (!row || !isImported(row)) throw invalid('unknown legacy refresh token');
+    if (!row?.imported) throw invalid('unknown legacy refresh token');
     return { ...claims, sid: row.session_id };
   }
 
@@ -270,15 +270,6 @@ function tokenRow(pair: TokenPair) {
     accessJti: pair.access.claims.jti,
     accessExpiresAt: new Date(pair.access.expiresAt),
   };
-}
-
-/**
- * Rows imported from Django had no access token issued with them: their
- * access_expires_at is their issue time (ImportsRepo.insertSessions). Latchkey's
- * own rows are at least ACCESS_TOKEN_LIFETIME (1s or more) apart.
- */
-function isImported(row: RefreshTokenRow): boolean {
-  return row.access_expires_at.getTime() === row.issued_at.getTime();
 }
 
 function clip(userAgent: string | null): string | null {

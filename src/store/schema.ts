@@ -51,6 +51,8 @@ export interface RefreshTokensTable {
   access_expires_at: Timestamp;
   spent_at: Timestamp | null;
   successor_jti: string | null;
+  /** Issued by a Django site's SimpleJWT and imported: such a token has no sid and is found by its jti. */
+  imported: Generated<boolean>;
 }
 
 /** Tenants. Users point at one through `users.account_id`; an inactive account's users cannot log in. */
@@ -88,7 +90,7 @@ export const COLUMNS = {
   },
   refresh_tokens: {
     jti: true, session_id: true, issued_at: true, expires_at: true, access_jti: true, access_expires_at: true,
-    spent_at: true, successor_jti: true,
+    spent_at: true, successor_jti: true, imported: true,
   },
   accounts: { id: true, name: true, is_active: true, created_at: true },
   audit_events: {

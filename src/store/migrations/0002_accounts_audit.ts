@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 
-/** Tenants (accounts) and the audit trail. */
+/** Tenants (accounts), the audit trail, and refresh tokens imported from a Django site. */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('accounts')
@@ -37,9 +37,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create index audit_events_user_at on audit_events (user_id, at desc)`.execute(db);
   await sql`create index audit_events_type_at on audit_events (type, at desc)`.execute(db);
 
+  // SimpleJWT refresh tokens carry no sid: only rows imported for them may be found by jti alone.
+  await db.schema
+    .alterTable('refresh_tokens')
+    .addColumn('imported', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
+
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('refresh_tokens').dropColumn('imported').execute();
   await db.schema.dropTable('audit_events').execute();
   await sql`alter table users drop constraint users_account_id_fkey`.execute(db);
   await db.schema.dropIndex('users_account_id').execute();

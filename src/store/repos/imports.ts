@@ -132,9 +132,8 @@ export class ImportsRepo {
 
   /**
    * Inserts each session with its refresh token: issued when the session was
-   * created, expiring with it, unspent. The token's access_expires_at is its
-   * issue time (no access token was issued with it): that is how SessionService
-   * tells an imported row from one of its own.
+   * created, expiring with it, unspent, marked `imported` (no access token was
+   * issued with it, so access_expires_at is its issue time).
    */
   async insertSessions(sessions: readonly ImportedSession[]): Promise<void> {
     if (sessions.length === 0) return;
@@ -164,6 +163,7 @@ export class ImportsRepo {
           expires_at: session.expiresAt,
           access_jti: session.accessJti,
           access_expires_at: session.createdAt,
+          imported: true,
         })),
       )
       .execute();
