@@ -258,8 +258,14 @@ export class Auth {
   }
 
   /** Adds one batch of sessions from a Django site's outstanding SimpleJWT refresh tokens (see users/django-import.ts). */
-  importSessions(sessions: ImportSession[]): Promise<SessionBatchResult> {
-    return importDjangoSessions(this.#imports, sessions);
+  async importSessions(sessions: ImportSession[]): Promise<SessionBatchResult> {
+    const result = await importDjangoSessions(this.#imports, sessions);
+    await this.#audit.record({
+      type: 'sessions_imported',
+      outcome: 'success',
+      detail: { imported: result.imported, already_present: result.present, users: result.userIds.length },
+    });
+    return result;
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */

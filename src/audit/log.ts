@@ -23,6 +23,7 @@ export const AUDIT_EVENT_TYPES = [
   'account_updated',
   'account_deactivated',
   'users_imported',
+  'sessions_imported',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

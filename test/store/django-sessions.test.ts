@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Auth } from '../../src/auth.ts';
 import type { Store } from '../../src/store/connect.ts';
-import { ImportsRepo } from '../../src/store/repos/imports.ts';
-import { importDjangoBatch, importDjangoSessions, mapDjangoToken, mappedBatches, sessionBatches } from '../../src/users/django-import.ts';
+import { mapDjangoToken, mappedBatches, sessionBatches } from '../../src/users/django-import.ts';
 import { openDjangoSource } from '../../src/users/django-source.ts';
 import { queryDatabase, scratchDatabase } from '../support/cli.ts';
 import { bearer, claimsOf, harness, manualClock, storeNames, TOKEN_NOT_VALID, type Harness } from '../support/harness.ts';
@@ -45,20 +45,19 @@ const outstanding = (token: string) => {
 };
 
 /** What the CLI does, in process: users batch by batch, then the tokens of the users imported or present. */
-async function importSite(store: Store, location: string) {
-  const repo = new ImportsRepo(store.db);
+async function importSite(auth: Auth, location: string) {
   const source = await openDjangoSource(location);
   const totals = { total: source.tokens?.total, imported: 0, present: 0, users: [] as number[] };
   try {
     const accepted = new Set<number>();
     for await (const batch of mappedBatches(source, ROLES)) {
-      const result = await importDjangoBatch(repo, batch.users);
+      const result = await auth.importUsers(batch.users);
       const refused = new Set(result.skipped.map((row) => row.id));
       for (const user of batch.users) if (!refused.has(user.id)) accepted.add(user.id);
     }
     if (source.tokens) {
       for await (const batch of sessionBatches(source.tokens, accepted, Date.now(), 2)) {
-        const result = await importDjangoSessions(repo, batch);
+        const result = await auth.importSessions(batch);
         totals.imported += result.imported;
         totals.present += result.present;
         totals.users.push(...result.userIds);
@@ -133,7 +132,10 @@ for (const name of storeNames()) {
     const me = (access: string) => h.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
 
     it('imports one session per live token of an imported user, with its jti, creation and expiry', async () => {
-      assert.deepEqual(await importSite(h.store, SITE_JSON), { total: 6, imported: 3, present: 0, users: [1, 3, 7] });
+      assert.deepEqual(await importSite(h.auth, SITE_JSON), { total: 6, imported: 3, present: 0, users: [1, 3, 7] });
+      // Recorded in the audit trail, counts only.
+      const audit = await h.store.db.selectFrom('audit_events').select(['type', 'outcome', 'detail']).where('type', '=', 'sessions_imported').execute();
+      assert.deepEqual(audit, [{ type: 'sessions_imported', outcome: 'success', detail: { imported: 2, already_present: 0, users: 2 } }, { type: 'sessions_imported', outcome: 'success', detail: { imported: 1, already_present: 0, users: 1 } }]);
       const rows = await sessionsWithTokens(h.store);
       assert.deepEqual(rows.map((r) => [r.user_id, r.jti]), [[1, jtiOf(TOKENS.live)], [3, jtiOf(TOKENS.second)], [7, jtiOf(TOKENS.staff)]]);
       for (const row of rows) {
@@ -159,7 +161,7 @@ for (const name of storeNames()) {
 
     it('a re-run creates nothing: every live token is already present', async () => {
       const before = await sessionsWithTokens(h.store);
-      assert.deepEqual(await importSite(h.store, SITE_JSON), { total: 6, imported: 0, present: 3, users: [] });
+      assert.deepEqual(await importSite(h.auth, SITE_JSON), { total: 6, imported: 0, present: 3, users: [] });
       assert.deepEqual(await sessionsWithTokens(h.store), before);
     });
 
@@ -281,13 +283,13 @@ describe("SimpleJWT sessions from the Django site's PostgreSQL database", { skip
   });
 
   it('imports the same sessions as the dump file; a re-run from the file finds them present', async () => {
-    assert.deepEqual(await importSite(h.store, django?.url ?? ''), { total: 6, imported: 3, present: 0, users: [1, 3, 7] });
+    assert.deepEqual(await importSite(h.auth, django?.url ?? ''), { total: 6, imported: 3, present: 0, users: [1, 3, 7] });
     assert.deepEqual((await sessionsWithTokens(h.store)).map((r) => [r.user_id, r.jti, r.expires_at.toISOString()]), [
       [1, jtiOf(TOKENS.live), new Date(outstanding(TOKENS.live).expires_at).toISOString()],
       [3, jtiOf(TOKENS.second), new Date(outstanding(TOKENS.second).expires_at).toISOString()],
       [7, jtiOf(TOKENS.staff), new Date(outstanding(TOKENS.staff).expires_at).toISOString()],
     ]);
-    assert.deepEqual(await importSite(h.store, SITE_JSON), { total: 6, imported: 0, present: 3, users: [] });
+    assert.deepEqual(await importSite(h.auth, SITE_JSON), { total: 6, imported: 0, present: 3, users: [] });
   });
 
   it('the live Django refresh token refreshes; the blacklisted one is token_not_valid', async () => {
