@@ -60,7 +60,7 @@ async function serve(): Promise<void> {
   const send = (message: ServerMessage) => process.send?.(message);
   const { default: Fastify } = await import('fastify');
   const { sql } = await import('kysely');
-  const { Auth } = await import('../src/auth.ts');
+  const { createAuth } = await import('../src/create-auth.ts');
   const { loadConfig } = await import('../src/config.ts');
   const { buildApp } = await import('../src/http/app.ts');
   const { openStore } = await import('../src/store/connect.ts');
@@ -74,18 +74,18 @@ async function serve(): Promise<void> {
     await store.close();
   };
 
-  let auth: InstanceType<typeof Auth> | undefined;
+  let auth: ReturnType<typeof createAuth> | undefined;
   const closers: Array<() => Promise<unknown>> = [];
   const shutdown = async () => {
     for (const close of closers.reverse()) await close().catch(() => {});
-    auth?.stop();
+    await auth?.stop();
     await dropStore().catch((error: unknown) => console.error('bench: could not clean up the store:', error));
   };
 
   try {
     await migrateToLatest(store.db);
     const config = loadConfig({ SIGNING_KEY, LOG_LEVEL: 'silent' });
-    auth = new Auth({ config, store });
+    auth = createAuth(config, { store });
     await auth.start();
     const app = await buildApp({ auth });
     closers.push(() => app.close());

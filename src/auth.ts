@@ -1,27 +1,32 @@
 /**
- * The facade: every operation the HTTP routes and the CLI perform. It wires
- * tokens, sessions and users together and holds no HTTP or SQL of its own.
+ * The facade: every operation the HTTP routes and the CLI perform. It is handed
+ * its parts by `createAuth` (src/create-auth.ts), constructs nothing, holds no
+ * HTTP or SQL of its own, and answers in domain or wire types, never rows.
  */
-import { Admin } from './admin/service.ts';
-import { AuditLog, type AuditLogger } from './audit/log.ts';
-import { systemClock, type Clock } from './clock.ts';
+import type { Admin } from './admin/service.ts';
+import type { AuditLog } from './audit/log.ts';
+import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { AuthError, ConfigError } from './errors.ts';
-import { RevocationList } from './sessions/revocation.ts';
-import { ReuseDetectedError, SessionService, type ClientInfo, type RefreshResult, type TokenPair, type TokenSubject } from './sessions/service.ts';
-import { RevocationSync } from './sessions/sync.ts';
-import type { Store } from './store/connect.ts';
-import { AccountsRepo } from './store/repos/accounts.ts';
-import { AuditRepo } from './store/repos/audit.ts';
-import { ImportsRepo } from './store/repos/imports.ts';
-import { SessionsRepo, type SessionRow } from './store/repos/sessions.ts';
-import { UsersRepo, type UserRow } from './store/repos/users.ts';
-import { hmacKeySet } from './tokens/keys.ts';
+import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
+import { AuthError } from './errors.ts';
+import type { RevocationList } from './sessions/revocation.ts';
+import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
+import type { RevocationSync } from './sessions/sync.ts';
+import type { ImportsRepo } from './store/repos/imports.ts';
+import type { UserRow } from './store/repos/users.ts';
 import type { TokenClaims } from './tokens/claims.ts';
-import { TokenService } from './tokens/service.ts';
-import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './users/django-import.ts';
-import { Passwords } from './users/passwords.ts';
-import { UserService, type CreateUserInput } from './users/service.ts';
+import type { TokenService } from './tokens/service.ts';
+import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
+import type { CreateUserInput, UserService } from './users/service.ts';
+import type { PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
+
+export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
+export type { ClientInfo } from './sessions/service.ts';
+export type { UserChanges } from './store/repos/users.ts';
+export type { AccountChanges } from './store/repos/accounts.ts';
+export type { AuditQuery } from './store/repos/audit.ts';
+export type { CreateUserInput } from './users/service.ts';
+export type { BatchResult, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
 
 export type RegistrationInput = Pick<CreateUserInput, 'username' | 'email' | 'password' | 'firstName' | 'lastName'>;
 
@@ -35,103 +40,63 @@ export interface Principal {
   restricted: boolean;
 }
 
-export interface LoginResult extends TokenPair {
-  user: UserRow;
+export interface LoginResult {
+  tokens: TokenPairResponse;
+  user: PublicUser;
   sessionId: string;
 }
 
-export interface SessionView {
-  session: SessionRow;
-  current: boolean;
-}
-
-export interface AuthOptions {
+/** What `createAuth` hands the facade. */
+export interface AuthParts {
   config: Config;
-  store: Store;
-  clock?: Clock;
-  /** Background failures (lost LISTEN connection, failed reconciliation, a lost audit row). */
-  onError?: (error: unknown) => void;
-  /** Where audit events are also written as JSON lines (the server's pino logger). */
-  logger?: AuditLogger;
+  clock: Clock;
+  tokens: TokenService;
+  sessions: SessionService;
+  users: UserService;
+  admin: Admin;
+  audit: AuditLog;
+  revocations: RevocationList;
+  sync: RevocationSync;
+  imports: ImportsRepo;
+  /** Throws StoreUnavailableError when the database is out of reach. */
+  ping: () => Promise<void>;
 }
-
-/** How often each instance re-reads recent revocations, in case a notification was lost. */
-const RECONCILE_EVERY_MS = 30_000;
 
 export class Auth {
   readonly config: Config;
   /** Users, accounts and the audit trail as administrators see them. */
   readonly admin: Admin;
-  readonly #audit: AuditLog;
-  readonly #imports: ImportsRepo;
-  readonly #store: Store;
+  readonly #parts: AuthParts;
   readonly #clock: Clock;
   readonly #tokens: TokenService;
   readonly #sessions: SessionService;
   readonly #users: UserService;
-  readonly #sync: RevocationSync;
-  readonly #revocations: RevocationList;
+  readonly #audit: AuditLog;
 
-  constructor(options: AuthOptions) {
-    const { config, store } = options;
-    if (config.signingKey === undefined) throw new ConfigError('SIGNING_KEY', 'is not set');
-    this.config = config;
-    this.#store = store;
-    this.#clock = options.clock ?? systemClock;
-    this.#tokens = new TokenService(hmacKeySet(config.signingKey), config);
-    const usersRepo = new UsersRepo(store.db);
-    const sessionsRepo = new SessionsRepo(store.db, store.channel);
-    this.#users = new UserService({ repo: usersRepo, passwords: new Passwords(), clock: this.#clock, roles: config.roles });
-    // No access token outlives its revocation by more than lifetime + leeway; one more second is a
-    // margin for clocks that differ between instances.
-    const revocations = new RevocationList(this.#clock, config.accessTokenLifetime + config.leeway + 1000);
-    this.#revocations = revocations;
-    this.#sessions = new SessionService({
-      repo: sessionsRepo,
-      tokens: this.#tokens,
-      revocations,
-      clock: this.#clock,
-      settings: config,
-      loadSubject: async (id) => {
-        const user = await this.#users.get(id);
-        return user && toSubject(user, await this.#users.accountActive(user));
-      },
-    });
-    this.#imports = new ImportsRepo(store.db);
-    this.#audit = new AuditLog({
-      repo: new AuditRepo(store.db),
-      clock: this.#clock,
-      ...(options.logger ? { logger: options.logger } : {}),
-      ...(options.onError ? { onError: options.onError } : {}),
-    });
-    this.admin = new Admin({
-      users: usersRepo,
-      accounts: new AccountsRepo(store.db),
-      audit: this.#audit,
-      userService: this.#users,
-      sessions: this.#sessions,
-      clock: this.#clock,
-      roles: config.roles,
-    });
-    this.#sync = new RevocationSync(revocations, store, sessionsRepo, this.#clock, {
-      reconcileEveryMs: RECONCILE_EVERY_MS,
-      ...(options.onError ? { onError: options.onError } : {}),
-    });
+  constructor(parts: AuthParts) {
+    this.#parts = parts;
+    this.config = parts.config;
+    this.admin = parts.admin;
+    this.#clock = parts.clock;
+    this.#tokens = parts.tokens;
+    this.#sessions = parts.sessions;
+    this.#users = parts.users;
+    this.#audit = parts.audit;
   }
 
   /** Loads recent revocations and starts following new ones. Call before serving. */
   async start(): Promise<void> {
-    await this.#sync.start();
+    await this.#parts.sync.start();
   }
 
   /** Stops background work. The store is the caller's to close. */
-  stop(): void {
-    this.#sync.stop();
+  async stop(): Promise<void> {
+    await this.#parts.sync.stop();
   }
 
   /**
    * Checks credentials and opens a session.
-   * @example const { access, refresh, user } = await auth.login({ identifier: 'alice', password: '…' }, client);
+   * @example const { tokens, user } = await auth.login({ identifier: 'alice', password: '…' }, client);
    */
   async login(credentials: { identifier: string; password: string }, client: ClientInfo): Promise<LoginResult> {
     const attempt = await this.#users.attempt(credentials.identifier, credentials.password);
@@ -139,13 +104,14 @@ export class Auth {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.userId, client, detail: { reason: attempt.reason } });
       throw new AuthError('no_active_account', attempt.reason);
     }
-    const { user } = attempt;
     // Only after the password: an inactive tenant is no secret from someone who knows it.
-    if (!(await this.#users.accountActive(user))) {
-      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: user.id, client, detail: { reason: 'account_inactive' } });
+    // The account is checked in the same statement that writes last_login, so a refused login writes nothing.
+    const user = await this.#users.recordLogin(attempt.user);
+    if (!user) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.user.id, client, detail: { reason: 'account_inactive' } });
       throw new AuthError('account_inactive');
     }
-    const opened = await this.#sessions.open(toSubject(user, true), client);
+    const opened = await this.#sessions.open(tokenSubject(user, true), client);
     await this.#audit.record({
       type: 'login_succeeded',
       outcome: 'success',
@@ -154,15 +120,23 @@ export class Auth {
       client,
       detail: user.password_needs_reset ? { password_needs_reset: true } : {},
     });
-    return { ...opened, user };
+    return { tokens: pairBody(opened), user: publicUser(user), sessionId: opened.sessionId };
   }
 
-  async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResult> {
+  /**
+   * Exchanges a refresh token: rotation, the grace window and reuse detection (SPEC §2).
+   * @example const { access, refresh } = await auth.refresh(refreshToken, client);
+   */
+  async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResponse> {
     try {
       const result = await this.#sessions.refresh(refreshToken, client);
       const { userId, sid: sessionId } = result.claims;
       await this.#audit.record({ type: 'token_refreshed', outcome: 'success', userId, sessionId, client });
-      return result;
+      return {
+        access: result.access.token,
+        access_expires_at: isoSeconds(result.access.expiresAt),
+        ...(result.refresh ? { refresh: result.refresh.token, refresh_expires_at: isoSeconds(result.refresh.expiresAt) } : {}),
+      };
     } catch (error) {
       if (error instanceof ReuseDetectedError) {
         const { userId, sid: sessionId } = error.claims;
@@ -214,9 +188,18 @@ export class Auth {
     return ended;
   }
 
-  async sessions(principal: Principal): Promise<SessionView[]> {
+  /** The caller's active sessions, the current one marked. */
+  async sessions(principal: Principal): Promise<SessionInfo[]> {
     const rows = await this.#sessions.list(principal.userId);
-    return rows.map((session) => ({ session, current: session.id === principal.sessionId }));
+    return rows.map((session) => ({
+      id: session.id,
+      created_at: isoSeconds(session.created_at),
+      last_used_at: isoSeconds(session.last_used_at),
+      expires_at: isoSeconds(session.expires_at),
+      user_agent: session.user_agent,
+      ip: session.ip,
+      current: session.id === principal.sessionId,
+    }));
   }
 
   /** Ends one of the caller's own sessions; anyone else's is "not found". */
@@ -229,26 +212,31 @@ export class Auth {
     await this.#audit.record({ type: 'session_revoked', outcome: 'success', userId: principal.userId, sessionId, client, detail: { by_session: principal.sessionId } });
   }
 
-  /** The caller's user row; a deleted or deactivated user is refused like a bad token. */
-  async me(principal: Principal): Promise<UserRow> {
+  /** The caller's profile; a deleted or deactivated user is refused like a bad token. */
+  async me(principal: Principal): Promise<PublicUser> {
+    return publicUser(await this.#activeUser(principal));
+  }
+
+  async updateMe(principal: Principal, names: { first_name?: string; last_name?: string }): Promise<PublicUser> {
+    await this.#activeUser(principal);
+    return publicUser(await this.#users.updateNames(principal.userId, names));
+  }
+
+  async #activeUser(principal: Principal): Promise<UserRow> {
     const user = await this.#users.get(principal.userId);
     if (!user) throw new AuthError('user_not_found', 'user gone');
     if (!user.is_active) throw new AuthError('user_inactive', 'user inactive');
     return user;
   }
 
-  async updateMe(principal: Principal, names: { first_name?: string; last_name?: string }): Promise<UserRow> {
-    await this.me(principal);
-    return this.#users.updateNames(principal.userId, names);
+  /** Creates a user (the CLI's create-user). @example await auth.createUser({ username: 'ann', password: '…' }); */
+  async createUser(input: CreateUserInput): Promise<PublicUser> {
+    return publicUser(await this.#users.create(input));
   }
 
-  createUser(input: CreateUserInput): Promise<UserRow> {
-    return this.#users.create(input);
-  }
-
-  /** Adds one batch of users read from a Django site, hashes and ids kept (see users/django-import.ts). */
+  /** Adds one batch of users read from a Django site, hashes and ids kept (see django/import.ts). */
   async importUsers(users: ImportUser[]): Promise<BatchResult> {
-    const result = await importDjangoBatch(this.#imports, users);
+    const result = await importDjangoBatch(this.#parts.imports, users);
     await this.#audit.record({
       type: 'users_imported',
       outcome: 'success',
@@ -257,9 +245,9 @@ export class Auth {
     return result;
   }
 
-  /** Adds one batch of sessions from a Django site's outstanding SimpleJWT refresh tokens (see users/django-import.ts). */
+  /** Adds one batch of sessions from a Django site's outstanding SimpleJWT refresh tokens (see django/import.ts). */
   async importSessions(sessions: ImportSession[]): Promise<SessionBatchResult> {
-    const result = await importDjangoSessions(this.#imports, sessions);
+    const result = await importDjangoSessions(this.#parts.imports, sessions);
     await this.#audit.record({
       type: 'sessions_imported',
       outcome: 'success',
@@ -269,22 +257,22 @@ export class Auth {
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
-  async register(input: RegistrationInput, client: ClientInfo): Promise<UserRow> {
+  async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
     const user = await this.#users.create({ ...input, emailRequired: true });
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
-    return user;
+    return publicUser(user);
   }
 
   /**
    * Changes the caller's password: their other sessions end, a forced reset is
    * lifted, and the current session carries on with a fresh pair.
    */
-  async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPair> {
-    const user = await this.me(principal);
+  async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
+    const user = await this.#activeUser(principal);
     await this.#users.changePassword(user, passwords.old, passwords.new);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
-    const pair = await this.#sessions.reissue(toSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
+    const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
     await this.#audit.record({
       type: 'password_changed',
       outcome: 'success',
@@ -293,7 +281,7 @@ export class Auth {
       client,
       detail: { sessions_ended: ended.length, forced_reset_cleared: user.password_needs_reset },
     });
-    return pair;
+    return pairBody(pair);
   }
 
   /**
@@ -316,28 +304,26 @@ export class Auth {
   /** Deletes expired sessions, long-revoked ones and expired refresh tokens; says how many. */
   flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
     const now = this.#clock.now();
-    return this.#sessions.purge(new Date(now), new Date(this.#revocations.horizon));
+    return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */
   revokedSessionCount(): number {
-    return this.#revocations.size;
+    return this.#parts.revocations.size;
   }
 
   /** Throws StoreUnavailableError when the database is out of reach. */
   ping(): Promise<void> {
-    return this.#store.ping();
+    return this.#parts.ping();
   }
 }
 
-function toSubject(user: UserRow, accountActive: boolean): TokenSubject {
+function pairBody(pair: TokenPair): TokenPairResponse {
   return {
-    id: user.id,
-    role: user.role,
-    accountId: user.account_id,
-    isActive: user.is_active,
-    accountActive,
-    passwordNeedsReset: user.password_needs_reset,
+    access: pair.access.token,
+    refresh: pair.refresh.token,
+    access_expires_at: isoSeconds(pair.access.expiresAt),
+    refresh_expires_at: isoSeconds(pair.refresh.expiresAt),
   };
 }
 

@@ -8,10 +8,13 @@ import type { Clock } from '../clock.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import type { ClientInfo, SessionService } from '../sessions/service.ts';
 import type { AccountChanges, AccountRow, AccountsRepo } from '../store/repos/accounts.ts';
-import type { AuditEventRow, AuditQuery } from '../store/repos/audit.ts';
+import type { AuditQuery } from '../store/repos/audit.ts';
 import type { ListQuery } from '../store/repos/search.ts';
 import { isUniqueViolation, type UserChanges, type UserRow, type UsersRepo } from '../store/repos/users.ts';
+import { adminUser } from '../users/public.ts';
 import type { UserService } from '../users/service.ts';
+import type { Account, AdminUser, AuditEvent } from '../wire.ts';
+import { accountView, auditEventView } from './views.ts';
 import {
   changedFields, createdFields, EMAIL_TAKEN, isStoredId, missingPk, normalizeUserChanges, pick, throwIfAny,
   type AdminCreateUserInput,
@@ -72,51 +75,53 @@ export class Admin {
    * the database so a demotion takes effect at once; else `permission_denied`.
    * @example const admin = await auth.admin.authorize(principal);
    */
-  async authorize(principal: { userId: number }): Promise<UserRow> {
+  async authorize(principal: { userId: number }): Promise<void> {
     const user = await this.#users.findById(principal.userId);
     if (!user) throw new AuthError('user_not_found', 'user gone');
     if (!user.is_active) throw new AuthError('user_inactive', 'user inactive');
     if (!user.is_staff && user.role !== 'admin') throw new AuthError('permission_denied', 'not an administrator');
-    return user;
   }
 
   // Users
 
   /** @example const { count, rows } = await admin.listUsers({ search: 'ada', offset: 0, limit: 20 }); */
-  listUsers(query: ListQuery): Promise<Page<UserRow>> {
-    return this.#users.list(query);
+  async listUsers(query: ListQuery): Promise<Page<AdminUser>> {
+    const { count, rows } = await this.#users.list(query);
+    return { count, rows: rows.map(adminUser) };
   }
 
-  async getUser(id: number): Promise<UserRow> {
+  async getUser(id: number): Promise<AdminUser> {
+    return adminUser(await this.#userRow(id));
+  }
+
+  async #userRow(id: number): Promise<UserRow> {
     const user = isStoredId(id) ? await this.#users.findById(id) : undefined;
     if (!user) throw new AuthError('not_found', 'no such user');
     return user;
   }
 
   /** Creates a user through UserService (Django's password validation included); the account must exist. */
-  async createUser(input: AdminCreateUserInput, actor: Actor): Promise<UserRow> {
+  async createUser(input: AdminCreateUserInput, actor: Actor): Promise<AdminUser> {
     if (input.accountId != null) await this.#requireAccount(input.accountId);
-    const { isManager, isActive, ...rest } = input;
-    let user = await this.#userService.create(rest);
-    const flags: UserChanges = { ...(isManager ? { is_manager: true } : {}), ...(isActive === false ? { is_active: false } : {}) };
-    if (Object.keys(flags).length > 0) user = (await this.#users.update(user.id, flags)) ?? user;
+    // One insert with every field: never a moment where the user exists without its flags.
+    const user = await this.#userService.create(input);
     await this.#record(actor, 'user_created', user.id, { fields: createdFields(input) });
-    return user;
+    return adminUser(user);
   }
 
   /**
    * Changes a user. Deactivating ends all their sessions at once; forcing a
    * password reset is recorded as `password_reset_forced`.
    */
-  async updateUser(id: number, requested: UserChanges, actor: Actor): Promise<UserRow> {
-    const user = await this.getUser(id);
+  async updateUser(id: number, requested: UserChanges, actor: Actor): Promise<AdminUser> {
+    const user = await this.#userRow(id);
     const { changes, problems } = normalizeUserChanges(requested, this.#roles);
     if (!problems.email && changes.email && (await this.#users.emailTaken(changes.email, id))) problems.email = EMAIL_TAKEN;
     if (changes.account_id != null && !(await this.#accountExists(changes.account_id))) problems.account_id = missingPk(changes.account_id);
     throwIfAny(problems);
 
     const fields = changedFields(user, changes);
-    if (fields.length === 0) return user;
+    if (fields.length === 0) return adminUser(user);
     let updated: UserRow | undefined;
     try {
       updated = await this.#users.update(id, pick(changes, fields));
@@ -139,12 +144,12 @@ export class Admin {
       // Tokens carry role and account_id; services trusting them must not act on stale ones.
       await this.#sessions.revoke({ userId: id }, 'claims_changed');
     }
-    return updated;
+    return adminUser(updated);
   }
 
   /** DELETE: sets `is_active` false and ends the user's sessions; nothing is erased. Idempotent. */
   async deactivateUser(id: number, actor: Actor): Promise<void> {
-    const user = await this.getUser(id);
+    const user = await this.#userRow(id);
     if (!user.is_active) return;
     await this.#users.update(id, { is_active: false });
     const ended = await this.#sessions.revoke({ userId: id }, 'user_deactivated');
@@ -161,41 +166,46 @@ export class Admin {
 
   // Accounts
 
-  listAccounts(query: ListQuery): Promise<Page<AccountRow>> {
-    return this.#accounts.list(query);
+  async listAccounts(query: ListQuery): Promise<Page<Account>> {
+    const { count, rows } = await this.#accounts.list(query);
+    return { count, rows: rows.map(accountView) };
   }
 
-  async getAccount(id: number): Promise<AccountRow> {
+  async getAccount(id: number): Promise<Account> {
+    return accountView(await this.#accountRow(id));
+  }
+
+  async #accountRow(id: number): Promise<AccountRow> {
     const account = isStoredId(id) ? await this.#accounts.findById(id) : undefined;
     if (!account) throw new AuthError('not_found', 'no such account');
     return account;
   }
 
   /** @example const account = await admin.createAccount({ name: 'Acme' }, actor); */
-  async createAccount(input: { name: string }, actor: Actor): Promise<AccountRow> {
+  async createAccount(input: { name: string }, actor: Actor): Promise<Account> {
     const name = await this.#checkAccountName(input.name);
     const account = await this.#accountWrite(() => this.#accounts.insert({ name, createdAt: new Date(this.#clock.now()) }));
     await this.#record(actor, 'account_created', null, { account_id: account.id });
-    return account;
+    return accountView(account);
   }
 
   /** Renames, deactivates or reactivates an account; deactivating ends every session of its users. */
-  async updateAccount(id: number, requested: AccountChanges, actor: Actor): Promise<AccountRow> {
-    const account = await this.getAccount(id);
+  async updateAccount(id: number, requested: AccountChanges, actor: Actor): Promise<Account> {
+    const account = await this.#accountRow(id);
     const changes: AccountChanges = { ...requested };
     if (requested.name !== undefined) changes.name = await this.#checkAccountName(requested.name, id);
     const fields = (Object.keys(changes) as Array<keyof AccountChanges>).filter((f) => changes[f] !== undefined && changes[f] !== account[f]);
-    if (fields.length === 0) return account;
+    if (fields.length === 0) return accountView(account);
     const updated = await this.#accountWrite(() => this.#accounts.update(id, Object.fromEntries(fields.map((f) => [f, changes[f]]))));
     if (!updated) throw new AuthError('not_found', 'account gone');
     await this.#record(actor, 'account_updated', null, { account_id: id, fields });
     if (fields.includes('is_active') && !updated.is_active) await this.#endAccountSessions(id, actor);
-    return updated;
+    return accountView(updated);
   }
 
   /** DELETE: sets `is_active` false and ends every session of the account's users. Idempotent. */
   async deactivateAccount(id: number, actor: Actor): Promise<void> {
-    const account = await this.getAccount(id);
+    const account = await this.#accountRow(id);
     if (!account.is_active) return;
     await this.#accounts.update(id, { is_active: false });
     await this.#endAccountSessions(id, actor);
@@ -204,10 +214,11 @@ export class Admin {
   // Audit trail
 
   /** Newest first. @example await admin.listAuditEvents({ userId: 7, type: 'login_failed', offset: 0, limit: 20 }); */
-  async listAuditEvents(query: AuditQuery): Promise<Page<AuditEventRow>> {
+  async listAuditEvents(query: AuditQuery): Promise<Page<AuditEvent>> {
     // An id no user can have matches nothing (and must not reach an integer column).
     if (query.userId !== undefined && !isStoredId(query.userId)) return { count: 0, rows: [] };
-    return this.#audit.list(query);
+    const { count, rows } = await this.#audit.list(query);
+    return { count, rows: rows.map(auditEventView) };
   }
 
   async #endAccountSessions(accountId: number, actor: Actor): Promise<void> {

@@ -1,35 +1,8 @@
 import type { Clock } from '../clock.ts';
+import type { AuditDetail, AuditEventType } from '../wire.ts';
 import type { AuditEventRow, AuditQuery, AuditRepo } from '../store/repos/audit.ts';
 
-/** Every kind of event the trail records (SPEC §6), plus the admin actions. */
-export const AUDIT_EVENT_TYPES = [
-  'login_succeeded',
-  'login_failed',
-  'token_refreshed',
-  'refresh_reuse_detected',
-  'logout',
-  'logout_all',
-  'session_revoked',
-  'password_changed',
-  'password_reset_forced',
-  'user_registered',
-  'throttled',
-  'all_tokens_invalidated',
-  'user_created',
-  'user_updated',
-  'user_deactivated',
-  'user_sessions_ended',
-  'account_created',
-  'account_updated',
-  'account_deactivated',
-  'users_imported',
-  'sessions_imported',
-] as const;
-
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
-
-/** Plain values only: the detail is for context (a reason, the fields changed), never a credential. */
-export type AuditDetail = Record<string, string | number | boolean | null | string[]>;
+export { AUDIT_EVENT_TYPES, type AuditDetail, type AuditEventType } from '../wire.ts';
 
 export interface AuditEvent {
   type: AuditEventType;

@@ -6,7 +6,7 @@
 import type { Auth } from '../auth.ts';
 import type { Store } from '../store/connect.ts';
 import { migrateToLatest } from '../store/migrate.ts';
-import type { ImportSession, ImportUser } from '../users/django-import.ts';
+import type { ImportSession, ImportUser } from '../django/import.ts';
 import type { CreateUserInput } from '../users/service.ts';
 
 /** What an operation may use. In a direct run `auth` is built on first use. */

@@ -8,7 +8,8 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Auth } from '../auth.ts';
+import type { Auth } from '../auth.ts';
+import { createAuth } from '../create-auth.ts';
 import type { Config } from '../config.ts';
 import { openStore, type Store } from '../store/connect.ts';
 import { migrateToLatest, pendingMigrations } from '../store/migrate.ts';
@@ -87,7 +88,7 @@ class Direct implements Target {
       store,
       // Built on first use, so `migrate` needs no signing key.
       get auth() {
-        auth ??= new Auth({ config: withSigningKey(config), store });
+        auth ??= createAuth(withSigningKey(config), { store });
         return auth;
       },
     };

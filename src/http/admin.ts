@@ -4,8 +4,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Actor, Page } from '../admin/service.ts';
-import type { Auth } from '../auth.ts';
+import type { Actor, Auth, Page } from '../auth.ts';
+import type { Paged } from '../wire.ts';
 import { AuthError } from '../errors.ts';
 import { authenticate, clientInfo, principal } from './authenticate.ts';
 import { sendError } from './errors.ts';
@@ -74,13 +74,6 @@ export const pageQuery = {
 
 export const SearchQuery = Type.Object({ ...pageQuery, search: QueryText('Terms (split on spaces and commas) that must all appear') });
 
-export interface PagedBody<R> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: R[];
-}
-
 /** Python's int() on a query value. */
 function integer(value: string | undefined): number | undefined {
   return value !== undefined && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : undefined;
@@ -90,14 +83,13 @@ function integer(value: string | undefined): number | undefined {
  * One page of a list, as DRF's PageNumberPagination renders it: `page_size`
  * falls back to 20 when not a positive integer and is capped at 100; a page
  * that is not a number, below 1 or past the last answers 404 "Invalid page.".
- * @example handler: (request, reply) => paginate(request, reply, (w) => auth.admin.listUsers({ ...w }), adminUser)
+ * @example handler: (request, reply) => paginate(request, reply, (w) => auth.admin.listUsers({ ...w }))
  */
-export async function paginate<T, R>(
+export async function paginate<T>(
   request: FastifyRequest,
   reply: FastifyReply,
   load: (window: { offset: number; limit: number }) => Promise<Page<T>>,
-  shape: (row: T) => R,
-): Promise<PagedBody<R> | FastifyReply> {
+): Promise<Paged<T> | FastifyReply> {
   const query = request.query as { page?: string; page_size?: string };
   const requested = integer(query.page_size);
   const size = requested !== undefined && requested > 0 ? Math.min(requested, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
@@ -116,7 +108,7 @@ export async function paginate<T, R>(
     count,
     next: page < last ? pageUrl(request, page + 1) : null,
     previous: page > 1 ? pageUrl(request, page - 1) : null,
-    results: rows.map(shape),
+    results: rows,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, ValidationError, type AuthErrorCode } from '../errors.ts';
+import type { ErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
 export interface Wire {
@@ -37,6 +38,9 @@ export const HTTP_ERRORS = {
 } as const satisfies Record<string, Wire>;
 
 export type WireCode = AuthErrorCode | keyof typeof HTTP_ERRORS;
+// Every code sent must be one the wire module (and so the client) knows.
+type Assert<T extends true> = T;
+export type WireCodesKnown = Assert<WireCode extends ErrorCode ? true : false>;
 
 export const WWW_AUTHENTICATE = 'Bearer realm="api"';
 

@@ -17,4 +17,6 @@ export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Fasti
 export interface RouteContext {
   auth: Auth;
   config: Config;
+  /** AUTH_BASE_PATH as clients see it: under the prefix the plugin is mounted at. */
+  mountedAuthPath: string;
 }

@@ -1,47 +1,65 @@
 import type { Clock } from '../clock.ts';
-import type { Store } from '../store/connect.ts';
-import type { SessionsRepo } from '../store/repos/sessions.ts';
 import type { RevocationList } from './revocation.ts';
 
+/** What a feed tells: sessions revoked elsewhere, and "I may have missed some". */
+export interface RevocationSink {
+  /** These sessions were revoked (at `revokedAtMs`, or now). */
+  revoked(sessionIds: readonly string[], revokedAtMs?: number): void;
+  /** The feed (re)connected: anything sent meanwhile may have been missed, so reload from the database. */
+  resync(): void;
+}
+
+/**
+ * A source of revocations made by other instances or processes. Each feed is
+ * one more entry in the list `createAuth` hands to RevocationSync; nothing in
+ * the token check changes when one is added.
+ */
+export interface RevocationFeed {
+  /** For logs: `postgres-notify`, `redis`, … */
+  readonly name: string;
+  /** Starts delivering to `sink`; resolves once subscribed. */
+  start(sink: RevocationSink): Promise<void>;
+  /** Stops delivering. Optional: a feed that lives on the store's connection ends with it. */
+  stop?(): Promise<void> | void;
+}
+
 export interface RevocationSyncOptions {
-  /** Full reconciliation from the database, a safety net under notifications. */
+  feeds: readonly RevocationFeed[];
+  /** Every revocation at or after `since`: the database, the truth under every feed. */
+  loadRevokedSince(since: Date): Promise<Array<{ id: string; revoked_at: Date }>>;
+  /** Full reconciliation from the database, a safety net under the feeds. */
   reconcileEveryMs: number;
+  clock: Clock;
   onError?: (error: unknown) => void;
 }
 
 /**
  * Keeps a RevocationList current across instances. The instance that revokes
- * adds to its own list at once; the others hear it through NOTIFY on the
- * store's channel (PostgreSQL, or PGlite in-process), reload everything recent
- * whenever listening (re)starts, and reconcile on a timer in case a
- * notification was lost. A further source (Redis pub/sub) would call `apply`.
+ * adds to its own list at once (SessionService); the others hear it from the
+ * feeds, reload everything recent whenever a feed (re)connects, and reconcile
+ * on a timer in case a message was lost.
  */
 export class RevocationSync {
   readonly #list: RevocationList;
-  readonly #store: Store;
-  readonly #repo: SessionsRepo;
-  readonly #clock: Clock;
   readonly #options: RevocationSyncOptions;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(list: RevocationList, store: Store, repo: SessionsRepo, clock: Clock, options: RevocationSyncOptions) {
+  constructor(list: RevocationList, options: RevocationSyncOptions) {
     this.#list = list;
-    this.#store = store;
-    this.#repo = repo;
-    this.#clock = clock;
     this.#options = options;
   }
 
-  /** Subscribes, then loads recent revocations; resolves once no revocation can be missed. */
+  /** Subscribes every feed, then loads recent revocations; resolves once no revocation can be missed. */
   async start(): Promise<void> {
     let started = false;
-    await this.#store.listen({
-      onPayload: (payload) => this.apply(payload),
-      // After a reconnect, catch up on what was said while nobody listened.
-      onListening: () => {
+    const sink: RevocationSink = {
+      revoked: (ids, at) => this.#list.add(ids, at ?? this.#options.clock.now()),
+      // Before the first reload below, a resync would only repeat it.
+      resync: () => {
         if (started) this.reload().catch((error) => this.#options.onError?.(error));
       },
-    });
+    };
+    for (const feed of this.#options.feeds) await feed.start(sink);
     await this.reload();
     started = true;
     this.#timer = setInterval(() => {
@@ -51,26 +69,15 @@ export class RevocationSync {
     this.#timer.unref();
   }
 
-  /** Applies one notification payload: `{"sessions": [ids]}`. Malformed payloads are ignored. */
-  apply(payload: string): void {
-    try {
-      const parsed = JSON.parse(payload) as { sessions?: unknown };
-      if (Array.isArray(parsed.sessions)) {
-        this.#list.add(parsed.sessions.filter((id): id is string => typeof id === 'string'), this.#clock.now());
-      }
-    } catch {
-      // Not ours to act on.
-    }
-  }
-
   /** Re-reads every revocation that could still refuse a token. */
   async reload(): Promise<void> {
-    const rows = await this.#repo.revokedSince(new Date(this.#list.horizon));
+    const rows = await this.#options.loadRevokedSince(new Date(this.#list.horizon));
     for (const row of rows) this.#list.add([row.id], row.revoked_at.getTime());
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    for (const feed of this.#options.feeds) await feed.stop?.();
   }
 }

@@ -1,20 +1,8 @@
 import type { UserRow } from '../store/repos/users.ts';
+import type { TokenSubject } from '../sessions/service.ts';
+import type { AdminUser, PublicUser } from '../wire.ts';
 
-/** A user as the API shows it: never the password hash. */
-export interface PublicUser {
-  id: number;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  role: string;
-  is_staff: boolean;
-  is_manager: boolean;
-  account_id: number | null;
-  password_needs_reset: boolean;
-  last_login: string | null;
-  date_joined: string;
-}
+export type { AdminUser, PublicUser } from '../wire.ts';
 
 /** ISO 8601 in UTC to the second, as DRF renders datetimes: `2026-11-22T10:15:00Z`. */
 export function isoSeconds(value: Date | number): string {
@@ -35,5 +23,22 @@ export function publicUser(row: UserRow): PublicUser {
     password_needs_reset: row.password_needs_reset,
     last_login: row.last_login ? isoSeconds(row.last_login) : null,
     date_joined: isoSeconds(row.date_joined),
+  };
+}
+
+/** A user as an administrator sees it: the public user and whether it is active. */
+export function adminUser(row: UserRow): AdminUser {
+  return { ...publicUser(row), is_active: row.is_active };
+}
+
+/** What the session layer puts in a token about a user. */
+export function tokenSubject(user: UserRow, accountActive: boolean): TokenSubject {
+  return {
+    id: user.id,
+    role: user.role,
+    accountId: user.account_id,
+    isActive: user.is_active,
+    accountActive,
+    passwordNeedsReset: user.password_needs_reset,
   };
 }

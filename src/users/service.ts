@@ -10,6 +10,8 @@ export interface CreateUserInput {
   password: string;
   role?: string;
   isStaff?: boolean;
+  isManager?: boolean;
+  isActive?: boolean;
   accountId?: number | null;
   passwordNeedsReset?: boolean;
   firstName?: string;
@@ -42,17 +44,11 @@ export class UserService {
   }
 
   /**
-   * The active user with these credentials, or `no_active_account`. Unknown and
-   * inactive users cost one password check too, so timing reveals nothing.
-   * @example const user = await users.authenticate('alice@example.com', 'correct horse');
+   * Checks credentials. Unknown and inactive users cost one password check too,
+   * so timing reveals nothing; a failure says why and whose, for the audit trail,
+   * never for the caller. Nothing is written: see `recordLogin`.
+   * @example const attempt = await users.attempt('alice@example.com', 'correct horse');
    */
-  async authenticate(identifier: string, password: string): Promise<UserRow> {
-    const attempt = await this.attempt(identifier, password);
-    if (!attempt.ok) throw new AuthError('no_active_account', attempt.reason);
-    return attempt.user;
-  }
-
-  /** As `authenticate`, but a failure says why and whose (for the audit trail, never for the caller). */
   async attempt(identifier: string, password: string): Promise<LoginAttempt> {
     const user = await this.#repo.findByIdentifier(identifier);
     if (!user) {
@@ -66,9 +62,16 @@ export class UserService {
       // Best effort: a failed upgrade must not fail the login; the next login tries again.
       await this.#passwords.hash(password).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
     }
+    return { ok: true, user };
+  }
+
+  /**
+   * Records a successful login (`last_login`), unless the user's account is
+   * inactive: then nothing is written and the answer is undefined.
+   */
+  async recordLogin(user: UserRow): Promise<UserRow | undefined> {
     const at = new Date(this.#clock.now());
-    await this.#repo.recordLogin(user.id, at);
-    return { ok: true, user: { ...user, last_login: at } };
+    return (await this.#repo.recordLoginIfAccountActive(user.id, at)) ? { ...user, last_login: at } : undefined;
   }
 
   /** True when the user's account (tenant), if any, is active. */
@@ -129,6 +132,8 @@ export class UserService {
         passwordHash,
         role,
         isStaff: input.isStaff ?? false,
+        isManager: input.isManager ?? false,
+        isActive: input.isActive ?? true,
         accountId: input.accountId ?? null,
         passwordNeedsReset: input.passwordNeedsReset ?? false,
         firstName: input.firstName ?? '',

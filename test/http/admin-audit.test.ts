@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { Auth } from '../../src/auth.ts';
+import type { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { buildApp, REDACT } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import {
@@ -52,11 +53,10 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = new Auth({
-        config: testConfig(),
+      auth = createAuth(testConfig(), {
         store,
         clock,
-        logger: { info: (object, message) => lines.push(JSON.stringify({ ...object, msg: message })) },
+        auditLogger: { info: (object, message) => lines.push(JSON.stringify({ ...object, msg: message })) },
       });
       await auth.start();
       app = await buildApp({ auth, logger: { level: 'trace', stream, redact: REDACT } });
@@ -67,7 +67,7 @@ for (const name of storeNames()) {
     });
     after(async () => {
       await app.close();
-      auth.stop();
+      await auth.stop();
       await store.drop();
     });
 

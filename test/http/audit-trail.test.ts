@@ -5,7 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Auth } from '../../src/auth.ts';
+import type { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import { PASSWORD, bearer, claimsOf, openTestStore, storeNames, testConfig, uniqueName } from '../support/harness.ts';
@@ -23,13 +24,13 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = new Auth({ config: testConfig(), store, logger: { info: (object) => lines.push(JSON.parse(JSON.stringify(object)) as Record<string, unknown>) } });
+      auth = createAuth(testConfig(), { store, auditLogger: { info: (object) => lines.push(JSON.parse(JSON.stringify(object)) as Record<string, unknown>) } });
       await auth.start();
       app = await buildApp({ auth });
     });
     after(async () => {
       await app.close();
-      auth.stop();
+      await auth.stop();
       await store.drop();
     });
 

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { openStore } from '../../src/store/connect.ts';
 import { bearer, createUser, harness, login, openTestStore, storeNames, testConfig, type Harness, NOT_AUTHENTICATED, TOKEN_NOT_VALID } from '../support/harness.ts';
 
@@ -83,7 +83,7 @@ for (const name of storeNames()) {
       const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db);
       const secondStore = name === 'postgres' ? await openStore({ databaseUrl: process.env.DATABASE_URL, schema: rows[0]!.schema }) : store;
       const first = await harness(name, { store });
-      const second = new Auth({ config: testConfig(), store: secondStore });
+      const second = createAuth(testConfig(), { store: secondStore });
       await second.start();
       try {
         const u = await createUser(first);
@@ -101,7 +101,7 @@ for (const name of storeNames()) {
         }));
         assert.ok(refused, 'the second instance refuses both sessions');
       } finally {
-        second.stop();
+        await second.stop();
         await first.close();
         if (secondStore !== store) await secondStore.close();
         await store.drop();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { Auth } from '../../src/auth.ts';
+import type { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { buildApp, REDACT } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import { openTestStore, PASSWORD, storeNames, testConfig } from '../support/harness.ts';
@@ -16,14 +17,14 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = new Auth({ config: testConfig(), store });
+      auth = createAuth(testConfig(), { store });
       await auth.start();
       await auth.createUser({ username: 'logged', password: PASSWORD });
       app = await buildApp({ auth, logger: { level: 'trace', stream, redact: REDACT } });
     });
     after(async () => {
       await app.close();
-      auth.stop();
+      await auth.stop();
       await store.drop();
     });
 

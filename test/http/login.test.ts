@@ -5,7 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { Auth } from '../../src/auth.ts';
+import type { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import {
@@ -53,7 +54,7 @@ interface Sibling {
  * start() on one store leaks a LISTEN connection (see the report).
  */
 async function sibling(h: Harness, env: Record<string, string>): Promise<Sibling> {
-  const auth = new Auth({ config: testConfig(env), store: h.store });
+  const auth = createAuth(testConfig(env), { store: h.store });
   const app = await buildApp({ auth });
   await app.ready();
   return { app, close: () => app.close() };

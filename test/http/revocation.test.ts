@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { bearer, claimsOf, createUser, harness, login, openTestStore, storeNames, testConfig, type Harness } from '../support/harness.ts';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/connect.ts';
@@ -131,7 +131,7 @@ for (const name of storeNames()) {
       const refused = await post(own, '/auth/verify/', { token: revoked.access });
       assert.equal(refused.statusCode, 401);
       await own.app.close();
-      own.auth.stop();
+      await own.auth.stop();
       if (name === 'postgres') {
         const admin = await openStore({ databaseUrl: process.env.DATABASE_URL });
         await sql`drop schema ${sql.id(schema)} cascade`.execute(admin.db);
@@ -146,7 +146,7 @@ for (const name of storeNames()) {
       // On PostgreSQL the second instance has its own connections, as another process would.
       const secondStore = name === 'postgres' ? await openStore({ databaseUrl: process.env.DATABASE_URL, schema: await currentSchema(store) }) : store;
       const first = await harness(name, { store });
-      const second = new Auth({ config: testConfig(), store: secondStore });
+      const second = createAuth(testConfig(), { store: secondStore });
       await second.start();
       try {
         const { username } = await createUser(first);
@@ -165,12 +165,12 @@ for (const name of storeNames()) {
         assert.ok(refused, 'the other instance learned of the logout');
         assert.doesNotThrow(() => second.authenticate(laptop.access), 'other sessions stay valid');
 
-        const late = new Auth({ config: testConfig(), store: secondStore });
+        const late = createAuth(testConfig(), { store: secondStore });
         await late.start();
         assert.throws(() => late.authenticate(phone.access), { code: 'token_not_valid' });
-        late.stop();
+        await late.stop();
       } finally {
-        second.stop();
+        await second.stop();
         await first.close();
         if (secondStore !== store) await secondStore.close();
         await store.drop();

@@ -1,5 +1,5 @@
 /**
- * Importing Django users (users/django-import.ts, users/django-source.ts,
+ * Importing Django users (django/import.ts, django/source.ts,
  * store/repos/imports.ts) from the fixtures real Django wrote: what is imported
  * and skipped, idempotent re-runs, ids, and logging in with Django passwords.
  */
@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Store } from '../../src/store/connect.ts';
 import { ImportsRepo } from '../../src/store/repos/imports.ts';
-import { importDjangoBatch, mapDjangoRow, mappedBatches, type ImportTotals, type SkippedRow } from '../../src/users/django-import.ts';
-import { DjangoSourceError, openDjangoSource, type DjangoRow } from '../../src/users/django-source.ts';
+import { importDjangoBatch, mapDjangoRow, mappedBatches, type ImportTotals, type SkippedRow } from '../../src/django/import.ts';
+import { DjangoSourceError, openDjangoSource, type DjangoRow } from '../../src/django/source.ts';
 import { queryDatabase, scratchDatabase, tempDir } from '../support/cli.ts';
 import { harness, NO_ACTIVE_ACCOUNT, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
 

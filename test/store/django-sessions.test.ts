@@ -1,5 +1,5 @@
 /**
- * SimpleJWT refresh tokens carried over as Latchkey sessions (users/django-import.ts,
+ * SimpleJWT refresh tokens carried over as Latchkey sessions (django/import.ts,
  * store/repos/imports.ts, the legacy path of sessions/service.ts): what is imported
  * from the fixtures real SimpleJWT wrote, and those tokens used through the app.
  */
@@ -11,8 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Auth } from '../../src/auth.ts';
 import type { Store } from '../../src/store/connect.ts';
-import { mapDjangoToken, mappedBatches, sessionBatches } from '../../src/users/django-import.ts';
-import { openDjangoSource } from '../../src/users/django-source.ts';
+import { mapDjangoToken, mappedBatches, sessionBatches } from '../../src/django/import.ts';
+import { openDjangoSource } from '../../src/django/source.ts';
 import { queryDatabase, scratchDatabase } from '../support/cli.ts';
 import { bearer, claimsOf, harness, manualClock, storeNames, TOKEN_NOT_VALID, type Harness } from '../support/harness.ts';
 

@@ -3,7 +3,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { Auth } from '../../src/auth.ts';
+import type { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import { openStore, type Store } from '../../src/store/connect.ts';
@@ -56,7 +57,7 @@ if (storeNames().includes('postgres') && databaseUrl) {
       viaProxy.port = String(proxy.port);
       store = await openStore({ databaseUrl: viaProxy.toString(), schema, onError: () => {} });
       await migrateToLatest(store.db);
-      auth = new Auth({ config: testConfig(), store, onError: () => {} });
+      auth = createAuth(testConfig(), { store, onError: () => {} });
       await auth.start();
       await auth.createUser({ username: 'outage', password: PASSWORD });
       app = await buildApp({ auth });
@@ -64,7 +65,7 @@ if (storeNames().includes('postgres') && databaseUrl) {
 
     after(async () => {
       await app.close();
-      auth.stop();
+      await auth.stop();
       await store.close();
       await proxy.cut();
       const admin = await openStore({ databaseUrl });
@@ -93,7 +94,7 @@ if (storeNames().includes('postgres') && databaseUrl) {
 
       // Meanwhile another instance, still connected, ends a session: this one misses the NOTIFY.
       const direct = await openStore({ databaseUrl, schema });
-      const elsewhere = new Auth({ config: testConfig(), store: direct });
+      const elsewhere = createAuth(testConfig(), { store: direct });
       await elsewhere.logout({ refreshToken: other.refresh });
       await direct.close();
       assert.doesNotThrow(() => auth.authenticate(other.access), 'not heard yet: the LISTEN connection is down');

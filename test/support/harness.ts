@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { Auth } from '../../src/auth.ts';
+import type { Auth } from '../../src/auth.ts';
+import { createAuth } from '../../src/create-auth.ts';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -64,7 +65,7 @@ export async function harness(name: StoreName, options: { env?: Record<string, s
   const config = testConfig(options.env);
   const store = options.store ?? (await openTestStore(name));
   const clock = options.clock ?? systemClock;
-  const auth = new Auth({ config, store, clock });
+  const auth = createAuth(config, { store, clock });
   await auth.start();
   const app = await buildApp({ auth });
   await app.ready();
@@ -76,7 +77,7 @@ export async function harness(name: StoreName, options: { env?: Record<string, s
     clock,
     async close() {
       await app.close();
-      auth.stop();
+      await auth.stop();
       if (!options.store) await store.drop();
     },
   };

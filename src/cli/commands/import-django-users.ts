@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import { mappedBatches, sessionBatches, type ImportTotals, type SessionTotals } from '../../users/django-import.ts';
-import { openDjangoSource } from '../../users/django-source.ts';
+import { mappedBatches, sessionBatches, type ImportTotals, type SessionTotals } from '../../django/import.ts';
+import { openDjangoSource } from '../../django/source.ts';
 import { EXIT_STATUS_HELP } from '../errors.ts';
 import { withRuntime } from '../runtime.ts';
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import type { AddressInfo } from 'node:net';
-import { Auth } from '../../auth.ts';
+import type { Auth } from '../../auth.ts';
+import { createAuth } from '../../create-auth.ts';
 import { loadConfig, type Config } from '../../config.ts';
 import { buildApp, REDACT } from '../../http/app.ts';
 import type { App } from '../../http/types.ts';
@@ -74,7 +75,7 @@ async function serve(config: Config): Promise<void> {
     const applied = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
     const logger = pino({ level: config.logLevel, redact: REDACT });
-    auth = new Auth({ config: withSigningKey(config), store, logger, onError: (error) => logError(error, 'background task failed') });
+    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
     await auth.start();
     const server = await buildApp({ auth, loggerInstance: logger });
     app = server;

@@ -1,4 +1,3 @@
-import { isoSeconds } from '../../users/public.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
@@ -17,13 +16,7 @@ export function changePasswordRoute(app: App, { auth, config }: RouteContext): v
       onRequest: authenticate(auth, { allowRestricted: true }),
       handler: async (request) => {
         const { old_password, new_password } = request.body;
-        const pair = await auth.changePassword(principal(request), { old: old_password, new: new_password }, clientInfo(request));
-        return {
-          access: pair.access.token,
-          refresh: pair.refresh.token,
-          access_expires_at: isoSeconds(pair.access.expiresAt),
-          refresh_expires_at: isoSeconds(pair.refresh.expiresAt),
-        };
+        return auth.changePassword(principal(request), { old: old_password, new: new_password }, clientInfo(request));
       },
     });
   }

@@ -1,7 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { LoginResult } from '../../auth.ts';
-import type { Config } from '../../config.ts';
-import { isoSeconds, publicUser } from '../../users/public.ts';
+import type { LoginResponse, MinimalLoginResponse } from '../../wire.ts';
 import { clientInfo } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
@@ -10,7 +9,8 @@ import type { App, RouteContext } from '../types.ts';
 const LoginBody = Body({ username: Text(), password: Text(), email: Type.Optional(Type.String()) });
 
 /** POST /auth/login/ (and /auth/token/, /api/token/): credentials → tokens. */
-export function loginRoute(app: App, { auth, config }: RouteContext): void {
+export function loginRoute(app: App, { auth, config, mountedAuthPath }: RouteContext): void {
+  const shape = { minimal: config.loginResponse === 'minimal', changePasswordUrl: `${mountedAuthPath}/change-password/` };
   for (const url of authPaths(config, 'login', '{base}/token/', '/api/token/')) {
     app.post(url, {
       schema: { body: LoginBody, tags: ['tokens'], summary: 'Log in with username or email and password' },
@@ -25,24 +25,21 @@ export function loginRoute(app: App, { auth, config }: RouteContext): void {
       handler: async (request) => {
         const { username, password } = request.body;
         const result = await auth.login({ identifier: username, password }, clientInfo(request));
-        return loginBody(result, config);
+        return loginBody(result, shape);
       },
     });
   }
 }
 
-function loginBody(result: LoginResult, config: Config) {
-  const tokens = { access: result.access.token, refresh: result.refresh.token };
-  if (config.loginResponse === 'minimal') return tokens;
-  const user = publicUser(result.user);
+/** SimpleJWT's `{access, refresh}` when minimal; else the expiries, the user and, for a forced reset, where to go. */
+function loginBody({ tokens, user }: LoginResult, shape: { minimal: boolean; changePasswordUrl: string }): LoginResponse | MinimalLoginResponse {
+  if (shape.minimal) return { access: tokens.access, refresh: tokens.refresh };
   return {
     ...tokens,
-    access_expires_at: isoSeconds(result.access.expiresAt),
-    refresh_expires_at: isoSeconds(result.refresh.expiresAt),
     role: user.role,
     email: user.email,
     password_needs_reset: user.password_needs_reset,
-    ...(user.password_needs_reset ? { password_reset_url: `${config.authBasePath}/change-password/` } : {}),
+    ...(user.password_needs_reset ? { password_reset_url: shape.changePasswordUrl } : {}),
     user,
   };
 }

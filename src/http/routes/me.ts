@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import { publicUser } from '../../users/public.ts';
 import { authenticate, principal } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import { Body } from '../schemas.ts';
@@ -14,7 +13,7 @@ export function meRoutes(app: App, { auth, config }: RouteContext): void {
     app.get(url, {
       schema: { tags: ['profile'], summary: "The caller's profile" },
       onRequest: authenticate(auth, { allowRestricted: true }),
-      handler: async (request) => publicUser(await auth.me(principal(request))),
+      handler: async (request) => auth.me(principal(request)),
     });
     app.patch(url, {
       schema: { body: Type.Optional(MePatch), tags: ['profile'], summary: "Change the caller's names" },
@@ -22,7 +21,7 @@ export function meRoutes(app: App, { auth, config }: RouteContext): void {
       handler: async (request) => {
         const { first_name, last_name } = request.body ?? {};
         const names = { ...(first_name !== undefined ? { first_name } : {}), ...(last_name !== undefined ? { last_name } : {}) };
-        return publicUser(await auth.updateMe(principal(request), names));
+        return auth.updateMe(principal(request), names);
       },
     });
   }

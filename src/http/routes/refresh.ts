@@ -1,4 +1,3 @@
-import { isoSeconds } from '../../users/public.ts';
 import { clientInfo } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
@@ -9,14 +8,7 @@ export function refreshRoute(app: App, { auth, config }: RouteContext): void {
   for (const url of authPaths(config, 'refresh', '{base}/token/refresh/', '/api/token/refresh/')) {
     app.post(url, {
       schema: { body: Body({ refresh: Text() }), tags: ['tokens'], summary: 'Exchange a refresh token' },
-      handler: async (request) => {
-        const result = await auth.refresh(request.body.refresh, clientInfo(request));
-        return {
-          access: result.access.token,
-          access_expires_at: isoSeconds(result.access.expiresAt),
-          ...(result.refresh ? { refresh: result.refresh.token, refresh_expires_at: isoSeconds(result.refresh.expiresAt) } : {}),
-        };
-      },
+      handler: async (request) => auth.refresh(request.body.refresh, clientInfo(request)),
     });
   }
 }

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import { publicUser } from '../../users/public.ts';
 import { clientInfo } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
@@ -26,7 +25,7 @@ export function registerRoute(app: App, { auth, config }: RouteContext): void {
           { username, email, password, ...(first_name !== undefined ? { firstName: first_name } : {}), ...(last_name !== undefined ? { lastName: last_name } : {}) },
           clientInfo(request),
         );
-        return reply.code(201).send(publicUser(user));
+        return reply.code(201).send(user);
       },
     });
   }

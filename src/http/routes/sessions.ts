@@ -1,21 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { SessionView } from '../../auth.ts';
-import { isoSeconds } from '../../users/public.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import type { App, RouteContext } from '../types.ts';
-
-function sessionBody({ session, current }: SessionView) {
-  return {
-    id: session.id,
-    created_at: isoSeconds(session.created_at),
-    last_used_at: isoSeconds(session.last_used_at),
-    expires_at: isoSeconds(session.expires_at),
-    user_agent: session.user_agent,
-    ip: session.ip,
-    current,
-  };
-}
 
 /** GET /auth/sessions/ lists the caller's active sessions; DELETE /auth/sessions/{id}/ ends one. */
 export function sessionsRoutes(app: App, { auth, config }: RouteContext): void {
@@ -23,7 +9,7 @@ export function sessionsRoutes(app: App, { auth, config }: RouteContext): void {
   app.get(base, {
     schema: { tags: ['sessions'], summary: "The caller's active sessions" },
     onRequest: authenticate(auth),
-    handler: async (request) => (await auth.sessions(principal(request))).map(sessionBody),
+    handler: async (request) => auth.sessions(principal(request)),
   });
   app.delete(`${base}/:id`, {
     schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }), tags: ['sessions'], summary: 'End one of the caller’s sessions' },

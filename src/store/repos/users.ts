@@ -10,6 +10,8 @@ export interface NewUser {
   passwordHash: string;
   role: string;
   isStaff: boolean;
+  isManager: boolean;
+  isActive: boolean;
   accountId: number | null;
   passwordNeedsReset: boolean;
   firstName: string;
@@ -61,6 +63,8 @@ export class UsersRepo {
         password: user.passwordHash,
         role: user.role,
         is_staff: user.isStaff,
+        is_manager: user.isManager,
+        is_active: user.isActive,
         account_id: user.accountId,
         password_needs_reset: user.passwordNeedsReset,
         first_name: user.firstName,
@@ -85,8 +89,25 @@ export class UsersRepo {
     return this.#db.selectFrom('accounts').select('is_active').where('id', '=', accountId).executeTakeFirst();
   }
 
-  async recordLogin(id: number, at: Date): Promise<void> {
-    await this.#db.updateTable('users').set({ last_login: at }).where('id', '=', id).execute();
+  /**
+   * Writes `last_login` unless the user's account (tenant) is inactive: the check
+   * and the write are one statement, so a deactivation cannot slip between them.
+   * False when the account is inactive (nothing written).
+   */
+  async recordLoginIfAccountActive(id: number, at: Date): Promise<boolean> {
+    const row = await this.#db
+      .updateTable('users')
+      .set({ last_login: at })
+      .where('id', '=', id)
+      .where((eb) =>
+        eb.or([
+          eb('account_id', 'is', null),
+          eb.exists(eb.selectFrom('accounts').select('accounts.id').whereRef('accounts.id', '=', 'users.account_id').where('accounts.is_active', '=', true)),
+        ]),
+      )
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async updateNames(id: number, names: { first_name?: string; last_name?: string }): Promise<UserRow | undefined> {

@@ -1,6 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { AccountRow } from '../../../store/repos/accounts.ts';
-import { isoSeconds } from '../../../users/public.ts';
 import { actor, formTypes, IdParams, paginate, pathId, requireAdmin, SearchQuery } from '../../admin.ts';
 import { Body, Text } from '../../schemas.ts';
 import type { App, RouteContext } from '../../types.ts';
@@ -8,10 +6,6 @@ import type { App, RouteContext } from '../../types.ts';
 const Name = Text({ maxLength: 150 });
 const AccountCreate = Body({ name: Name });
 const AccountPatch = Body({ name: Type.Optional(Name), is_active: Type.Optional(Type.Boolean()) });
-
-export function accountBody(row: AccountRow) {
-  return { id: row.id, name: row.name, is_active: row.is_active, created_at: isoSeconds(row.created_at) };
-}
 
 /** /admin/accounts/: tenants — list (paged, searchable by name), create, read, update, deactivate. */
 export function adminAccountsRoutes(app: App, { auth }: RouteContext): void {
@@ -22,17 +16,17 @@ export function adminAccountsRoutes(app: App, { auth }: RouteContext): void {
   app.get('/admin/accounts', {
     schema: { querystring: SearchQuery, tags, summary: 'Accounts (tenants), by id' },
     onRequest,
-    handler: (request, reply) => paginate(request, reply, (page) => admin.listAccounts({ ...page, search: request.query.search }), accountBody),
+    handler: (request, reply) => paginate(request, reply, (page) => admin.listAccounts({ ...page, search: request.query.search })),
   });
   app.post('/admin/accounts', {
     schema: { body: AccountCreate, tags, summary: 'Create an account' },
     onRequest,
-    handler: async (request, reply) => reply.code(201).send(accountBody(await admin.createAccount({ name: request.body.name }, actor(request)))),
+    handler: async (request, reply) => reply.code(201).send(await admin.createAccount({ name: request.body.name }, actor(request))),
   });
   app.get('/admin/accounts/:id', {
     schema: { params: IdParams, tags, summary: 'One account' },
     onRequest,
-    handler: async (request) => accountBody(await admin.getAccount(pathId(request.params.id))),
+    handler: async (request) => await admin.getAccount(pathId(request.params.id)),
   });
   app.patch('/admin/accounts/:id', {
     schema: { params: IdParams, body: Type.Optional(AccountPatch), tags, summary: 'Rename, deactivate or reactivate an account' },
@@ -41,7 +35,7 @@ export function adminAccountsRoutes(app: App, { auth }: RouteContext): void {
     handler: async (request) => {
       const { name, is_active } = request.body ?? {};
       const changes = { ...(name !== undefined ? { name } : {}), ...(is_active !== undefined ? { is_active } : {}) };
-      return accountBody(await admin.updateAccount(pathId(request.params.id), changes, actor(request)));
+      return await admin.updateAccount(pathId(request.params.id), changes, actor(request));
     },
   });
   app.delete('/admin/accounts/:id', {

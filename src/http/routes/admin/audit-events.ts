@@ -1,8 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { AUDIT_EVENT_TYPES } from '../../../audit/log.ts';
 import { ValidationError } from '../../../errors.ts';
-import type { AuditEventRow } from '../../../store/repos/audit.ts';
-import { isoSeconds } from '../../../users/public.ts';
+import { AUDIT_EVENT_TYPES } from '../../../wire.ts';
 import { paginate, pageQuery, QueryText, requireAdmin } from '../../admin.ts';
 import type { App, RouteContext } from '../../types.ts';
 
@@ -14,20 +12,6 @@ const AuditQuery = Type.Object({
   until: QueryText('ISO 8601; events at or before'),
 });
 
-export function auditEventBody(row: AuditEventRow) {
-  return {
-    id: Number(row.id),
-    type: row.type,
-    at: isoSeconds(row.at),
-    user_id: row.user_id,
-    session_id: row.session_id,
-    ip: row.ip,
-    user_agent: row.user_agent,
-    outcome: row.outcome,
-    detail: row.detail,
-  };
-}
-
 /** GET /admin/audit-events/: the audit trail, newest first, filtered by `user_id`, `type`, `since`, `until`. */
 export function adminAuditRoutes(app: App, { auth }: RouteContext): void {
   app.get('/admin/audit-events', {
@@ -35,7 +19,7 @@ export function adminAuditRoutes(app: App, { auth }: RouteContext): void {
     onRequest: requireAdmin(auth),
     handler: (request, reply) => {
       const filters = auditFilters(request.query);
-      return paginate(request, reply, (page) => auth.admin.listAuditEvents({ ...filters, ...page }), auditEventBody);
+      return paginate(request, reply, (page) => auth.admin.listAuditEvents({ ...filters, ...page }));
     },
   });
 }

@@ -1,6 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { UserChanges, UserRow } from '../../../store/repos/users.ts';
-import { publicUser } from '../../../users/public.ts';
+import type { UserChanges } from '../../../auth.ts';
 import { actor, formTypes, IdParams, NullableId, paginate, pathId, requireAdmin, SearchQuery } from '../../admin.ts';
 import { Body, Text } from '../../schemas.ts';
 import type { App, RouteContext } from '../../types.ts';
@@ -23,11 +22,6 @@ const editable = {
 const UserCreate = Body({ username: Text({ maxLength: 150 }), password: Type.String({ minLength: 1 }), ...editable });
 const UserPatch = Body(editable);
 
-/** A user as an administrator sees it: the public user and whether it is active. */
-export function adminUser(row: UserRow) {
-  return { ...publicUser(row), is_active: row.is_active };
-}
-
 /** /admin/users/: list (paged, searchable), create, read, update, deactivate, and log a user out everywhere. */
 export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
   const admin = auth.admin;
@@ -38,7 +32,7 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
   app.get('/admin/users', {
     schema: { querystring: SearchQuery, tags, summary: 'Users, by id (searches username, email and names)' },
     onRequest,
-    handler: (request, reply) => paginate(request, reply, (page) => admin.listUsers({ ...page, search: request.query.search }), adminUser),
+    handler: (request, reply) => paginate(request, reply, (page) => admin.listUsers({ ...page, search: request.query.search })),
   });
   app.post('/admin/users', {
     schema: { body: UserCreate, tags, summary: 'Create a user (Django’s password validation applies)' },
@@ -62,13 +56,13 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
         },
         actor(request),
       );
-      return reply.code(201).send(adminUser(user));
+      return reply.code(201).send(user);
     },
   });
   app.get('/admin/users/:id', {
     schema: { params: IdParams, tags, summary: 'One user' },
     onRequest,
-    handler: async (request) => adminUser(await admin.getUser(pathId(request.params.id))),
+    handler: async (request) => admin.getUser(pathId(request.params.id)),
   });
   app.patch('/admin/users/:id', {
     schema: { params: IdParams, body: Type.Optional(UserPatch), tags, summary: 'Change a user; is_active false ends their sessions' },
@@ -78,7 +72,7 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
       const body: Record<string, unknown> = request.body ?? {};
       // Only the editable fields: others (username, password, id…) are ignored, as DRF ignores read-only fields.
       const changes = Object.fromEntries(Object.keys(editable).map((field) => [field, body[field]])) as UserChanges;
-      return adminUser(await admin.updateUser(pathId(request.params.id), changes, actor(request)));
+      return admin.updateUser(pathId(request.params.id), changes, actor(request));
     },
   });
   app.delete('/admin/users/:id', {

@@ -9,8 +9,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { DjangoUserFields } from '../store/repos/django-users.ts';
 import type { ExistingUser, ImportedUser, ImportsRepo, NameKeys } from '../store/repos/imports.ts';
 import { newJti } from '../tokens/claims.ts';
-import type { DjangoRow, DjangoSource, DjangoTokenSource } from './django-source.ts';
-import { describeHash } from './passwords.ts';
+import type { DjangoRow, DjangoSource, DjangoTokenSource } from './source.ts';
+import { describeHash } from '../users/passwords.ts';
 
 /** A mapped row, ready to insert. Plain JSON: batches cross the control socket. */
 export interface ImportUser {

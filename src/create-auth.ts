@@ -1,0 +1,116 @@
+/**
+ * The composition root: the one place where Latchkey's parts are built and
+ * wired together. `Auth` and the services below it receive what they use;
+ * none of them constructs a dependency of its own.
+ */
+import { Admin } from './admin/service.ts';
+import { AuditLog, type AuditLogger } from './audit/log.ts';
+import { Auth } from './auth.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { ConfigError } from './errors.ts';
+import { storeNotifications } from './sessions/feeds.ts';
+import { RevocationList } from './sessions/revocation.ts';
+import { SessionService } from './sessions/service.ts';
+import { RevocationSync, type RevocationFeed } from './sessions/sync.ts';
+import type { Store } from './store/connect.ts';
+import { AccountsRepo } from './store/repos/accounts.ts';
+import { AuditRepo } from './store/repos/audit.ts';
+import { ImportsRepo } from './store/repos/imports.ts';
+import { SessionsRepo } from './store/repos/sessions.ts';
+import { UsersRepo } from './store/repos/users.ts';
+import { hmacKeySet } from './tokens/keys.ts';
+import { TokenService } from './tokens/service.ts';
+import { Passwords } from './users/passwords.ts';
+import { tokenSubject } from './users/public.ts';
+import { UserService } from './users/service.ts';
+
+export interface AuthDeps {
+  /** The database (`openStore`); the caller opens and closes it. */
+  store: Store;
+  /** The time; tests pass a manual clock. Default: the system clock. */
+  clock?: Clock;
+  /** Where audit events are also written as JSON lines (the server's pino logger). */
+  auditLogger?: AuditLogger;
+  /** Background failures: a lost LISTEN connection, a failed reconciliation, a lost audit row. */
+  onError?: (error: unknown) => void;
+  /**
+   * Revocation feeds besides the store's own notifications (PostgreSQL NOTIFY,
+   * or PGlite in-process), which are always followed.
+   */
+  feeds?: readonly RevocationFeed[];
+  /** Password hashing and checking. Default: argon2id at Latchkey's cost, Django's formats verified. */
+  passwords?: Passwords;
+}
+
+/** How often each instance re-reads recent revocations, in case a notification was lost. */
+const RECONCILE_EVERY_MS = 30_000;
+
+/**
+ * Builds the facade and everything under it. Call `start()` on the result
+ * before serving, `stop()` when done; the store stays the caller's.
+ * @example
+ * const config = loadConfig(process.env);
+ * const auth = createAuth(config, { store: await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }) });
+ * await auth.start();
+ */
+export function createAuth(config: Config, deps: AuthDeps): Auth {
+  const { store } = deps;
+  if (config.signingKey === undefined) throw new ConfigError('SIGNING_KEY', 'is not set');
+  const clock = deps.clock ?? systemClock;
+  const onError = deps.onError;
+
+  const tokens = new TokenService(hmacKeySet(config.signingKey), config);
+  const usersRepo = new UsersRepo(store.db);
+  const sessionsRepo = new SessionsRepo(store.db, store.channel);
+  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), clock, roles: config.roles });
+  // No access token outlives its revocation by more than lifetime + leeway; one more second is a
+  // margin for clocks that differ between instances.
+  const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
+  const sessions = new SessionService({
+    repo: sessionsRepo,
+    tokens,
+    revocations,
+    clock,
+    settings: config,
+    loadSubject: async (id) => {
+      const user = await users.get(id);
+      return user && tokenSubject(user, await users.accountActive(user));
+    },
+  });
+  const audit = new AuditLog({
+    repo: new AuditRepo(store.db),
+    clock,
+    ...(deps.auditLogger ? { logger: deps.auditLogger } : {}),
+    ...(onError ? { onError } : {}),
+  });
+  const admin = new Admin({
+    users: usersRepo,
+    accounts: new AccountsRepo(store.db),
+    audit,
+    userService: users,
+    sessions,
+    clock,
+    roles: config.roles,
+  });
+  const sync = new RevocationSync(revocations, {
+    feeds: [storeNotifications(store), ...(deps.feeds ?? [])],
+    loadRevokedSince: (since) => sessionsRepo.revokedSince(since),
+    reconcileEveryMs: RECONCILE_EVERY_MS,
+    clock,
+    ...(onError ? { onError } : {}),
+  });
+  return new Auth({
+    config,
+    clock,
+    tokens,
+    sessions,
+    users,
+    admin,
+    audit,
+    revocations,
+    sync,
+    imports: new ImportsRepo(store.db),
+    ping: () => store.ping(),
+  });
+}

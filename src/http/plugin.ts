@@ -1,0 +1,144 @@
+/**
+ * Latchkey's HTTP API as a Fastify plugin. A host application registers it
+ * next to its own routes, under a prefix of its choice; `latchkey serve` is
+ * this plugin in a bare app (app.ts). Everything it sets — body parsers,
+ * validation, the error handler, 404/405 answers — is encapsulated: the host's
+ * own routes keep the host's behaviour.
+ */
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import formbody from '@fastify/formbody';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
+import type { Auth } from '../auth.ts';
+import { ValidationError } from '../errors.ts';
+import { handleError, sendError } from './errors.ts';
+import { metrics } from './metrics.ts';
+import { adminAccountsRoutes } from './routes/admin/accounts.ts';
+import { adminAuditRoutes } from './routes/admin/audit-events.ts';
+import { invalidateAllTokensRoute } from './routes/admin/invalidate-all-tokens.ts';
+import { adminUsersRoutes } from './routes/admin/users.ts';
+import { changePasswordRoute } from './routes/change-password.ts';
+import { healthRoutes } from './routes/health.ts';
+import { loginRoute } from './routes/login.ts';
+import { logoutAllRoute } from './routes/logout-all.ts';
+import { logoutRoute } from './routes/logout.ts';
+import { meRoutes } from './routes/me.ts';
+import { refreshRoute } from './routes/refresh.ts';
+import { registerRoute } from './routes/register.ts';
+import { sessionsRoutes } from './routes/sessions.ts';
+import { verifyRoute } from './routes/verify.ts';
+import type { App, RouteContext } from './types.ts';
+
+export interface LatchkeyPluginOptions {
+  /** The facade, from `createAuth`; the host starts and stops it. */
+  auth: Auth;
+}
+
+const ROUTES: Array<(app: App, context: RouteContext) => void> = [
+  loginRoute,
+  refreshRoute,
+  verifyRoute,
+  logoutRoute,
+  logoutAllRoute,
+  sessionsRoutes,
+  meRoutes,
+  registerRoute,
+  changePasswordRoute,
+  invalidateAllTokensRoute,
+  adminUsersRoutes,
+  adminAccountsRoutes,
+  adminAuditRoutes,
+  healthRoutes,
+];
+
+/**
+ * Validation as DRF reads input: every field's problem reported at once, and
+ * no type coercion or stripping (a number is not a string). Fastify's default
+ * compiler with these options, private to the plugin.
+ */
+const buildValidator = AjvCompiler()({}, { customOptions: { allErrors: true, verbose: true, coerceTypes: false, removeAdditional: false } });
+
+/** Marks the trailing-slash twin a route gets when the host's router tells `/x` from `/x/`. */
+const SLASH_TWIN = Symbol('latchkey.slashTwin');
+
+/**
+ * Latchkey's routes, parsers, validation and error answers.
+ * @example
+ * const host = Fastify();
+ * host.get('/hello', async () => ({ hello: 'world' }));
+ * await host.register(latchkey, { auth, prefix: '/identity' });   // → /identity/auth/login/, /identity/admin/users/ …
+ */
+export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instance, { auth }) => {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>() as App;
+  const config = auth.config;
+
+  app.setValidatorCompiler(({ schema }) => buildValidator({ schema } as Parameters<typeof buildValidator>[0]));
+  // Every route answers with and without the trailing slash. A host whose router already ignores
+  // the slash (as `serve`'s does) needs nothing; otherwise each route gets its twin.
+  const ignoresSlash = routerIgnoresTrailingSlash(instance);
+  app.addHook('onRoute', function (route) {
+    route.bodyLimit ??= config.bodyLimit;
+    const twin = route as RouteOptions & { [SLASH_TWIN]?: true };
+    if (ignoresSlash || twin[SLASH_TWIN] || route.routePath === '' || route.routePath.endsWith('/')) return;
+    const { url: _url, path: _path, prefix: _prefix, routePath, ...rest } = route as RouteOptions & { path?: string; prefix?: string; routePath: string };
+    this.route({ ...rest, url: `${routePath}/`, schema: { ...rest.schema, hide: true }, [SLASH_TWIN]: true } as RouteOptions);
+  });
+
+  app.decorateRequest('principal', null);
+  await app.register(formbody, { bodyLimit: config.bodyLimit });
+  await app.register(swagger, {
+    openapi: { info: { title: 'Latchkey', version: '0.1.0', description: 'JWT authentication speaking SimpleJWT’s wire format' } },
+  });
+
+  // JSON and form bodies only, as DRF's default parsers; anything else is 415.
+  app.removeContentTypeParser('text/plain');
+  // A request without a body reads as an empty form, so missing fields are "required".
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null) request.body = {};
+  });
+  // After authentication and the schema: NUL characters are refused as DRF's CharField does
+  // (PostgreSQL cannot store them).
+  app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
+  // An empty JSON body is an empty object (fields "required"), as DRF reads it.
+  const parseJson = app.getDefaultJsonParser('error', 'remove');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (request, body, done) => {
+    if (typeof body !== 'string' || body.trim() === '') return done(null, {});
+    parseJson(request, body, done);
+  });
+
+  app.setErrorHandler(handleError);
+  // DRF answers 405 for a known path with another method; Fastify would say 404.
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const path = route.url.replace(/\/+$/, '');
+    const methods = methodsByPath.get(path) ?? new Set<string>();
+    for (const method of [route.method].flat()) methods.add(method);
+    methodsByPath.set(path, methods);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const methods = methodsByPath.get(request.url.split('?')[0]!.replace(/\/+$/, ''));
+    if (!methods) return sendError(reply, 'not_found');
+    reply.header('allow', [...methods].join(', '));
+    return sendError(reply, 'method_not_allowed', `Method "${request.method}" not allowed.`);
+  });
+
+  metrics(app, auth);
+  const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
+  for (const register of ROUTES) register(app, context);
+  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+};
+
+function routerIgnoresTrailingSlash(instance: FastifyInstance): boolean {
+  const initial = instance.initialConfig as { ignoreTrailingSlash?: boolean; routerOptions?: { ignoreTrailingSlash?: boolean } };
+  return initial.routerOptions?.ignoreTrailingSlash === true || initial.ignoreTrailingSlash === true;
+}
+
+function rejectNulCharacters(body: unknown): void {
+  if (typeof body !== 'object' || body === null) return;
+  const fields: Record<string, string[]> = {};
+  for (const [field, value] of Object.entries(body)) {
+    if (typeof value === 'string' && value.includes('\u0000')) fields[field] = ['Null characters are not allowed.'];
+  }
+  if (Object.keys(fields).length > 0) throw new ValidationError(fields);
+}

@@ -1,0 +1,31 @@
+import type { Store } from '../store/connect.ts';
+import type { RevocationFeed } from './sync.ts';
+
+/**
+ * Revocations announced by `pg_notify` on the store's channel: a dedicated
+ * LISTEN connection on PostgreSQL (it reconnects with backoff and then asks
+ * for a resync), in-process delivery on PGlite.
+ */
+export function storeNotifications(store: Pick<Store, 'listen'>): RevocationFeed {
+  return {
+    name: 'postgres-notify',
+    start: (sink) =>
+      store.listen({
+        onPayload: (payload) => {
+          const ids = sessionIdsOf(payload);
+          if (ids.length > 0) sink.revoked(ids);
+        },
+        onListening: () => sink.resync(),
+      }),
+  };
+}
+
+/** The ids in a notification payload, `{"sessions": [ids]}`; anything malformed names none. */
+export function sessionIdsOf(payload: string): string[] {
+  try {
+    const parsed = JSON.parse(payload) as { sessions?: unknown };
+    return Array.isArray(parsed.sessions) ? parsed.sessions.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}

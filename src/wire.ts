@@ -1,0 +1,175 @@
+/**
+ * The wire format: request and response bodies as JSON carries them, and the
+ * error shape. The server produces these and `latchkey/client` consumes them,
+ * so this module imports nothing and holds nothing but types and constants.
+ */
+
+/** A datetime as DRF renders it: ISO 8601, UTC, to the second (`2026-11-22T10:15:00Z`). */
+export type IsoDateTime = string;
+
+/** A user as the API shows it: never the password hash. */
+export interface PublicUser {
+  id: number;
+  username: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  role: string;
+  is_staff: boolean;
+  is_manager: boolean;
+  account_id: number | null;
+  password_needs_reset: boolean;
+  last_login: IsoDateTime | null;
+  date_joined: IsoDateTime;
+}
+
+/** A user as an administrator sees it. */
+export interface AdminUser extends PublicUser {
+  is_active: boolean;
+}
+
+export interface LoginRequest {
+  /** A username or an email; it may also be sent as `email`. */
+  username: string;
+  password: string;
+}
+
+/** `LOGIN_RESPONSE=minimal`: exactly SimpleJWT's body. */
+export interface MinimalLoginResponse {
+  access: string;
+  refresh: string;
+}
+
+/** `LOGIN_RESPONSE=full` (the default). */
+export interface LoginResponse extends MinimalLoginResponse {
+  access_expires_at: IsoDateTime;
+  refresh_expires_at: IsoDateTime;
+  role: string;
+  email: string;
+  password_needs_reset: boolean;
+  /** Present when `password_needs_reset` is true: where to change it. */
+  password_reset_url?: string;
+  user: PublicUser;
+}
+
+export interface RefreshResponse {
+  access: string;
+  access_expires_at: IsoDateTime;
+  /** Present when refresh tokens rotate (`ROTATE_REFRESH_TOKENS`, on by default). */
+  refresh?: string;
+  refresh_expires_at?: IsoDateTime;
+}
+
+/** A fresh pair, as change-password returns it. */
+export interface TokenPairResponse {
+  access: string;
+  refresh: string;
+  access_expires_at: IsoDateTime;
+  refresh_expires_at: IsoDateTime;
+}
+
+export interface RegisterRequest {
+  username: string;
+  email: string;
+  password: string;
+  first_name?: string;
+  last_name?: string;
+}
+
+/** One device the caller is signed in on (`GET /auth/sessions/`). */
+export interface SessionInfo {
+  id: string;
+  created_at: IsoDateTime;
+  last_used_at: IsoDateTime;
+  expires_at: IsoDateTime;
+  user_agent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+/** An account (tenant). */
+export interface Account {
+  id: number;
+  name: string;
+  is_active: boolean;
+  created_at: IsoDateTime;
+}
+
+/** Every kind of event the audit trail records (SPEC §6), plus the admin actions. */
+export const AUDIT_EVENT_TYPES = [
+  'login_succeeded',
+  'login_failed',
+  'token_refreshed',
+  'refresh_reuse_detected',
+  'logout',
+  'logout_all',
+  'session_revoked',
+  'password_changed',
+  'password_reset_forced',
+  'user_registered',
+  'throttled',
+  'all_tokens_invalidated',
+  'user_created',
+  'user_updated',
+  'user_deactivated',
+  'user_sessions_ended',
+  'account_created',
+  'account_updated',
+  'account_deactivated',
+  'users_imported',
+  'sessions_imported',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Plain values only: a reason, a count, the fields changed — never a credential. */
+export type AuditDetail = Record<string, string | number | boolean | null | string[]>;
+
+export interface AuditEvent {
+  id: number;
+  type: AuditEventType;
+  at: IsoDateTime;
+  user_id: number | null;
+  session_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  outcome: 'success' | 'failure';
+  detail: AuditDetail;
+}
+
+/** DRF's PageNumberPagination. */
+export interface Paged<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+/** Every stable error code the API answers with (the server checks its error table against this list). */
+export type ErrorCode =
+  | 'no_active_account'
+  | 'token_not_valid'
+  | 'not_authenticated'
+  | 'bad_authorization_header'
+  | 'user_not_found'
+  | 'user_inactive'
+  | 'permission_denied'
+  | 'password_reset_required'
+  | 'account_inactive'
+  | 'not_found'
+  | 'service_unavailable'
+  | 'parse_error'
+  | 'bad_request'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'method_not_allowed'
+  | 'error';
+
+/** DRF's error body: `detail` and a stable `code`. */
+export interface ErrorBody {
+  detail: string;
+  code: ErrorCode;
+}
+
+/** DRF's validation body: a list of messages per field (`non_field_errors` for the body as a whole). */
+export type FieldErrors = Record<string, string[]>;
