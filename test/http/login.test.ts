@@ -5,7 +5,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import type { Auth } from '../../src/auth.ts';
 import { createAuth } from '../../src/create-auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
