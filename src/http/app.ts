@@ -56,8 +56,7 @@ function rejectNulCharacters(body: unknown): void {
   if (Object.keys(fields).length > 0) throw new ValidationError(fields);
 }
 
-/** Never logged: credentials travel in these. */
-export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
+export { REDACT } from '../logging.ts';
 
 /**
  * Builds the HTTP app around an Auth facade. It never listens: `serve` does,
