@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
+import { DebugRequestLogs } from '../logging.ts';
 import { handleError, sendError } from './errors.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
@@ -67,6 +68,8 @@ export async function buildApp({ auth, logger = false, loggerInstance }: BuildAp
   const config = auth.config;
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger }),
+    // In production a log line per request costs throughput: request lines only at LOG_LEVEL=debug.
+    ...(config.production ? { logController: new DebugRequestLogs() } : {}),
     bodyLimit: config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: { allErrors: true, verbose: true, coerceTypes: false, removeAdditional: false } },
