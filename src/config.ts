@@ -29,6 +29,8 @@ export interface Config {
   roles: string[];
   bodyLimit: number;
   logLevel: string;
+  /** `auto`: pretty lines on a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'pretty' | 'json';
 }
 
 type Env = Record<string, string | undefined>;
@@ -105,6 +107,7 @@ export const DEFAULTS = {
   ROLES: { default: 'client,employe,admin', parse: parseRoles },
   BODY_LIMIT: { default: '65536', parse: parseBodyLimit },
   LOG_LEVEL: { default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
+  LOG_FORMAT: { default: 'auto', parse: oneOf(['auto', 'pretty', 'json'] as const) },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -175,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     roles: required(read(env, 'ROLES')),
     bodyLimit: required(read(env, 'BODY_LIMIT')),
     logLevel: required(read(env, 'LOG_LEVEL')),
+    logFormat: required(read(env, 'LOG_FORMAT')),
   };
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.refreshTokenLifetime < config.accessTokenLifetime) {

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
+import { DebugRequestLogs } from '../logging.ts';
 import { latchkey } from './plugin.ts';
 import type { App } from './types.ts';
 
@@ -11,8 +12,7 @@ export interface BuildAppOptions {
   loggerInstance?: FastifyBaseLogger;
 }
 
-/** Never logged: credentials travel in these. */
-export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
+export { REDACT } from '../logging.ts';
 
 /**
  * The server `latchkey serve` runs: the Latchkey plugin at the root of a bare
@@ -22,6 +22,8 @@ export const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.h
 export async function buildApp({ auth, logger = false, loggerInstance }: BuildAppOptions): Promise<App> {
   const app = Fastify({
     ...(loggerInstance ? { loggerInstance } : { logger }),
+    // In production a log line per request costs throughput: request lines only at LOG_LEVEL=debug.
+    ...(auth.config.production ? { logController: new DebugRequestLogs() } : {}),
     bodyLimit: auth.config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   });

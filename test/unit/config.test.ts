@@ -69,8 +69,9 @@ describe('loadConfig defaults (SPEC §10)', () => {
     assert.deepEqual(config.roles, ['client', 'employe', 'admin']);
   });
 
-  it('LOG_LEVEL info', () => {
+  it('LOG_LEVEL info, LOG_FORMAT auto', () => {
     assert.equal(config.logLevel, 'info');
+    assert.equal(config.logFormat, 'auto');
   });
 
   it('a body limit is set (request bodies are capped)', () => {
@@ -97,7 +98,7 @@ describe('loadConfig defaults (SPEC §10)', () => {
     for (const variable of [
       'HOST', 'PORT', 'DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'SIGNING_KEY', 'JWT_ALGORITHM', 'ACCESS_TOKEN_LIFETIME',
       'REFRESH_TOKEN_LIFETIME', 'ROTATE_REFRESH_TOKENS', 'REFRESH_REUSE_GRACE', 'LEEWAY', 'JWT_ISSUER', 'JWT_AUDIENCE',
-      'USER_ID_CLAIM', 'AUTH_BASE_PATH', 'LOGIN_RESPONSE', 'ROLES', 'LOG_LEVEL',
+      'USER_ID_CLAIM', 'AUTH_BASE_PATH', 'LOGIN_RESPONSE', 'ROLES', 'LOG_LEVEL', 'LOG_FORMAT',
     ]) {
       assert.ok(variable in DEFAULTS, variable);
     }
@@ -172,6 +173,11 @@ describe('other values', () => {
     assert.equal(loadConfig({ REDIS_URL: 'rediss://cache.example.com' }).redisUrl, 'rediss://cache.example.com');
   });
 
+  it('LOG_FORMAT takes auto, pretty and json', () => {
+    for (const format of ['auto', 'pretty', 'json'] as const) assert.equal(loadConfig({ LOG_FORMAT: format }).logFormat, format);
+    assert.equal(loadConfig({ LOG_FORMAT: ' json ' }).logFormat, 'json');
+  });
+
   it(`a SIGNING_KEY of ${MIN_SIGNING_KEY_BYTES} bytes is enough`, () => {
     assert.equal(loadConfig({ SIGNING_KEY: KEY }).signingKey, KEY);
   });
@@ -208,6 +214,8 @@ describe('bad values throw a ConfigError naming the variable', () => {
     ['AUTH_BASE_PATH=/ (empty once trimmed)', { AUTH_BASE_PATH: '/' }, 'AUTH_BASE_PATH'],
     ['ROLES=,', { ROLES: ',' }, 'ROLES'],
     ['LOG_LEVEL=loud', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    ['LOG_FORMAT=text', { LOG_FORMAT: 'text' }, 'LOG_FORMAT'],
+    ['LOG_FORMAT=JSON (case matters, as LOG_LEVEL)', { LOG_FORMAT: 'JSON' }, 'LOG_FORMAT'],
   ];
   for (const [title, env, variable] of cases) {
     it(`${title} → ConfigError(${variable})`, () => refuses(env, variable));

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
-import type { AddressInfo } from 'node:net';
 import type { Auth } from '../../auth.ts';
 import { createAuth } from '../../create-auth.ts';
 import { loadConfig, type Config } from '../../config.ts';
-import { buildApp, REDACT } from '../../http/app.ts';
+import { buildApp } from '../../http/app.ts';
 import type { App } from '../../http/types.ts';
+import { createLogger, listeningLine } from '../../logging.ts';
 import { openStore, type Store } from '../../store/connect.ts';
 import { controlSocketPath, startControlServer, type ControlServer } from '../control.ts';
 import { CliError, EXIT_STATUS_HELP } from '../errors.ts';
@@ -74,7 +73,7 @@ async function serve(config: Config): Promise<void> {
     store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (error) => logError(error, 'database connection lost') });
     const applied = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
-    const logger = pino({ level: config.logLevel, redact: REDACT });
+    const logger = createLogger(config);
     auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
     await auth.start();
     const server = await buildApp({ auth, loggerInstance: logger });
@@ -84,10 +83,9 @@ async function serve(config: Config): Promise<void> {
 
     if (applied.length > 0) server.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
     if (config.signingKey === undefined) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
-    await server.listen({ host: config.host, port: config.port });
+    // Fastify logs a line per address it listens on: that line is Latchkey's start-up line.
+    await server.listen({ host: config.host, port: config.port, listenTextResolver: (url) => listeningLine(url, config, process.env) });
     settle.ready({ auth, store });
-    const where = embedded ? `embedded database in ${config.dataDir}` : 'PostgreSQL';
-    server.log.info(`Latchkey listening on ${listeningUrl(server.server.address(), config)} (${where})`);
 
     await stop.requested;
     server.log.info('shutting down');
@@ -130,10 +128,4 @@ async function inOrder(steps: Array<() => unknown>): Promise<void> {
     }
   }
   if (first !== undefined) throw first;
-}
-
-function listeningUrl(address: string | AddressInfo | null, config: Config): string {
-  if (address === null || typeof address === 'string') return `http://${config.host}:${config.port}`;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}`;
 }
