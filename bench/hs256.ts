@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     console.log('To run it: npm install --no-save jose && node --import tsx bench/hs256.ts && npm install');
     return;
   }
-  const keys = hmacKeySet(SECRET);
+  const keys = hmacKeySet(SECRET, 'HS256');
   const token = makeToken(keys.current);
   const raw = new TextEncoder().encode(SECRET);
   const keyObject = createSecretKey(Buffer.from(SECRET));

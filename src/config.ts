@@ -9,10 +9,10 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
-  redisUrl: string | undefined;
   production: boolean;
   /** Undefined in development until the data directory supplies a generated key. */
   signingKey: string | undefined;
+  /** The one algorithm tokens are signed and verified with. */
   jwtAlgorithm: 'HS256';
   /** Lifetimes and windows in milliseconds. */
   accessTokenLifetime: number;
@@ -90,7 +90,6 @@ export const DEFAULTS = {
   PORT: { default: '8000', parse: parsePort },
   DATA_DIR: { default: './.latchkey', parse: (v: string) => v },
   DATABASE_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['postgres:', 'postgresql:']) },
-  REDIS_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['redis:', 'rediss:']) },
   SIGNING_KEY: { default: undefined, parse: (v: string) => v },
   JWT_ALGORITHM: { default: 'HS256', parse: oneOf(['HS256'] as const) },
   ACCESS_TOKEN_LIFETIME: { default: '15m', parse: parseDuration },
@@ -160,7 +159,6 @@ export function loadConfig(env: Env = process.env): Config {
     port: required(read(env, 'PORT')),
     dataDir: required(read(env, 'DATA_DIR')),
     databaseUrl: read(env, 'DATABASE_URL'),
-    redisUrl: read(env, 'REDIS_URL'),
     production,
     signingKey,
     jwtAlgorithm: required(read(env, 'JWT_ALGORITHM')),

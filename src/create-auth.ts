@@ -60,7 +60,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   const clock = deps.clock ?? systemClock;
   const onError = deps.onError;
 
-  const tokens = new TokenService(hmacKeySet(config.signingKey), config);
+  const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
   const usersRepo = new UsersRepo(store.db);
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
   const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), clock, roles: config.roles });

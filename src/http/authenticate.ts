@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { Auth, Principal } from '../auth.ts';
+import type { Auth, ClientInfo, Principal } from '../auth.ts';
 import { AuthError } from '../errors.ts';
-import type { ClientInfo } from '../sessions/service.ts';
 
 /**
  * The bearer token of a request: undefined when there is none (or another

@@ -81,6 +81,8 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
     route.bodyLimit ??= config.bodyLimit;
     const twin = route as RouteOptions & { [SLASH_TWIN]?: true };
     if (ignoresSlash || twin[SLASH_TWIN] || route.routePath === '' || route.routePath.endsWith('/')) return;
+    // Fastify adds HEAD beside each GET; the GET's twin gets its own.
+    if (route.method === 'HEAD') return;
     // The twin is registered relative to this plugin, as the original was.
     const { url, path, prefix, routePath, ...rest } = route as RouteOptions & { path?: string; prefix?: string; routePath: string };
     this.route({ ...rest, url: `${routePath}/`, schema: { ...rest.schema, hide: true }, [SLASH_TWIN]: true } as RouteOptions);

@@ -20,11 +20,11 @@ export function keyId(secret: string): string {
 }
 
 /**
- * Builds the key set for HS256 from a shared secret.
- * @example const keys = hmacKeySet(config.signingKey);
+ * Builds the key set for an HMAC algorithm (JWT_ALGORITHM) from a shared secret.
+ * @example const keys = hmacKeySet(config.signingKey, config.jwtAlgorithm);
  */
-export function hmacKeySet(secret: string): KeySet {
-  const key: VerificationKey = { kid: keyId(secret), algorithm: 'HS256', secret: createSecretKey(Buffer.from(secret)) };
+export function hmacKeySet(secret: string, algorithm: VerificationKey['algorithm']): KeySet {
+  const key: VerificationKey = { kid: keyId(secret), algorithm, secret: createSecretKey(Buffer.from(secret)) };
   return { current: key, all: new Map([[key.kid, key]]) };
 }
 

@@ -54,6 +54,21 @@ for (const name of storeNames()) {
       assert.deepEqual(wrong.json(), NO_ACTIVE_ACCOUNT);
     });
 
+    it('a login refused for an inactive account writes no last_login and opens no session', async () => {
+      const accountId = await account(false);
+      const u = await createUser(h, { accountId });
+      assert.equal((await tryLogin(u.username)).statusCode, 403);
+      const row = await h.store.db.selectFrom('users').select('last_login').where('id', '=', u.id).executeTakeFirstOrThrow();
+      assert.equal(row.last_login, null);
+      const sessions = await h.store.db.selectFrom('sessions').select('id').where('user_id', '=', u.id).execute();
+      assert.deepEqual(sessions, []);
+      // Once the account is active again, the same login writes it.
+      await setActive(accountId, true);
+      assert.equal((await tryLogin(u.username)).statusCode, 200);
+      const after = await h.store.db.selectFrom('users').select('last_login').where('id', '=', u.id).executeTakeFirstOrThrow();
+      assert.ok(after.last_login instanceof Date);
+    });
+
     it('403 account_inactive at refresh once the account is deactivated; works again once reactivated', async () => {
       const accountId = await account();
       const u = await createUser(h, { accountId });

@@ -32,9 +32,8 @@ describe('loadConfig defaults (SPEC §10)', () => {
     assert.equal(config.dataDir, './.latchkey');
   });
 
-  it('no DATABASE_URL (embedded PGlite), no REDIS_URL', () => {
+  it('no DATABASE_URL (embedded PGlite)', () => {
     assert.equal(config.databaseUrl, undefined);
-    assert.equal(config.redisUrl, undefined);
   });
 
   it('SIGNING_KEY unset in development (generated later), JWT_ALGORITHM HS256', () => {
@@ -96,7 +95,7 @@ describe('loadConfig defaults (SPEC §10)', () => {
 
   it('the DEFAULTS table covers every variable of SPEC §10 that loadConfig reads', () => {
     for (const variable of [
-      'HOST', 'PORT', 'DATA_DIR', 'DATABASE_URL', 'REDIS_URL', 'SIGNING_KEY', 'JWT_ALGORITHM', 'ACCESS_TOKEN_LIFETIME',
+      'HOST', 'PORT', 'DATA_DIR', 'DATABASE_URL', 'SIGNING_KEY', 'JWT_ALGORITHM', 'ACCESS_TOKEN_LIFETIME',
       'REFRESH_TOKEN_LIFETIME', 'ROTATE_REFRESH_TOKENS', 'REFRESH_REUSE_GRACE', 'LEEWAY', 'JWT_ISSUER', 'JWT_AUDIENCE',
       'USER_ID_CLAIM', 'AUTH_BASE_PATH', 'LOGIN_RESPONSE', 'ROLES', 'LOG_LEVEL', 'LOG_FORMAT',
     ]) {
@@ -166,11 +165,9 @@ describe('other values', () => {
     assert.equal(config.jwtAudience, 'api');
   });
 
-  it('DATABASE_URL takes postgres:// and postgresql://; REDIS_URL redis:// and rediss://', () => {
+  it('DATABASE_URL takes postgres:// and postgresql://', () => {
     assert.equal(loadConfig({ DATABASE_URL: 'postgres://u@h:5432/db' }).databaseUrl, 'postgres://u@h:5432/db');
     assert.equal(loadConfig({ DATABASE_URL: 'postgresql://u@h/db' }).databaseUrl, 'postgresql://u@h/db');
-    assert.equal(loadConfig({ REDIS_URL: 'redis://localhost:6379' }).redisUrl, 'redis://localhost:6379');
-    assert.equal(loadConfig({ REDIS_URL: 'rediss://cache.example.com' }).redisUrl, 'rediss://cache.example.com');
   });
 
   it('LOG_FORMAT takes auto, pretty and json', () => {
@@ -204,7 +201,6 @@ describe('bad values throw a ConfigError naming the variable', () => {
     ['ROTATE_REFRESH_TOKENS=maybe', { ROTATE_REFRESH_TOKENS: 'maybe' }, 'ROTATE_REFRESH_TOKENS'],
     ['DATABASE_URL=mysql://x', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     ['DATABASE_URL=not a url', { DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
-    ['REDIS_URL=http://x', { REDIS_URL: 'http://x' }, 'REDIS_URL'],
     ['SIGNING_KEY too short', { SIGNING_KEY: 'short' }, 'SIGNING_KEY'],
     [`SIGNING_KEY of ${MIN_SIGNING_KEY_BYTES - 1} bytes`, { SIGNING_KEY: 'k'.repeat(MIN_SIGNING_KEY_BYTES - 1) }, 'SIGNING_KEY'],
     ['JWT_ALGORITHM=none', { JWT_ALGORITHM: 'none' }, 'JWT_ALGORITHM'],

@@ -16,7 +16,7 @@ type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'user
 
 const SECRET = 'unit-test-signing-key-at-least-32-bytes!!';
 const OTHER_SECRET = 'another-unit-test-key-at-least-32-bytes!!';
-const keys: KeySet = hmacKeySet(SECRET);
+const keys: KeySet = hmacKeySet(SECRET, 'HS256');
 const key = keys.current;
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
@@ -54,7 +54,7 @@ describe('codec', () => {
 
   it('another payload or key gives another token', () => {
     assert.notEqual(encode(PAYLOAD, key), encode({ ...PAYLOAD, user_id: 8 }, key));
-    assert.notEqual(encode(PAYLOAD, key), encode(PAYLOAD, hmacKeySet(OTHER_SECRET).current));
+    assert.notEqual(encode(PAYLOAD, key), encode(PAYLOAD, hmacKeySet(OTHER_SECRET, 'HS256').current));
   });
 
   it('is compact JWS: three base64url segments, header {alg HS256, typ JWT, kid}, HMAC-SHA256 signature', () => {
@@ -72,7 +72,7 @@ describe('codec', () => {
     assert.notEqual(keyId(SECRET), keyId(OTHER_SECRET));
     assert.equal(key.kid.length, 16);
     assert.ok(!SECRET.includes(key.kid));
-    assert.equal(hmacKeySet(SECRET).current.kid, key.kid);
+    assert.equal(hmacKeySet(SECRET, 'HS256').current.kid, key.kid);
   });
 
   it('a token without kid is tried against the current key (tokens from SimpleJWT carry none)', () => {
@@ -81,7 +81,7 @@ describe('codec', () => {
   });
 
   it('verifies with any key of the set, by kid', () => {
-    const old: VerificationKey = hmacKeySet(OTHER_SECRET).current;
+    const old: VerificationKey = hmacKeySet(OTHER_SECRET, 'HS256').current;
     const all = new Map([...keys.all, [old.kid, old]]);
     assert.deepEqual(decode(encode(PAYLOAD, old), all, key), PAYLOAD);
   });
@@ -162,7 +162,7 @@ describe('codec', () => {
       rejects('unknown_key', () => decode(signRaw({ alg: 'HS256', typ: 'JWT', kid: 'nope' }, PAYLOAD), keys.all, key));
       rejects('unknown_key', () => decode(signRaw({ alg: 'HS256', typ: 'JWT', kid: 1 }, PAYLOAD), keys.all, key));
       rejects('unknown_key', () => decode(signRaw({ alg: 'HS256', typ: 'JWT', kid: null }, PAYLOAD), keys.all, key));
-      rejects('unknown_key', () => decode(encode(PAYLOAD, hmacKeySet(OTHER_SECRET).current), keys.all, key));
+      rejects('unknown_key', () => decode(encode(PAYLOAD, hmacKeySet(OTHER_SECRET, 'HS256').current), keys.all, key));
     });
 
     it('signature: tampered payload, signature kept', () => {
@@ -377,7 +377,7 @@ describe('TokenService', () => {
     it('codec failures surface as token_not_valid too', () => {
       invalid(() => service().verify('garbage', 'any', NOW));
       invalid(() => service().verify('a'.repeat(MAX_TOKEN_BYTES + 1), 'any', NOW));
-      invalid(() => service().verify(encode(base(), hmacKeySet(OTHER_SECRET).current), 'any', NOW));
+      invalid(() => service().verify(encode(base(), hmacKeySet(OTHER_SECRET, 'HS256').current), 'any', NOW));
       invalid(() => service().verify(`${b64({ alg: 'none', typ: 'JWT' })}.${b64(base())}.`, 'any', NOW));
     });
   });

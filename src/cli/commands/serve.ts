@@ -21,8 +21,22 @@ Environment:
                     \`latchkey migrate\` first, serve refuses pending migrations
   SIGNING_KEY       HS256 secret, at least 32 bytes; required when
                     NODE_ENV=production, generated into DATA_DIR otherwise
+  JWT_ALGORITHM     HS256 (the only one so far)
+  ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
+                    15m and 7d by default (90s, 15m, 12h, 7d; a bare number is seconds)
+  ROTATE_REFRESH_TOKENS, REFRESH_REUSE_GRACE
+                    true and 10s by default
+  LEEWAY, JWT_ISSUER, JWT_AUDIENCE, USER_ID_CLAIM
+                    claims checks and names (0s, unset, unset, user_id)
+  AUTH_BASE_PATH    route prefix (default /auth)
+  LOGIN_RESPONSE    full (default) or minimal (SimpleJWT's {access, refresh})
+  REGISTRATION_ENABLED
+                    open sign-up (default true)
+  ROLES             allowed roles, the first the default (client,employe,admin)
+  BODY_LIMIT        largest request body in bytes (default 65536)
   LOG_LEVEL         fatal, error, warn, info (default), debug, trace, silent
-  and the token, cookie and throttle settings listed in the README.
+  LOG_FORMAT        auto (default: pretty on a terminal, JSON otherwise), pretty, json
+  NODE_ENV          production: SIGNING_KEY required, request lines only at debug
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
