@@ -49,13 +49,6 @@ export function tryLock(dir: string, claim: { socket: string | null; command: st
   throw new Error(`could not take ${path}: it keeps changing`);
 }
 
-/** Reads who holds the lock on `dir`, if anyone live does. */
-export function lockHolder(dir: string): LockHolder | undefined {
-  const raw = readRaw(join(dir, LOCK_FILE));
-  const holder = raw === undefined ? undefined : parse(raw);
-  return holder && isLive(holder) ? holder : undefined;
-}
-
 /**
  * Creates the lock atomically with its content: a fully written temporary file
  * is hard-linked into place, so no reader ever sees a half-written lock.

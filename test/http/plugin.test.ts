@@ -17,7 +17,7 @@ async function hostApp(auth: Auth): Promise<FastifyInstance> {
   host.addHook('onRequest', async (_request, reply) => {
     reply.header('x-host', 'yes');
   });
-  host.setErrorHandler((error, _request, reply) => reply.code(418).send({ host_error: error.message }));
+  host.setErrorHandler((error, _request, reply) => reply.code(418).send({ host_error: (error as Error).message }));
   host.get('/hello', async () => ({ hello: 'world' }));
   host.post('/echo', async (request) => ({ got: request.body }));
   host.get('/boom', async () => {
