@@ -62,14 +62,16 @@ npm init -y >>"$log" 2>&1
 timeout 600 npm install --no-audit --no-fund "$tarball" >>"$log" 2>&1
 
 step="npx latchkey --help"
-timeout 60 npx --no latchkey --help >>"$log" 2>&1
+# `--`: without it npx would take --help (and other options) as its own.
+timeout 60 npx --no -- latchkey --help >"$tmp/help.txt" 2>&1 || { cat "$tmp/help.txt" >>"$log"; exit 1; }
+grep -q '^Usage: latchkey' "$tmp/help.txt" || { cat "$tmp/help.txt" >>"$log"; fail "--help did not print latchkey's usage"; }
 
 step="npx latchkey serve"
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 export DATA_DIR="$tmp/data" HOST=127.0.0.1 PORT="$port" NODE_ENV=production \
        SIGNING_KEY="pack-smoke-signing-key-$(printf '%025d' 0)"   # 48 characters
 # setsid: npx and the server in a process group of their own, stopped together.
-setsid npx --no latchkey serve >"$tmp/server.log" 2>&1 &
+setsid npx --no -- latchkey serve >"$tmp/server.log" 2>&1 &
 server=$!
 up=""
 for _ in $(seq 1 600); do   # 120 s: a fresh embedded database takes a while
@@ -81,7 +83,7 @@ done
 
 step="npx latchkey create-user"
 password='pack smoke: correct horse battery staple'
-printf '%s\n' "$password" | timeout 60 npx --no latchkey create-user --username smoke --email smoke@example.com --password-stdin >>"$log" 2>&1
+printf '%s\n' "$password" | timeout 60 npx --no -- latchkey create-user --username smoke --email smoke@example.com --password-stdin >>"$log" 2>&1
 
 step="login"
 code="$(curl -sS --max-time 10 -o "$tmp/login.json" -w '%{http_code}' -H 'content-type: application/json' \
