@@ -53,6 +53,8 @@ export interface AuthOptions {
   onError?: (error: unknown) => void;
   /** Where audit events are also written as JSON lines (the server's pino logger). */
   logger?: AuditLogger;
+  /** Password hashing; production cost by default (tests pass a cheap one). */
+  passwords?: Passwords;
 }
 
 /** How often each instance re-reads recent revocations, in case a notification was lost. */
@@ -81,7 +83,7 @@ export class Auth {
     this.#tokens = new TokenService(hmacKeySet(config.signingKey), config);
     const usersRepo = new UsersRepo(store.db);
     const sessionsRepo = new SessionsRepo(store.db, store.channel);
-    this.#users = new UserService({ repo: usersRepo, passwords: new Passwords(), clock: this.#clock, roles: config.roles });
+    this.#users = new UserService({ repo: usersRepo, passwords: options.passwords ?? new Passwords(), clock: this.#clock, roles: config.roles });
     // No access token outlives its revocation by more than lifetime + leeway; one more second is a
     // margin for clocks that differ between instances.
     const revocations = new RevocationList(this.#clock, config.accessTokenLifetime + config.leeway + 1000);

@@ -11,7 +11,7 @@ import { Auth } from '../../src/auth.ts';
 import { buildApp, REDACT } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import {
-  PASSWORD, bearer, claimsOf, manualClock, openTestStore, storeNames, testConfig, uniqueName,
+  PASSWORD, bearer, claimsOf, manualClock, openTestStore, storeNames, testConfig, testPasswords, uniqueName,
   NOT_AUTHENTICATED,
 } from '../support/harness.ts';
 
@@ -56,6 +56,7 @@ for (const name of storeNames()) {
         config: testConfig(),
         store,
         clock,
+        passwords: testPasswords(),
         logger: { info: (object, message) => lines.push(JSON.stringify({ ...object, msg: message })) },
       });
       await auth.start();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Auth } from '../../src/auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
-import { PASSWORD, bearer, claimsOf, openTestStore, storeNames, testConfig, uniqueName } from '../support/harness.ts';
+import { PASSWORD, bearer, claimsOf, openTestStore, storeNames, testConfig, testPasswords, uniqueName } from '../support/harness.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase 42';
 const CLIENT = { 'user-agent': 'AuditTest/1.0' };
@@ -23,7 +23,7 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = new Auth({ config: testConfig(), store, logger: { info: (object) => lines.push(JSON.parse(JSON.stringify(object)) as Record<string, unknown>) } });
+      auth = new Auth({ config: testConfig(), store, passwords: testPasswords(), logger: { info: (object) => lines.push(JSON.parse(JSON.stringify(object)) as Record<string, unknown>) } });
       await auth.start();
       app = await buildApp({ auth });
     });

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Auth } from '../../src/auth.ts';
 import { buildApp, REDACT } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
-import { openTestStore, PASSWORD, storeNames, testConfig } from '../support/harness.ts';
+import { openTestStore, PASSWORD, storeNames, testConfig, testPasswords } from '../support/harness.ts';
 
 for (const name of storeNames()) {
   describe(`request logs on ${name}`, () => {
@@ -16,7 +16,7 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = new Auth({ config: testConfig(), store });
+      auth = new Auth({ config: testConfig(), store, passwords: testPasswords() });
       await auth.start();
       await auth.createUser({ username: 'logged', password: PASSWORD });
       app = await buildApp({ auth, logger: { level: 'trace', stream, redact: REDACT } });
