@@ -16,8 +16,8 @@ import pg from 'pg';
 import { DEFAULTS } from '../../src/config.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/latchkey.js', import.meta.url));
-/** Upper bound for any one process to finish or a server to come up; never asserted on. */
-export const PROCESS_TIMEOUT_MS = 60_000;
+/** Upper bound for any one process to finish or a server to come up; never asserted on. Generous: test files run in parallel, and a loaded machine is slow. */
+export const PROCESS_TIMEOUT_MS = 120_000;
 export const PASSWORD = 'correct horse battery staple';
 
 const children = new Set<ChildProcess>();
