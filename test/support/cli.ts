@@ -25,8 +25,8 @@ export const BIN = fileURLToPath(new URL('../../bin/latchkey.js', import.meta.ur
   const stale = readdirSync(src, { recursive: true, encoding: 'utf8' }).find((file) => file.endsWith('.ts') && statSync(join(src, file)).mtimeMs > built);
   if (stale !== undefined) throw new Error(`dist/ is older than src/${stale}: run \`npm run build\` (npm test does it first)`);
 }
-/** Upper bound for any one process to finish or a server to come up; never asserted on. */
-export const PROCESS_TIMEOUT_MS = 60_000;
+/** Upper bound for any one process to finish or a server to come up; never asserted on. Generous: test files run in parallel, and a loaded machine is slow. */
+export const PROCESS_TIMEOUT_MS = 120_000;
 export const PASSWORD = 'correct horse battery staple';
 
 const children = new Set<ChildProcess>();
