@@ -32,13 +32,33 @@ async function migrator(db: AnyKysely): Promise<Migrator> {
  * @example const { applied } = await migrateToLatest(store.db);
  */
 export async function migrateToLatest(db: AnyKysely): Promise<MigrationReport> {
-  const { error, results } = await (await migrator(db)).migrateToLatest();
-  if (error) throw error;
+  const { results } = await pastDroppedSchemas(async () => {
+    const outcome = await (await migrator(db)).migrateToLatest();
+    if (outcome.error) throw outcome.error;
+    return outcome;
+  });
   return { applied: (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName) };
 }
 
 /** Names of migrations not yet applied. */
 export async function pendingMigrations(db: AnyKysely): Promise<string[]> {
-  const all = await (await migrator(db)).getMigrations();
+  const all = await pastDroppedSchemas(async () => (await migrator(db)).getMigrations());
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/**
+ * Kysely's introspector checks `has_schema_privilege` on every schema of the
+ * database; a schema dropped by someone else during that scan (another app, or
+ * another test suite sharing the database) fails it with 3F000 although nothing
+ * of ours is wrong. Such a failure is retried; nothing has been applied by then,
+ * since the scan comes before the migration lock.
+ */
+async function pastDroppedSchemas<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '3F000' || attempt >= attempts) throw error;
+    }
+  }
 }
