@@ -63,6 +63,7 @@ export const FR: Readonly<Record<string, string>> = {
   'A user with that email already exists.': 'Un utilisateur avec cette adresse électronique existe déjà.',
   'A user with that id does not exist.': 'Aucun utilisateur ne correspond à cet identifiant.',
   'Your old password was entered incorrectly. Please enter it again.': 'Votre ancien mot de passe est incorrect. Veuillez le rectifier.',
+  'The new password must be different from the old one.': 'Le nouveau mot de passe doit être différent de l’ancien.',
 
   // Password validators (django.contrib.auth.password_validation).
   'This password is too short. It must contain at least {min_length} character.': 'Ce mot de passe est trop court. Il doit contenir au minimum {min_length} caractère.',

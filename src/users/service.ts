@@ -29,6 +29,9 @@ export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Django's UnicodeUsernameValidator: letters and digits of any script, and @ . + - _. */
 export const USERNAME = /^[\p{L}\p{N}_.@+-]+$/u;
 
+/** A password change must change the password (a forced reset above all). */
+export const SAME_PASSWORD = 'The new password must be different from the old one.';
+
 /** Who the users are: authentication by password, creation, profile. */
 export class UserService {
   readonly #repo: UsersRepo;
@@ -82,11 +85,15 @@ export class UserService {
 
   /**
    * Changes a password after checking the old one; lifts a forced reset.
-   * Failures are DRF field errors under `old_password` or `new_password`.
+   * Failures are DRF field errors under `old_password` or `new_password`
+   * (the same password again is refused, and nothing changes).
    */
   async changePassword(user: UserRow, oldPassword: string, newPassword: string): Promise<void> {
     const check = await this.#passwords.verify(user.password, oldPassword);
     if (!check.ok) throw new ValidationError({ old_password: ['Your old password was entered incorrectly. Please enter it again.'] });
+    // The old password was just proven, so the same text is the same password: no second hash needed.
+    // Refused, or a forced reset could be "satisfied" without changing anything.
+    if (newPassword === oldPassword) throw new ValidationError({ new_password: [SAME_PASSWORD] });
     const problems = validatePassword(newPassword, user);
     if (problems.length > 0) throw new ValidationError({ new_password: problems });
     await this.#repo.updatePassword(user.id, await this.#passwords.hash(newPassword), { clearReset: true });
