@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { DebugRequestLogs } from '../logging.ts';
+import { handleClientError, handleFrameworkError } from './errors.ts';
 import { latchkey } from './plugin.ts';
 import type { App } from './types.ts';
 
@@ -26,6 +27,9 @@ export async function buildApp({ auth, logger = false, loggerInstance }: BuildAp
     ...(auth.config.production ? { logController: new DebugRequestLogs() } : {}),
     bodyLimit: auth.config.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors raised before any route runs answer in DRF's shape too (SPEC §3).
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   });
   await app.register(latchkey, { auth });
   return app as unknown as App;

@@ -2,6 +2,8 @@
  * The one table from error codes to DRF-shaped wire bodies, and the Fastify
  * error handler that uses it. A new domain code without a row fails to compile.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, ValidationError, type AuthErrorCode } from '../errors.ts';
 import type { ErrorCode } from '../wire.ts';
@@ -35,6 +37,8 @@ export const HTTP_ERRORS = {
   payload_too_large: { status: 413, detail: 'Request body is too large.' },
   method_not_allowed: { status: 405, detail: 'Method not allowed.' },
   error: { status: 500, detail: 'A server error occurred.' },
+  request_timeout: { status: 408, detail: 'The request was not received in time.' },
+  request_header_fields_too_large: { status: 431, detail: 'Request header fields are too large.' },
 } as const satisfies Record<string, Wire>;
 
 export type WireCode = AuthErrorCode | keyof typeof HTTP_ERRORS;
@@ -147,4 +151,41 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (handled) return handled;
   request.log.error({ err: error }, 'unhandled error');
   return sendError(reply, 'error');
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures of its router, before any route or
+ * plugin runs (a malformed percent-encoding, a path parameter over
+ * `maxParamLength`), in DRF's shape. An over-long id names nothing: 404.
+ */
+export function handleFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 'not_found');
+  return sendError(reply, 'bad_request');
+}
+
+/** The Node HTTP parser's failures by its error code; anything else it refuses is a 400. */
+const CLIENT_ERRORS: Readonly<Record<string, keyof typeof HTTP_ERRORS>> = {
+  HPE_HEADER_OVERFLOW: 'request_header_fields_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+  HPE_HEADERS_TIMEOUT: 'request_timeout',
+};
+
+/**
+ * Fastify's `clientErrorHandler`: the request never got past Node's HTTP
+ * parser (headers too large, malformed request line, a timeout), so there is
+ * no request to negotiate a language with; the answer is DRF's English body
+ * with a `code`, written straight to the socket, which is then closed.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = CLIENT_ERRORS[error.code ?? ''] ?? 'bad_request';
+  const { status, detail } = HTTP_ERRORS[code];
+  const body = JSON.stringify({ detail, code });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
