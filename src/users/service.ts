@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import { isUniqueViolation, type UserRow, type UsersRepo } from '../store/repos/users.ts';
+import { normalizeEmail, normalizeUsername } from './identifiers.ts';
 import type { Passwords } from './passwords.ts';
 import { validatePassword } from './validators.ts';
 
@@ -103,10 +104,15 @@ export class UserService {
     return this.#repo.findById(id);
   }
 
-  /** Creates a user; a taken username or email is a 400 under that field. */
+  /**
+   * Creates a user; a taken username or email is a 400 under that field. The
+   * username is NFKC-normalised and the email's domain lower-cased, as Django
+   * does; a username equal to another user's email, or an email equal to
+   * another's username, is taken too, so a login identifier names one user.
+   */
   async create(input: CreateUserInput): Promise<UserRow> {
-    const username = input.username.trim();
-    const email = (input.email ?? '').trim();
+    const username = normalizeUsername(input.username.trim());
+    const email = normalizeEmail(input.email ?? '');
     const role = input.role ?? this.#roles[0] ?? 'client';
     const problems: Record<string, string[]> = {};
     if (!username) problems.username = ['This field may not be blank.'];
@@ -125,7 +131,8 @@ export class UserService {
       problems.account_id = [`Invalid pk "${input.accountId}" - object does not exist.`];
     }
 
-    // Checked before hashing, to spare an argon2 run; the unique indexes still decide a race.
+    // Checked before hashing, to spare an argon2 run; the unique indexes and the
+    // identifier trigger (migration 0003) still decide a race.
     const taken = await this.#repo.taken(username, email);
     const clashes = (['username', 'email'] as const).filter((field) => taken[field] && !problems[field]);
     if (clashes.length > 0 && Object.keys(problems).length === 0) throw conflict(...clashes);

@@ -10,6 +10,7 @@ import { controlSocketPath, startControlServer, type ControlServer } from '../co
 import { CliError, EXIT_STATUS_HELP } from '../errors.ts';
 import type { DataDirLock } from '../lock.ts';
 import type { Runtime } from '../operations.ts';
+import { describeClash } from './migrate.ts';
 import { ensureDataDir, LOCK_WAIT_MS, prepareSchema, waitForLock, withSigningKey } from '../runtime.ts';
 
 const HELP = `
@@ -85,7 +86,7 @@ async function serve(config: Config): Promise<void> {
     }
 
     store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (error) => logError(error, 'database connection lost') });
-    const applied = await prepareSchema(store);
+    const { applied, identifierClashes = [] } = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
     const logger = createLogger(config);
     auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
@@ -96,6 +97,7 @@ async function serve(config: Config): Promise<void> {
     logInfo = (message) => server.log.info(message);
 
     if (applied.length > 0) server.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+    for (const clash of identifierClashes) server.log.warn({ identifier_clash: clash }, describeClash(clash));
     if (config.signingKey === undefined) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
     // Fastify logs a line per address it listens on: that line is Latchkey's start-up line.
     await server.listen({ host: config.host, port: config.port, listenTextResolver: (url) => listeningLine(url, config, process.env) });
