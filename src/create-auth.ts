@@ -8,7 +8,9 @@ import { AuditLog, type AuditLogger } from './audit/log.ts';
 import { Auth } from './auth.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { Redis } from 'ioredis';
 import { ConfigError } from './errors.ts';
+import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { RevocationList } from './sessions/revocation.ts';
 import { SessionService } from './sessions/service.ts';
@@ -41,6 +43,14 @@ export interface AuthDeps {
   feeds?: readonly RevocationFeed[];
   /** Password hashing and checking. Default: argon2id at Latchkey's cost, Django's formats verified. */
   passwords?: Passwords;
+  /**
+   * A Redis client (ioredis) for counters shared by every instance; the caller
+   * keeps it. Without it, `REDIS_URL` makes `createAuth` open (and `stop` close)
+   * its own; with neither, counters live in process memory.
+   */
+  redis?: Redis;
+  /** Replaces the throttle the settings describe (tests). */
+  throttle?: Throttle;
 }
 
 /** How often each instance re-reads recent revocations, in case a notification was lost. */
@@ -59,6 +69,23 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   if (config.signingKey === undefined) throw new ConfigError('SIGNING_KEY', 'is not set');
   const clock = deps.clock ?? systemClock;
   const onError = deps.onError;
+  const resources: Array<{ start(): Promise<void>; stop(): Promise<void> }> = [];
+
+  let redis = deps.redis;
+  if (!redis && config.redisUrl) {
+    // Commands fail fast while disconnected (the throttle then counts in memory) instead of queueing.
+    const owned = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    owned.on('error', (error) => onError?.(error));
+    resources.push({
+      start: () => owned.connect().catch((error: unknown) => onError?.(error)),
+      stop: async () => {
+        await owned.quit().catch(() => owned.disconnect());
+      },
+    });
+    redis = owned;
+  }
+  const throttle = deps.throttle
+    ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis } : { kind: 'memory' }) : noThrottle);
 
   const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
   const usersRepo = new UsersRepo(store.db);
@@ -112,5 +139,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     sync,
     imports: new ImportsRepo(store.db),
     ping: () => store.ping(),
+    throttle,
+    resources,
   });
 }

@@ -13,7 +13,8 @@ export type AuthErrorCode =
   | 'password_reset_required'
   | 'account_inactive'
   | 'not_found'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'throttled';
 
 export class AuthError extends Error {
   readonly code: AuthErrorCode;
@@ -21,6 +22,23 @@ export class AuthError extends Error {
     super(message);
     this.name = 'AuthError';
     this.code = code;
+  }
+}
+
+/**
+ * Too many attempts (SPEC §5): 429 with `Retry-After`. `lockout` names the
+ * limit when this refusal is the one that started a lockout (for the audit
+ * trail); later refusals in the same window leave it unset.
+ */
+export class ThrottledError extends AuthError {
+  /** Whole seconds until the window ends. */
+  readonly retryAfter: number;
+  readonly lockout: string | undefined;
+  constructor(retryAfter: number, lockout?: string) {
+    super('throttled', `throttled for ${retryAfter}s`);
+    this.name = 'ThrottledError';
+    this.retryAfter = retryAfter;
+    this.lockout = lockout;
   }
 }
 

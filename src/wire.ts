@@ -165,7 +165,8 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'error'
   | 'request_timeout'
-  | 'request_header_fields_too_large';
+  | 'request_header_fields_too_large'
+  | 'throttled';
 
 /** DRF's error body: `detail` and a stable `code`. */
 export interface ErrorBody {

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, ValidationError, type AuthErrorCode } from '../errors.ts';
+import { AuthError, ThrottledError, ValidationError, type AuthErrorCode } from '../errors.ts';
 import type { ErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
@@ -27,6 +27,7 @@ export const DOMAIN_ERRORS = {
   account_inactive: { status: 403, detail: 'The account this user belongs to is inactive.' },
   not_found: { status: 404, detail: 'Not found.' },
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
+  throttled: { status: 429, detail: 'Request was throttled.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** Codes that only the HTTP layer raises (request shape, not domain). */
@@ -143,6 +144,11 @@ function fromFastify(error: FastifyError, request: FastifyRequest, reply: Fastif
 /** The app's error handler: domain errors by the table, the rest by Fastify's code, else 500. */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof ValidationError) return sendFieldErrors(reply, error.fields);
+  if (error instanceof ThrottledError) {
+    // DRF's Throttled: the wait in the header and, in words, in the detail.
+    reply.header('retry-after', String(error.retryAfter));
+    return sendError(reply, 'throttled', `Request was throttled. Expected available in ${error.retryAfter} ${error.retryAfter === 1 ? 'second' : 'seconds'}.`);
+  }
   if (error instanceof AuthError) {
     if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
     return sendError(reply, error.code);

@@ -3,7 +3,7 @@
  * latencies, the revocation list's size, and the process's own metrics. Each
  * app has its own registry, so tests can build many apps in one process.
  */
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Auth } from '../auth.ts';
 import type { App } from './types.ts';
 
@@ -24,6 +24,22 @@ export function metrics(app: App, auth: Auth): void {
     registers: [registry],
     collect() {
       this.set(auth.revokedSessionCount());
+    },
+  });
+
+  // Lockouts this instance started (audit event `throttled`), by limit; counted by the facade, read here.
+  const reported = new Map<string, number>();
+  new Counter({
+    name: 'latchkey_throttle_lockouts_total',
+    help: 'Throttling lockouts started (a pair or an IP reaching its limit), by limit',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+    collect() {
+      for (const [limit, count] of auth.throttleLockouts()) {
+        const delta = count - (reported.get(limit) ?? 0);
+        if (delta > 0) this.inc({ limit }, delta);
+        reported.set(limit, count);
+      }
     },
   });
 

@@ -38,6 +38,22 @@ Environment:
   LOG_LEVEL         fatal, error, warn, info (default), debug, trace, silent
   LOG_FORMAT        auto (default: pretty on a terminal, JSON otherwise), pretty, json
   NODE_ENV          production: SIGNING_KEY required, request lines only at debug
+  REDIS_URL         redis://… : throttling counters shared by every instance
+                    (unset = counted in this process's memory)
+  TRUST_PROXY       whom to believe about the client IP in X-Forwarded-For:
+                    false (default: the socket's address), true, a hop count,
+                    or proxy addresses/CIDR ranges, comma-separated
+  THROTTLE          on (default) or off (no limits at all, for benchmarks)
+  THROTTLE_WINDOW   the window every limit counts in (default 15m)
+  THROTTLE_LOGIN_FAILURES
+                    failed logins for one identifier from one IP that lock
+                    the pair out for the rest of the window (default 5)
+  THROTTLE_LOGIN_FAILURES_PER_IP
+                    failed logins from one IP per window (default 100)
+  THROTTLE_REGISTRATIONS_PER_IP
+                    registrations from one IP per window (default 30)
+  THROTTLE_REFRESHES_PER_IP
+                    refreshes from one IP per window (default 600)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
