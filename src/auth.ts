@@ -9,6 +9,7 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
 import { AuthError, ThrottledError } from './errors.ts';
+import type { HashGate, HashGateStats } from './limits/hashing.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
@@ -64,6 +65,8 @@ export interface AuthParts {
   ping: () => Promise<void>;
   /** Counts failures, registrations and refreshes (`noThrottle` with THROTTLE=off). */
   throttle: Throttle;
+  /** Bounds password hashing (load shedding); read for /metrics. */
+  hashGate: HashGate;
   /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
 }
@@ -113,7 +116,7 @@ export class Auth {
   async login(credentials: { identifier: string; password: string }, client: ClientInfo): Promise<LoginResult> {
     // A locked-out pair is refused before any hash, even with the right password (SPEC §5).
     await this.#throttle.checkLogin(credentials.identifier, client.ip);
-    const attempt = await this.#users.attempt(credentials.identifier, credentials.password);
+    const attempt = await this.#users.attempt(credentials.identifier, credentials.password, client.gone);
     if (!attempt.ok) {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.userId, client, detail: { reason: attempt.reason } });
       // Only failures count: an office behind one address is never locked out by its successes.
@@ -279,7 +282,7 @@ export class Auth {
   async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
     await this.#counted(() => this.#throttle.registration(client.ip), client);
-    const user = await this.#users.create({ ...input, emailRequired: true });
+    const user = await this.#users.create({ ...input, emailRequired: true }, client.gone);
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
     return publicUser(user);
   }
@@ -290,7 +293,7 @@ export class Auth {
    */
   async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
     const user = await this.#activeUser(principal);
-    await this.#users.changePassword(user, passwords.old, passwords.new);
+    await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
     const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
     await this.#audit.record({
@@ -325,6 +328,19 @@ export class Auth {
   flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
     const now = this.#clock.now();
     return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
+  }
+
+  /**
+   * Throws OverloadedError (503) when the password-hashing queue is full: routes
+   * that check a password call it before reading the body, so shedding is cheap.
+   */
+  admitPasswordCheck(): void {
+    this.#parts.hashGate.admit();
+  }
+
+  /** The password-hashing gate's counts: running, waiting, run, shed, abandoned (for /metrics). */
+  hashStats(): HashGateStats {
+    return this.#parts.hashGate.stats();
   }
 
   /** Lockouts this instance has started since it began, by limit (for /metrics). */

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -38,6 +39,9 @@ export interface Config {
   trustProxy: boolean | number | string[];
   /** SPEC §5's limits; undefined with THROTTLE=off. */
   throttle: ThrottleConfig | undefined;
+  /** Password hashes running at once, and waiting; past both, 503 (load shedding). */
+  passwordHashConcurrency: number;
+  passwordHashQueue: number;
 }
 
 /** Throttling limits, each per window and per client IP unless said otherwise. */
@@ -133,6 +137,8 @@ export const DEFAULTS = {
   THROTTLE_LOGIN_FAILURES_PER_IP: { default: '100', parse: parseLimit },
   THROTTLE_REGISTRATIONS_PER_IP: { default: '30', parse: parseLimit },
   THROTTLE_REFRESHES_PER_IP: { default: '600', parse: parseLimit },
+  PASSWORD_HASH_CONCURRENCY: { default: 'auto', parse: autoOr(parseLimit) },
+  PASSWORD_HASH_QUEUE: { default: 'auto', parse: autoOr(parseLimit) },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -145,6 +151,11 @@ function parseRoles(value: string, variable: string): string[] {
   const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
   if (roles.length === 0) throw new ConfigError(variable, 'must name at least one role');
   return roles;
+}
+
+/** `auto` (undefined: the caller picks from the machine) or the parser's value. */
+function autoOr<T>(parse: (value: string, variable: string) => T) {
+  return (value: string, variable: string): T | 'auto' => (value.trim() === 'auto' ? 'auto' : parse(value, variable));
 }
 
 function parseLimit(value: string, variable: string): number {
@@ -182,6 +193,15 @@ function parseBodyLimit(value: string, variable: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1024) throw new ConfigError(variable, 'must be a whole number of bytes, at least 1024');
   return n;
+}
+
+/**
+ * Hashing slots: by default every core but one, so the event loop keeps a core
+ * under a login storm; the queue: by default 16 waiting per slot.
+ */
+function hashing(concurrency: number | 'auto' | undefined, queue: number | 'auto' | undefined) {
+  const slots = typeof concurrency === 'number' ? concurrency : Math.max(1, availableParallelism() - 1);
+  return { passwordHashConcurrency: slots, passwordHashQueue: typeof queue === 'number' ? queue : 16 * slots };
 }
 
 type Key = keyof typeof DEFAULTS;
@@ -245,6 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
           refreshesPerIp: required(read(env, 'THROTTLE_REFRESHES_PER_IP')),
         }
       : undefined,
+    ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
   };
   if (config.throttle && config.throttle.window < 1000) throw new ConfigError('THROTTLE_WINDOW', 'must be at least 1s');
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Redis } from 'ioredis';
 import { ConfigError } from './errors.ts';
+import { HashGate } from './limits/hashing.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { RevocationList } from './sessions/revocation.ts';
@@ -41,7 +42,10 @@ export interface AuthDeps {
    * or PGlite in-process), which are always followed.
    */
   feeds?: readonly RevocationFeed[];
-  /** Password hashing and checking. Default: argon2id at Latchkey's cost, Django's formats verified. */
+  /**
+   * Password hashing and checking. Default: argon2id at Latchkey's cost, Django's
+   * formats verified, behind the hashing gate (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
+   */
   passwords?: Passwords;
   /**
    * A Redis client (ioredis) for counters shared by every instance; the caller
@@ -87,10 +91,11 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   const throttle = deps.throttle
     ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis } : { kind: 'memory' }) : noThrottle);
 
+  const hashGate = new HashGate({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
   const usersRepo = new UsersRepo(store.db);
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
-  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), clock, roles: config.roles });
+  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords({ gate: hashGate }), clock, roles: config.roles });
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
@@ -140,6 +145,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     imports: new ImportsRepo(store.db),
     ping: () => store.ping(),
     throttle,
+    hashGate,
     resources,
   });
 }

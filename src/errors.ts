@@ -42,6 +42,20 @@ export class ThrottledError extends AuthError {
   }
 }
 
+/**
+ * Too many password checks in flight (load shedding, SPEC §5): 503
+ * `service_unavailable` with `Retry-After`, answered at once.
+ */
+export class OverloadedError extends AuthError {
+  /** Whole seconds the client should wait. */
+  readonly retryAfter: number;
+  constructor(retryAfter: number) {
+    super('service_unavailable', 'too many password checks in flight');
+    this.name = 'OverloadedError';
+    this.retryAfter = retryAfter;
+  }
+}
+
 /** A field-level problem with the input, reported per field as DRF does. */
 export class ValidationError extends Error {
   readonly code = 'invalid' as const;

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, ThrottledError, ValidationError, type AuthErrorCode } from '../errors.ts';
+import { AuthError, OverloadedError, StoreUnavailableError, ThrottledError, ValidationError, type AuthErrorCode } from '../errors.ts';
 import type { ErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
@@ -150,7 +150,9 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     return sendError(reply, 'throttled', `Request was throttled. Expected available in ${error.retryAfter} ${error.retryAfter === 1 ? 'second' : 'seconds'}.`);
   }
   if (error instanceof AuthError) {
-    if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+    if (error instanceof StoreUnavailableError) request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+    // Every 503 says when to come back (SPEC §3): the shed request's own estimate, else a second.
+    if (error.code === 'service_unavailable') reply.header('retry-after', String(error instanceof OverloadedError ? error.retryAfter : 1));
     return sendError(reply, error.code);
   }
   const handled = fromFastify(error, request, reply);

@@ -43,6 +43,33 @@ export function metrics(app: App, auth: Auth): void {
     },
   });
 
+  // Load shedding: the password-hashing gate.
+  new Gauge({
+    name: 'latchkey_password_hashes_in_flight',
+    help: 'Password hashes running and waiting for a slot',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const stats = auth.hashStats();
+      this.set({ state: 'running' }, stats.running);
+      this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+  const hashes = { run: 0, shed: 0, abandoned: 0 };
+  new Counter({
+    name: 'latchkey_password_hashes_total',
+    help: 'Password hashes by outcome: run, shed (queue full, 503) or abandoned (client gone, no hash)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      const stats = auth.hashStats();
+      for (const outcome of ['run', 'shed', 'abandoned'] as const) {
+        if (stats[outcome] > hashes[outcome]) this.inc({ outcome }, stats[outcome] - hashes[outcome]);
+        hashes[outcome] = stats[outcome];
+      }
+    },
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     // Unmatched URLs share one label, so scanners cannot blow up the series count.
     const route = request.routeOptions.url ?? 'unmatched';

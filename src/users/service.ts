@@ -2,6 +2,7 @@ import type { Clock } from '../clock.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import { isUniqueViolation, type UserRow, type UsersRepo } from '../store/repos/users.ts';
 import { normalizeEmail, normalizeUsername } from './identifiers.ts';
+import type { ClientGone } from '../limits/hashing.ts';
 import type { Passwords } from './passwords.ts';
 import { validatePassword } from './validators.ts';
 
@@ -53,13 +54,13 @@ export class UserService {
    * never for the caller. Nothing is written: see `recordLogin`.
    * @example const attempt = await users.attempt('alice@example.com', 'correct horse');
    */
-  async attempt(identifier: string, password: string): Promise<LoginAttempt> {
+  async attempt(identifier: string, password: string, gone?: ClientGone): Promise<LoginAttempt> {
     const user = await this.#repo.findByIdentifier(identifier);
     if (!user) {
-      await this.#passwords.verifyNobody(password);
+      await this.#passwords.verifyNobody(password, gone);
       return { ok: false, userId: null, reason: 'unknown_user' };
     }
-    const check = await this.#passwords.verify(user.password, password);
+    const check = await this.#passwords.verify(user.password, password, gone);
     if (!check.ok) return { ok: false, userId: user.id, reason: 'bad_password' };
     if (!user.is_active) return { ok: false, userId: user.id, reason: 'user_inactive' };
     if (check.needsRehash) {
@@ -89,8 +90,8 @@ export class UserService {
    * Failures are DRF field errors under `old_password` or `new_password`
    * (the same password again is refused, and nothing changes).
    */
-  async changePassword(user: UserRow, oldPassword: string, newPassword: string): Promise<void> {
-    const check = await this.#passwords.verify(user.password, oldPassword);
+  async changePassword(user: UserRow, oldPassword: string, newPassword: string, gone?: ClientGone): Promise<void> {
+    const check = await this.#passwords.verify(user.password, oldPassword, gone);
     if (!check.ok) throw new ValidationError({ old_password: ['Your old password was entered incorrectly. Please enter it again.'] });
     // The old password was just proven, so the same text is the same password: no second hash needed.
     // Refused, or a forced reset could be "satisfied" without changing anything.
@@ -110,7 +111,7 @@ export class UserService {
    * does; a username equal to another user's email, or an email equal to
    * another's username, is taken too, so a login identifier names one user.
    */
-  async create(input: CreateUserInput): Promise<UserRow> {
+  async create(input: CreateUserInput, gone?: ClientGone): Promise<UserRow> {
     const username = normalizeUsername(input.username.trim());
     const email = normalizeEmail(input.email ?? '');
     const role = input.role ?? this.#roles[0] ?? 'client';
@@ -138,7 +139,7 @@ export class UserService {
     if (clashes.length > 0 && Object.keys(problems).length === 0) throw conflict(...clashes);
     for (const field of clashes) problems[field] = conflictMessage(field);
     if (Object.keys(problems).length > 0) throw new ValidationError(problems);
-    const passwordHash = await this.#passwords.hash(input.password);
+    const passwordHash = await this.#passwords.hash(input.password, gone);
     try {
       return await this.#repo.insert({
         username,

@@ -54,6 +54,10 @@ Environment:
                     registrations from one IP per window (default 30)
   THROTTLE_REFRESHES_PER_IP
                     refreshes from one IP per window (default 600)
+  PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE
+                    password hashes at once (default: every core but one)
+                    and waiting (default 16 per slot); past both, a login
+                    gets 503 with Retry-After at once
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
