@@ -44,7 +44,8 @@ export interface AuthDeps {
   feeds?: readonly RevocationFeed[];
   /**
    * Password hashing and checking. Default: argon2id at Latchkey's cost, Django's
-   * formats verified, behind the hashing gate (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
+   * formats verified. Either way every hash goes through the hashing gate
+   * (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
    */
   passwords?: Passwords;
   /**
@@ -95,7 +96,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
   const usersRepo = new UsersRepo(store.db);
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
-  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords({ gate: hashGate }), clock, roles: config.roles });
+  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles });
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);

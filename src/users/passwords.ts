@@ -1,9 +1,8 @@
-import { argon2idNeedsRehash, hashArgon2id, PREFIX as ARGON2ID, verifyArgon2id } from './hashers/argon2id.ts';
+import { ARGON2ID_COST, argon2idNeedsRehash, hashArgon2id, PREFIX as ARGON2ID, verifyArgon2id, type Argon2idCost } from './hashers/argon2id.ts';
 import { djangoAlgorithm, UNUSABLE_PREFIX, type DjangoHasher } from './hashers/django.ts';
 import { djangoArgon2 } from './hashers/django-argon2.ts';
 import { djangoBcrypt, djangoBcryptSha256 } from './hashers/django-bcrypt.ts';
 import { djangoPbkdf2Sha256 } from './hashers/django-pbkdf2.ts';
-import type { ClientGone, HashGate } from '../limits/hashing.ts';
 
 export interface PasswordCheck {
   ok: boolean;
@@ -48,31 +47,30 @@ export function describeHash(encoded: string): HashDescription {
  */
 export class Passwords {
   #dummy: Promise<string> | undefined;
-  readonly #gate: HashGate | undefined;
+  readonly #cost: Argon2idCost;
 
-  /** `gate` bounds how many hashes run and wait at once (load shedding); without it, no bound. */
-  constructor(options: { gate?: HashGate } = {}) {
-    this.#gate = options.gate;
+  /** `argon2id` sets the cost of new hashes; the default is the production one (tests pass a cheap one). */
+  constructor(options: { argon2id?: Argon2idCost } = {}) {
+    this.#cost = options.argon2id ?? ARGON2ID_COST;
   }
 
-  /** @example const encoded = await passwords.hash('typed', () => socket.destroyed); */
-  hash(password: string, gone?: ClientGone): Promise<string> {
-    return this.#gated(() => hashArgon2id(password), gone);
+  hash(password: string): Promise<string> {
+    return hashArgon2id(password, this.#cost);
   }
 
   /** @example const { ok, needsRehash } = await passwords.verify(user.password, 'typed'); */
-  async verify(encoded: string, password: string, gone?: ClientGone): Promise<PasswordCheck> {
+  async verify(encoded: string, password: string): Promise<PasswordCheck> {
     if (encoded.startsWith(ARGON2ID)) {
-      const ok = await this.#gated(() => verifyArgon2id(encoded, password), gone);
-      return { ok, needsRehash: ok && argon2idNeedsRehash(encoded) };
+      const ok = await verifyArgon2id(encoded, password);
+      return { ok, needsRehash: ok && argon2idNeedsRehash(encoded, this.#cost) };
     }
     const hasher = DJANGO_HASHERS.get(djangoAlgorithm(encoded));
     if (hasher) {
-      const ok = await this.#gated(() => hasher.verify(encoded, password), gone);
+      const ok = await hasher.verify(encoded, password);
       return { ok, needsRehash: ok };
     }
     // Unusable or unknown: as long as a real check, so the answer does not tell such accounts apart.
-    await this.verifyNobody(password, gone);
+    await this.verifyNobody(password);
     return { ok: false, needsRehash: false };
   }
 
@@ -80,13 +78,8 @@ export class Passwords {
    * Spends the time of a real check when there is no user to check against, so
    * response time does not tell whether a username exists.
    */
-  async verifyNobody(password: string, gone?: ClientGone): Promise<void> {
-    this.#dummy ??= hashArgon2id('latchkey: no such user');
-    const dummy = await this.#dummy;
-    await this.#gated(() => verifyArgon2id(dummy, password), gone);
-  }
-
-  #gated<T>(work: () => Promise<T>, gone: ClientGone | undefined): Promise<T> {
-    return this.#gate ? this.#gate.run(work, gone) : work();
+  async verifyNobody(password: string): Promise<void> {
+    this.#dummy ??= hashArgon2id('latchkey: no such user', this.#cost);
+    await verifyArgon2id(await this.#dummy, password);
   }
 }

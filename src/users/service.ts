@@ -2,7 +2,7 @@ import type { Clock } from '../clock.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import { isUniqueViolation, type UserRow, type UsersRepo } from '../store/repos/users.ts';
 import { normalizeEmail, normalizeUsername } from './identifiers.ts';
-import type { ClientGone } from '../limits/hashing.ts';
+import type { ClientGone, HashGate } from '../limits/hashing.ts';
 import type { Passwords } from './passwords.ts';
 import { validatePassword } from './validators.ts';
 
@@ -40,12 +40,20 @@ export class UserService {
   readonly #passwords: Passwords;
   readonly #clock: Clock;
   readonly #roles: string[];
+  readonly #gate: HashGate | undefined;
 
-  constructor(deps: { repo: UsersRepo; passwords: Passwords; clock: Clock; roles: string[] }) {
+  /** `gate` bounds how many password hashes run and wait at once (load shedding); without it, no bound. */
+  constructor(deps: { repo: UsersRepo; passwords: Passwords; clock: Clock; roles: string[]; gate?: HashGate }) {
     this.#repo = deps.repo;
     this.#passwords = deps.passwords;
     this.#clock = deps.clock;
     this.#roles = deps.roles;
+    this.#gate = deps.gate;
+  }
+
+  /** Runs a password hash or check through the gate, if any. */
+  #hashing<T>(work: () => Promise<T>, gone: ClientGone | undefined): Promise<T> {
+    return this.#gate ? this.#gate.run(work, gone) : work();
   }
 
   /**
@@ -57,15 +65,15 @@ export class UserService {
   async attempt(identifier: string, password: string, gone?: ClientGone): Promise<LoginAttempt> {
     const user = await this.#repo.findByIdentifier(identifier);
     if (!user) {
-      await this.#passwords.verifyNobody(password, gone);
+      await this.#hashing(() => this.#passwords.verifyNobody(password), gone);
       return { ok: false, userId: null, reason: 'unknown_user' };
     }
-    const check = await this.#passwords.verify(user.password, password, gone);
+    const check = await this.#hashing(() => this.#passwords.verify(user.password, password), gone);
     if (!check.ok) return { ok: false, userId: user.id, reason: 'bad_password' };
     if (!user.is_active) return { ok: false, userId: user.id, reason: 'user_inactive' };
     if (check.needsRehash) {
       // Best effort: a failed upgrade must not fail the login; the next login tries again.
-      await this.#passwords.hash(password).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
+      await this.#hashing(() => this.#passwords.hash(password), undefined).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
     }
     return { ok: true, user };
   }
@@ -91,14 +99,14 @@ export class UserService {
    * (the same password again is refused, and nothing changes).
    */
   async changePassword(user: UserRow, oldPassword: string, newPassword: string, gone?: ClientGone): Promise<void> {
-    const check = await this.#passwords.verify(user.password, oldPassword, gone);
+    const check = await this.#hashing(() => this.#passwords.verify(user.password, oldPassword), gone);
     if (!check.ok) throw new ValidationError({ old_password: ['Your old password was entered incorrectly. Please enter it again.'] });
     // The old password was just proven, so the same text is the same password: no second hash needed.
     // Refused, or a forced reset could be "satisfied" without changing anything.
     if (newPassword === oldPassword) throw new ValidationError({ new_password: [SAME_PASSWORD] });
     const problems = validatePassword(newPassword, user);
     if (problems.length > 0) throw new ValidationError({ new_password: problems });
-    await this.#repo.updatePassword(user.id, await this.#passwords.hash(newPassword), { clearReset: true });
+    await this.#repo.updatePassword(user.id, await this.#hashing(() => this.#passwords.hash(newPassword), gone), { clearReset: true });
   }
 
   async get(id: number): Promise<UserRow | undefined> {
@@ -139,7 +147,7 @@ export class UserService {
     if (clashes.length > 0 && Object.keys(problems).length === 0) throw conflict(...clashes);
     for (const field of clashes) problems[field] = conflictMessage(field);
     if (Object.keys(problems).length > 0) throw new ValidationError(problems);
-    const passwordHash = await this.#passwords.hash(input.password, gone);
+    const passwordHash = await this.#hashing(() => this.#passwords.hash(input.password), gone);
     try {
       return await this.#repo.insert({
         username,

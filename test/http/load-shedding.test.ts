@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { OverloadedError } from '../../src/errors.ts';
 import { ClientGoneError, HashGate } from '../../src/limits/hashing.ts';
 import { loadConfig } from '../../src/config.ts';
+import { Passwords } from '../../src/users/passwords.ts';
 import { TEST_SIGNING_KEY, createUser, harness, storeNames, type Harness } from '../support/harness.ts';
 
 describe('the hashing gate', () => {
@@ -69,7 +70,8 @@ for (const name of storeNames()) describe(`a login storm over real HTTP (${name}
   let h: Harness;
   let port: number;
   before(async () => {
-    h = await harness(name, { env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '4' } });
+    // Production-cost hashes: the queue must fill as it does under a real storm.
+    h = await harness(name, { env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '4' }, passwords: new Passwords() });
     await h.app.listen({ port: 0, host: '127.0.0.1' });
     port = (h.app.server.address() as AddressInfo).port;
   });
