@@ -1,15 +1,24 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/0001_initial.ts';
 import * as accountsAudit from './migrations/0002_accounts_audit.ts';
+import * as identifierRule from './migrations/0003_identifier_rule.ts';
+import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_accounts_audit': accountsAudit,
+  '0003_identifier_rule': identifierRule,
 };
 
 export interface MigrationReport {
   applied: string[];
+  /**
+   * Present when this run added the identifier rule (0003) to a database that
+   * already broke it: the users whose names would now be refused. Nothing is
+   * changed; `latchkey migrate` prints them and `serve` logs them.
+   */
+  identifierClashes?: IdentifierClash[];
 }
 
 // Kysely's `any` here lets callers pass a Kysely<Database> without a cast.
@@ -37,7 +46,10 @@ export async function migrateToLatest(db: AnyKysely): Promise<MigrationReport> {
     if (outcome.error) throw outcome.error;
     return outcome;
   });
-  return { applied: (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName) };
+  const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
+  if (!applied.includes('0003_identifier_rule')) return { applied };
+  const identifierClashes = await new UsersRepo(db).identifierClashes();
+  return identifierClashes.length > 0 ? { applied, identifierClashes } : { applied };
 }
 
 /** Names of migrations not yet applied. */

@@ -32,9 +32,13 @@ export function storeNames(): StoreName[] {
 
 export const TEST_SIGNING_KEY = 'test-signing-key-that-is-at-least-32-bytes-long';
 
-/** Test configuration: defaults plus overrides, with a fixed signing key. */
+/**
+ * Test configuration: defaults plus overrides, with a fixed signing key.
+ * Throttling is off unless a test turns it on (`THROTTLE: 'on'`): every
+ * injected request comes from one address.
+ */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ SIGNING_KEY: TEST_SIGNING_KEY, LOG_LEVEL: 'silent', ...env });
+  return loadConfig({ SIGNING_KEY: TEST_SIGNING_KEY, LOG_LEVEL: 'silent', THROTTLE: 'off', ...env });
 }
 
 /**
