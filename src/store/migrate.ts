@@ -30,10 +30,25 @@ type AnyKysely = Kysely<any>;
  * pinning it to the connection's own schema keeps several schemas (one per
  * test suite, or several apps in one database) from seeing each other's.
  */
-async function migrator(db: AnyKysely): Promise<Migrator> {
+async function migrator(db: AnyKysely, migrations: Record<string, Migration> = MIGRATIONS): Promise<Migrator> {
   const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
   const schema = rows[0]?.schema ?? 'public';
-  return new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, migrationTableSchema: schema });
+  return new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
+}
+
+/**
+ * Applies the migrations up to and including `last`, as the release that ended
+ * there did: upgrade tests start from such a database.
+ * @example await migrateThrough(store.db, '0001_initial');
+ */
+export async function migrateThrough(db: AnyKysely, last: string): Promise<void> {
+  const names = Object.keys(MIGRATIONS);
+  if (!names.includes(last)) throw new Error(`no migration named ${last}`);
+  const through = Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((name) => [name, MIGRATIONS[name]!]));
+  await pastDroppedSchemas(async () => {
+    const outcome = await (await migrator(db, through)).migrateToLatest();
+    if (outcome.error) throw outcome.error;
+  });
 }
 
 /**

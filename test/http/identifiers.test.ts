@@ -8,12 +8,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Migrator, sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { importDjangoBatch, type ImportUser } from '../../src/django/import.ts';
 import { openStore } from '../../src/store/connect.ts';
-import { migrateToLatest } from '../../src/store/migrate.ts';
-import * as initial from '../../src/store/migrations/0001_initial.ts';
-import * as accountsAudit from '../../src/store/migrations/0002_accounts_audit.ts';
+import { migrateThrough, migrateToLatest } from '../../src/store/migrate.ts';
 import { ImportsRepo } from '../../src/store/repos/imports.ts';
 import { PASSWORD, bearer, createUser, harness, login, storeNames, uniqueName, type Harness } from '../support/harness.ts';
 
@@ -145,14 +143,7 @@ for (const name of storeNames()) {
       const schema = `lk_test_${randomBytes(6).toString('hex')}`;
       const store = name === 'pglite' ? await openStore({ dataDir: 'memory://' }) : await openStore({ databaseUrl: process.env.DATABASE_URL, schema });
       try {
-        const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db);
-        const migrator = new Migrator({
-          db: store.db as Kysely<unknown>,
-          provider: { getMigrations: async () => ({ '0001_initial': initial, '0002_accounts_audit': accountsAudit }) },
-          migrationTableSchema: rows[0]!.schema,
-        });
-        const { error } = await migrator.migrateToLatest();
-        if (error) throw error;
+        await migrateThrough(store.db, '0002_accounts_audit');
         await sql`
           insert into users (id, username, email, password, role, date_joined) values
             (1, 'ann', 'ann@example.com', '!', 'client', now()),
