@@ -15,10 +15,12 @@ import type { RevocationSync } from './sessions/sync.ts';
 import type { ImportsRepo } from './store/repos/imports.ts';
 import type { UserRow } from './store/repos/users.ts';
 import type { TokenClaims } from './tokens/claims.ts';
+import type { KeyDirectory } from './tokens/key-directory.ts';
+import type { KeyRing } from './tokens/keys.ts';
 import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
-import type { PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
+import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
 export type { ClientInfo } from './sessions/service.ts';
@@ -58,14 +60,25 @@ export interface AuthParts {
   revocations: RevocationList;
   sync: RevocationSync;
   imports: ImportsRepo;
+  /** The signing and verification keys in use. */
+  keys: KeyRing;
+  /** The key directory `latchkey keys …` manages; a change re-reads `keys`. */
+  keyDirectory: KeyDirectory;
   /** Throws StoreUnavailableError when the database is out of reach. */
   ping: () => Promise<void>;
+  /** Background failures (a key directory that no longer reads). */
+  onError?: (error: unknown) => void;
 }
+
+/** How often the keys are re-read, for keys changed by a command that could not reach this server. */
+const KEY_RELOAD_EVERY_MS = 30_000;
 
 export class Auth {
   readonly config: Config;
   /** Users, accounts and the audit trail as administrators see them. */
   readonly admin: Admin;
+  /** The key directory (`latchkey keys …`); changes made through it take effect here at once. */
+  readonly keyDirectory: KeyDirectory;
   readonly #parts: AuthParts;
   readonly #clock: Clock;
   readonly #tokens: TokenService;
@@ -77,6 +90,7 @@ export class Auth {
     this.#parts = parts;
     this.config = parts.config;
     this.admin = parts.admin;
+    this.keyDirectory = parts.keyDirectory;
     this.#clock = parts.clock;
     this.#tokens = parts.tokens;
     this.#sessions = parts.sessions;
@@ -87,11 +101,18 @@ export class Auth {
   /** Loads recent revocations and starts following new ones. Call before serving. */
   async start(): Promise<void> {
     await this.#parts.sync.start();
+    this.#parts.keys.start(KEY_RELOAD_EVERY_MS, (error) => this.#parts.onError?.(error));
   }
 
   /** Stops background work. The store is the caller's to close. */
   async stop(): Promise<void> {
+    this.#parts.keys.stop();
     await this.#parts.sync.stop();
+  }
+
+  /** The public signing keys, for `/.well-known/jwks.json` (none with HS256/384/512). */
+  jwks(): Jwks {
+    return { keys: this.#parts.keys.publicKeys() };
   }
 
   /**

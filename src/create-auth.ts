@@ -8,7 +8,6 @@ import { AuditLog, type AuditLogger } from './audit/log.ts';
 import { Auth } from './auth.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { ConfigError } from './errors.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { RevocationList } from './sessions/revocation.ts';
 import { SessionService } from './sessions/service.ts';
@@ -19,7 +18,7 @@ import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
 import { UsersRepo } from './store/repos/users.ts';
-import { hmacKeySet } from './tokens/keys.ts';
+import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
 import { TokenService } from './tokens/service.ts';
 import { Passwords } from './users/passwords.ts';
 import { tokenSubject } from './users/public.ts';
@@ -56,11 +55,12 @@ const RECONCILE_EVERY_MS = 30_000;
  */
 export function createAuth(config: Config, deps: AuthDeps): Auth {
   const { store } = deps;
-  if (config.signingKey === undefined) throw new ConfigError('SIGNING_KEY', 'is not set');
   const clock = deps.clock ?? systemClock;
   const onError = deps.onError;
 
-  const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
+  // SIGNING_KEY, or key files; re-read when `latchkey keys …` changes the key directory.
+  const keys = new KeyRing(() => loadKeySet(config, clock.now()), clock);
+  const tokens = new TokenService(keys, config);
   const usersRepo = new UsersRepo(store.db);
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
   const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), clock, roles: config.roles });
@@ -111,6 +111,9 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     revocations,
     sync,
     imports: new ImportsRepo(store.db),
+    keys,
+    keyDirectory: keyDirectory(config, clock, () => keys.reload()),
     ping: () => store.ping(),
+    ...(onError ? { onError } : {}),
   });
 }

@@ -58,7 +58,7 @@ export class TokenService {
   verify(token: string, expected: TokenType | 'any', nowMs: number): TokenClaims {
     let payload: Payload;
     try {
-      payload = decode(token, this.#keys.all, this.#keys.current);
+      payload = decode(token, this.#keys.all, this.#keys.current, this.#keys.refresh);
     } catch (error) {
       if (error instanceof CodecError) throw new AuthError('token_not_valid', error.message);
       throw error;
