@@ -3,6 +3,7 @@
  * its parts by `createAuth` (src/create-auth.ts), constructs nothing, holds no
  * HTTP or SQL of its own, and answers in domain or wire types, never rows.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Admin } from './admin/service.ts';
 import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
@@ -69,6 +70,13 @@ export interface AuthParts {
   /** Background failures (a key directory that no longer reads). */
   onError?: (error: unknown) => void;
 }
+
+/**
+ * A resuming feed client's cursor is the time of the last revocation it heard,
+ * by the clock of the instance that sent it; the catch-up starts this much
+ * earlier, for clocks that differ between instances (a repeat is harmless).
+ */
+const FEED_CURSOR_MARGIN_MS = 10_000;
 
 /** How often the keys are re-read, for keys changed by a command that could not reach this server. */
 const KEY_RELOAD_EVERY_MS = 30_000;
@@ -183,6 +191,9 @@ export class Auth {
   }
 
   #principal(claims: TokenClaims): Principal {
+    // Fail closed: revocations may have been missed for longer than REVOCATION_MAX_STALENESS.
+    const bound = this.config.revocationMaxStaleness;
+    if (bound > 0 && this.#parts.sync.staleFor() > bound) throw new AuthError('service_unavailable', 'revocations not heard for too long');
     if (this.#sessions.isRevoked(claims.sid)) throw new AuthError('token_not_valid', 'session revoked');
     return {
       userId: claims.userId,
@@ -326,6 +337,31 @@ export class Auth {
   flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
     const now = this.#clock.now();
     return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
+  }
+
+  /** True when `token` is REVOCATION_FEED_TOKEN (compared in constant time); false when the feed is off. */
+  revocationFeedAllowed(token: string): boolean {
+    const expected = this.config.revocationFeedToken;
+    if (expected === undefined) return false;
+    const digest = (value: string) => createHash('sha256').update(value).digest();
+    return timingSafeEqual(digest(token), digest(expected));
+  }
+
+  /**
+   * The revocation feed: `listener` hears every revocation new to this
+   * instance from now on; the result holds the ones since `sinceMs` (or within
+   * the last access-token lifetime) from the database, to send first.
+   * @example const feed = auth.followRevocations(cursor, (ids, at) => send(ids, at)); …; feed.stop();
+   */
+  followRevocations(sinceMs: number | undefined, listener: (sessionIds: readonly string[], revokedAtMs: number) => void) {
+    const stop = this.#parts.revocations.subscribe((ids, at) => listener(ids, at));
+    const horizon = this.#parts.revocations.horizon;
+    const since = sinceMs === undefined ? horizon : Math.max(horizon, sinceMs - FEED_CURSOR_MARGIN_MS);
+    const backlog = this.#sessions.revokedSince(new Date(since)).catch((error: unknown) => {
+      stop();
+      throw error;
+    });
+    return { backlog, stop };
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */

@@ -16,6 +16,10 @@ export interface Config {
   jwtAlgorithm: JwtAlgorithm;
   /** JWT_PRIVATE_KEY_FILE: the first signs, the others (previous keys) only verify. Empty: the key directory. */
   jwtPrivateKeyFiles: string[];
+  /** The bearer token of `GET /auth/revocations/`; unset: the feed is off (404). */
+  revocationFeedToken: string | undefined;
+  /** How long revocations may go unheard (feed lost, database away) before every access token is refused; 0 = never. */
+  revocationMaxStaleness: number;
   /** Lifetimes and windows in milliseconds. */
   accessTokenLifetime: number;
   refreshTokenLifetime: number;
@@ -114,6 +118,8 @@ export const DEFAULTS = {
   LOG_LEVEL: { default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
   LOG_FORMAT: { default: 'auto', parse: oneOf(['auto', 'pretty', 'json'] as const) },
   JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
+  REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
+  REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -126,6 +132,11 @@ function parsePathList(value: string, variable: string): string[] {
   const paths = value.split(',').map((p) => p.trim()).filter(Boolean);
   if (paths.length === 0) throw new ConfigError(variable, 'must name a PEM file (a comma-separated list: the first signs, the others verify)');
   return paths;
+}
+
+function parseFeedToken(value: string, variable: string): string {
+  if (Buffer.byteLength(value) < MIN_SIGNING_KEY_BYTES) throw new ConfigError(variable, `must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
+  return value;
 }
 
 function parseRoles(value: string, variable: string): string[] {
@@ -178,6 +189,8 @@ export function loadConfig(env: Env = process.env): Config {
     signingKey,
     jwtAlgorithm,
     jwtPrivateKeyFiles: read(env, 'JWT_PRIVATE_KEY_FILE') ?? [],
+    revocationFeedToken: read(env, 'REVOCATION_FEED_TOKEN'),
+    revocationMaxStaleness: required(read(env, 'REVOCATION_MAX_STALENESS')),
     accessTokenLifetime: required(read(env, 'ACCESS_TOKEN_LIFETIME')),
     refreshTokenLifetime: required(read(env, 'REFRESH_TOKEN_LIFETIME')),
     rotateRefreshTokens: required(read(env, 'ROTATE_REFRESH_TOKENS')),

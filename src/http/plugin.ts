@@ -21,6 +21,7 @@ import { adminUsersRoutes } from './routes/admin/users.ts';
 import { changePasswordRoute } from './routes/change-password.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jwksRoute } from './routes/jwks.ts';
+import { revocationsRoute } from './routes/revocations.ts';
 import { loginRoute } from './routes/login.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
@@ -52,6 +53,7 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   adminAuditRoutes,
   healthRoutes,
   jwksRoute,
+  revocationsRoute,
 ];
 
 /**
