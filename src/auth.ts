@@ -9,7 +9,9 @@ import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
-import { AuthError } from './errors.ts';
+import { AuthError, ThrottledError } from './errors.ts';
+import type { HashGate, HashGateStats } from './limits/hashing.ts';
+import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
 import type { RevocationSync } from './sessions/sync.ts';
@@ -25,6 +27,7 @@ import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse 
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
 export type { ClientInfo } from './sessions/service.ts';
+export type { ThrottleLimit } from './limits/throttle.ts';
 export type { UserChanges } from './store/repos/users.ts';
 export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
@@ -69,6 +72,12 @@ export interface AuthParts {
   ping: () => Promise<void>;
   /** Background failures (a key directory that no longer reads). */
   onError?: (error: unknown) => void;
+  /** Counts failures, registrations and refreshes (`noThrottle` with THROTTLE=off). */
+  throttle: Throttle;
+  /** Bounds password hashing (load shedding); read for /metrics. */
+  hashGate: HashGate;
+  /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
+  resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
 }
 
 /**
@@ -93,6 +102,9 @@ export class Auth {
   readonly #sessions: SessionService;
   readonly #users: UserService;
   readonly #audit: AuditLog;
+  readonly #throttle: Throttle;
+  /** Lockouts started by this instance, by limit (for /metrics). */
+  readonly #lockouts = new Map<ThrottleLimit, number>();
 
   constructor(parts: AuthParts) {
     this.#parts = parts;
@@ -104,10 +116,12 @@ export class Auth {
     this.#sessions = parts.sessions;
     this.#users = parts.users;
     this.#audit = parts.audit;
+    this.#throttle = parts.throttle;
   }
 
   /** Loads recent revocations and starts following new ones. Call before serving. */
   async start(): Promise<void> {
+    for (const resource of this.#parts.resources ?? []) await resource.start();
     await this.#parts.sync.start();
     this.#parts.keys.start(KEY_RELOAD_EVERY_MS, (error) => this.#parts.onError?.(error));
   }
@@ -116,6 +130,7 @@ export class Auth {
   async stop(): Promise<void> {
     this.#parts.keys.stop();
     await this.#parts.sync.stop();
+    for (const resource of this.#parts.resources ?? []) await resource.stop();
   }
 
   /** The public signing keys, for `/.well-known/jwks.json` (none with HS256/384/512). */
@@ -128,9 +143,15 @@ export class Auth {
    * @example const { tokens, user } = await auth.login({ identifier: 'alice', password: '…' }, client);
    */
   async login(credentials: { identifier: string; password: string }, client: ClientInfo): Promise<LoginResult> {
-    const attempt = await this.#users.attempt(credentials.identifier, credentials.password);
+    // A locked-out pair is refused before any hash, even with the right password (SPEC §5).
+    await this.#throttle.checkLogin(credentials.identifier, client.ip);
+    const attempt = await this.#users.attempt(credentials.identifier, credentials.password, client.gone);
     if (!attempt.ok) {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.userId, client, detail: { reason: attempt.reason } });
+      // Only failures count: an office behind one address is never locked out by its successes.
+      for (const lockout of await this.#throttle.loginFailed(credentials.identifier, client.ip)) {
+        await this.#recordLockout(lockout, client, attempt.userId);
+      }
       throw new AuthError('no_active_account', attempt.reason);
     }
     // Only after the password: an inactive tenant is no secret from someone who knows it.
@@ -157,6 +178,7 @@ export class Auth {
    * @example const { access, refresh } = await auth.refresh(refreshToken, client);
    */
   async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResponse> {
+    await this.#counted(() => this.#throttle.refresh(client.ip), client);
     try {
       const result = await this.#sessions.refresh(refreshToken, client);
       const { userId, sid: sessionId } = result.claims;
@@ -291,7 +313,8 @@ export class Auth {
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
   async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
-    const user = await this.#users.create({ ...input, emailRequired: true });
+    await this.#counted(() => this.#throttle.registration(client.ip), client);
+    const user = await this.#users.create({ ...input, emailRequired: true }, client.gone);
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
     return publicUser(user);
   }
@@ -302,7 +325,7 @@ export class Auth {
    */
   async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
     const user = await this.#activeUser(principal);
-    await this.#users.changePassword(user, passwords.old, passwords.new);
+    await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
     const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
     await this.#audit.record({
@@ -362,6 +385,41 @@ export class Auth {
       throw error;
     });
     return { backlog, stop };
+  }
+
+  /**
+   * Throws OverloadedError (503) when the password-hashing queue is full: routes
+   * that check a password call it before reading the body, so shedding is cheap.
+   */
+  admitPasswordCheck(): void {
+    this.#parts.hashGate.admit();
+  }
+
+  /** The password-hashing gate's counts: running, waiting, run, shed, abandoned (for /metrics). */
+  hashStats(): HashGateStats {
+    return this.#parts.hashGate.stats();
+  }
+
+  /** Lockouts this instance has started since it began, by limit (for /metrics). */
+  throttleLockouts(): ReadonlyMap<ThrottleLimit, number> {
+    return this.#lockouts;
+  }
+
+  /** Runs a throttle count; a refusal that starts a lockout is recorded before it propagates. */
+  async #counted(count: () => Promise<void>, client: ClientInfo): Promise<void> {
+    try {
+      await count();
+    } catch (error) {
+      if (error instanceof ThrottledError && error.lockout) {
+        await this.#recordLockout({ limit: error.lockout as ThrottleLimit, retryAfter: error.retryAfter }, client, null);
+      }
+      throw error;
+    }
+  }
+
+  async #recordLockout(lockout: Lockout, client: ClientInfo, userId: number | null): Promise<void> {
+    this.#lockouts.set(lockout.limit, (this.#lockouts.get(lockout.limit) ?? 0) + 1);
+    await this.#audit.record({ type: 'throttled', outcome: 'failure', userId, client, detail: { limit: lockout.limit, retry_after: lockout.retryAfter } });
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */

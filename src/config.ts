@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -37,6 +39,26 @@ export interface Config {
   logLevel: string;
   /** `auto`: pretty lines on a terminal, JSON lines otherwise. */
   logFormat: 'auto' | 'pretty' | 'json';
+  /** Rate-limit counters and revocation fan-out shared by every instance; unset = process memory. */
+  redisUrl: string | undefined;
+  /** Fastify's `trustProxy`: whom to believe about the client's address in `X-Forwarded-For`. */
+  trustProxy: boolean | number | string[];
+  /** SPEC §5's limits; undefined with THROTTLE=off. */
+  throttle: ThrottleConfig | undefined;
+  /** Password hashes running at once, and waiting; past both, 503 (load shedding). */
+  passwordHashConcurrency: number;
+  passwordHashQueue: number;
+}
+
+/** Throttling limits, each per window and per client IP unless said otherwise. */
+export interface ThrottleConfig {
+  /** Milliseconds. */
+  window: number;
+  /** Failed logins for one identifier from one IP that lock the pair out for the rest of the window. */
+  loginFailures: number;
+  loginFailuresPerIp: number;
+  registrationsPerIp: number;
+  refreshesPerIp: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -117,6 +139,16 @@ export const DEFAULTS = {
   BODY_LIMIT: { default: '65536', parse: parseBodyLimit },
   LOG_LEVEL: { default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
   LOG_FORMAT: { default: 'auto', parse: oneOf(['auto', 'pretty', 'json'] as const) },
+  REDIS_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['redis:', 'rediss:']) },
+  TRUST_PROXY: { default: 'false', parse: parseTrustProxy },
+  THROTTLE: { default: 'on', parse: parseBoolean },
+  THROTTLE_WINDOW: { default: '15m', parse: parseDuration },
+  THROTTLE_LOGIN_FAILURES: { default: '5', parse: parseLimit },
+  THROTTLE_LOGIN_FAILURES_PER_IP: { default: '100', parse: parseLimit },
+  THROTTLE_REGISTRATIONS_PER_IP: { default: '30', parse: parseLimit },
+  THROTTLE_REFRESHES_PER_IP: { default: '600', parse: parseLimit },
+  PASSWORD_HASH_CONCURRENCY: { default: 'auto', parse: autoOr(parseLimit) },
+  PASSWORD_HASH_QUEUE: { default: 'auto', parse: autoOr(parseLimit) },
   JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
   REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
   REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
@@ -145,10 +177,55 @@ function parseRoles(value: string, variable: string): string[] {
   return roles;
 }
 
+/** `auto` (undefined: the caller picks from the machine) or the parser's value. */
+function autoOr<T>(parse: (value: string, variable: string) => T) {
+  return (value: string, variable: string): T | 'auto' => (value.trim() === 'auto' ? 'auto' : parse(value, variable));
+}
+
+function parseLimit(value: string, variable: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(variable, `"${value}" is not a whole number of at least 1`);
+  return n;
+}
+
+/**
+ * Fastify's `trustProxy`: `false` (the socket's address, X-Forwarded-For ignored),
+ * `true` (the left-most address: only behind a proxy that overwrites the header),
+ * a hop count, or the proxies' addresses and CIDR ranges, comma-separated.
+ */
+function parseTrustProxy(value: string, variable: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (['false', 'off', 'no', '0'].includes(v)) return false;
+  if (['true', 'on', 'yes'].includes(v)) return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(entry);
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits);
+    if (!named && (family === 0 || !prefixOk || extra !== undefined)) {
+      throw new ConfigError(variable, `"${entry}" is not true, false, a hop count, or a proxy address or CIDR range`);
+    }
+  }
+  if (entries.length === 0) throw new ConfigError(variable, 'names no proxy');
+  return entries;
+}
+
 function parseBodyLimit(value: string, variable: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1024) throw new ConfigError(variable, 'must be a whole number of bytes, at least 1024');
   return n;
+}
+
+/**
+ * Hashing slots: by default every core but one, so the event loop keeps a core
+ * under a login storm; the queue: by default 16 waiting per slot.
+ */
+function hashing(concurrency: number | 'auto' | undefined, queue: number | 'auto' | undefined) {
+  const slots = typeof concurrency === 'number' ? concurrency : Math.max(1, availableParallelism() - 1);
+  return { passwordHashConcurrency: slots, passwordHashQueue: typeof queue === 'number' ? queue : 16 * slots };
 }
 
 type Key = keyof typeof DEFAULTS;
@@ -206,7 +283,20 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: required(read(env, 'BODY_LIMIT')),
     logLevel: required(read(env, 'LOG_LEVEL')),
     logFormat: required(read(env, 'LOG_FORMAT')),
+    redisUrl: read(env, 'REDIS_URL'),
+    trustProxy: required(read(env, 'TRUST_PROXY')),
+    throttle: required(read(env, 'THROTTLE'))
+      ? {
+          window: required(read(env, 'THROTTLE_WINDOW')),
+          loginFailures: required(read(env, 'THROTTLE_LOGIN_FAILURES')),
+          loginFailuresPerIp: required(read(env, 'THROTTLE_LOGIN_FAILURES_PER_IP')),
+          registrationsPerIp: required(read(env, 'THROTTLE_REGISTRATIONS_PER_IP')),
+          refreshesPerIp: required(read(env, 'THROTTLE_REFRESHES_PER_IP')),
+        }
+      : undefined,
+    ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
   };
+  if (config.throttle && config.throttle.window < 1000) throw new ConfigError('THROTTLE_WINDOW', 'must be at least 1s');
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.refreshTokenLifetime < config.accessTokenLifetime) {
     throw new ConfigError('REFRESH_TOKEN_LIFETIME', 'must not be shorter than ACCESS_TOKEN_LIFETIME');

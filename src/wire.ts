@@ -163,7 +163,10 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'method_not_allowed'
-  | 'error';
+  | 'error'
+  | 'request_timeout'
+  | 'request_header_fields_too_large'
+  | 'throttled';
 
 /** DRF's error body: `detail` and a stable `code`. */
 export interface ErrorBody {

@@ -36,6 +36,11 @@ export function buildProgram(): Command {
  * @example process.exitCode = await main(process.argv);
  */
 export async function main(argv: string[]): Promise<ExitStatus> {
+  // `latchkey --help | head`: a reader that has gone away is no error of ours.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
   // The real environment wins over .env.
   loadDotenv({ quiet: true });
   try {

@@ -12,7 +12,7 @@ import type { Auth } from '../auth.ts';
 import { createAuth } from '../create-auth.ts';
 import type { Config } from '../config.ts';
 import { openStore, type Store } from '../store/connect.ts';
-import { migrateToLatest, pendingMigrations } from '../store/migrate.ts';
+import { migrateToLatest, pendingMigrations, type MigrationReport } from '../store/migrate.ts';
 import { systemClock } from '../clock.ts';
 import type { AsymmetricAlgorithm } from '../tokens/codec.ts';
 import { keyDirectory, loadOrCreateDevKey } from '../tokens/keys.ts';
@@ -204,13 +204,13 @@ export function withSigningKey(config: Config): Config {
  * Brings the schema up to date where that is automatic (embedded) and refuses
  * where it is not (PostgreSQL, where `latchkey migrate` is a deliberate step).
  */
-export async function prepareSchema(store: Store): Promise<string[]> {
-  if (store.kind === 'pglite') return (await migrateToLatest(store.db)).applied;
+export async function prepareSchema(store: Store): Promise<MigrationReport> {
+  if (store.kind === 'pglite') return migrateToLatest(store.db);
   const pending = await pendingMigrations(store.db);
   if (pending.length > 0) {
     throw new CliError(`the database has ${pending.length} pending migration(s) (${pending.join(', ')}); run \`latchkey migrate\` first`);
   }
-  return [];
+  return { applied: [] };
 }
 
 function unresponsive(holder: LockHolder): string {

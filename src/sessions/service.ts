@@ -21,6 +21,8 @@ export interface TokenSubject {
 export interface ClientInfo {
   ip: string | null;
   userAgent: string | null;
+  /** True once the client has gone (its connection closed): work for it, a password hash above all, may be skipped. */
+  gone?: () => boolean;
 }
 
 export interface TokenPair {

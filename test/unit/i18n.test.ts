@@ -49,6 +49,8 @@ const CODE_MESSAGES = [
   'Invalid pk "42" - object does not exist.',
   'Select a valid choice. nope is not one of the available choices.',
   'An account with that name already exists.',
+  'The new password must be different from the old one.',
+  'Ensure this search has no more than 10 terms.',
 ];
 
 describe('the French catalog', () => {
