@@ -3,6 +3,7 @@
  * its parts by `createAuth` (src/create-auth.ts), constructs nothing, holds no
  * HTTP or SQL of its own, and answers in domain or wire types, never rows.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Admin } from './admin/service.ts';
 import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
@@ -17,10 +18,12 @@ import type { RevocationSync } from './sessions/sync.ts';
 import type { ImportsRepo } from './store/repos/imports.ts';
 import type { UserRow } from './store/repos/users.ts';
 import type { TokenClaims } from './tokens/claims.ts';
+import type { KeyDirectory } from './tokens/key-directory.ts';
+import type { KeyRing } from './tokens/keys.ts';
 import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
-import type { PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
+import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
 export type { ClientInfo } from './sessions/service.ts';
@@ -61,8 +64,14 @@ export interface AuthParts {
   revocations: RevocationList;
   sync: RevocationSync;
   imports: ImportsRepo;
+  /** The signing and verification keys in use. */
+  keys: KeyRing;
+  /** The key directory `latchkey keys …` manages; a change re-reads `keys`. */
+  keyDirectory: KeyDirectory;
   /** Throws StoreUnavailableError when the database is out of reach. */
   ping: () => Promise<void>;
+  /** Background failures (a key directory that no longer reads). */
+  onError?: (error: unknown) => void;
   /** Counts failures, registrations and refreshes (`noThrottle` with THROTTLE=off). */
   throttle: Throttle;
   /** Bounds password hashing (load shedding); read for /metrics. */
@@ -71,10 +80,22 @@ export interface AuthParts {
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
 }
 
+/**
+ * A resuming feed client's cursor is the time of the last revocation it heard,
+ * by the clock of the instance that sent it; the catch-up starts this much
+ * earlier, for clocks that differ between instances (a repeat is harmless).
+ */
+const FEED_CURSOR_MARGIN_MS = 10_000;
+
+/** How often the keys are re-read, for keys changed by a command that could not reach this server. */
+const KEY_RELOAD_EVERY_MS = 30_000;
+
 export class Auth {
   readonly config: Config;
   /** Users, accounts and the audit trail as administrators see them. */
   readonly admin: Admin;
+  /** The key directory (`latchkey keys …`); changes made through it take effect here at once. */
+  readonly keyDirectory: KeyDirectory;
   readonly #parts: AuthParts;
   readonly #clock: Clock;
   readonly #tokens: TokenService;
@@ -89,6 +110,7 @@ export class Auth {
     this.#parts = parts;
     this.config = parts.config;
     this.admin = parts.admin;
+    this.keyDirectory = parts.keyDirectory;
     this.#clock = parts.clock;
     this.#tokens = parts.tokens;
     this.#sessions = parts.sessions;
@@ -101,12 +123,19 @@ export class Auth {
   async start(): Promise<void> {
     for (const resource of this.#parts.resources ?? []) await resource.start();
     await this.#parts.sync.start();
+    this.#parts.keys.start(KEY_RELOAD_EVERY_MS, (error) => this.#parts.onError?.(error));
   }
 
   /** Stops background work. The store is the caller's to close. */
   async stop(): Promise<void> {
+    this.#parts.keys.stop();
     await this.#parts.sync.stop();
     for (const resource of this.#parts.resources ?? []) await resource.stop();
+  }
+
+  /** The public signing keys, for `/.well-known/jwks.json` (none with HS256/384/512). */
+  jwks(): Jwks {
+    return { keys: this.#parts.keys.publicKeys() };
   }
 
   /**
@@ -184,6 +213,9 @@ export class Auth {
   }
 
   #principal(claims: TokenClaims): Principal {
+    // Fail closed: revocations may have been missed for longer than REVOCATION_MAX_STALENESS.
+    const bound = this.config.revocationMaxStaleness;
+    if (bound > 0 && this.#parts.sync.staleFor() > bound) throw new AuthError('service_unavailable', 'revocations not heard for too long');
     if (this.#sessions.isRevoked(claims.sid)) throw new AuthError('token_not_valid', 'session revoked');
     return {
       userId: claims.userId,
@@ -328,6 +360,31 @@ export class Auth {
   flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
     const now = this.#clock.now();
     return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
+  }
+
+  /** True when `token` is REVOCATION_FEED_TOKEN (compared in constant time); false when the feed is off. */
+  revocationFeedAllowed(token: string): boolean {
+    const expected = this.config.revocationFeedToken;
+    if (expected === undefined) return false;
+    const digest = (value: string) => createHash('sha256').update(value).digest();
+    return timingSafeEqual(digest(token), digest(expected));
+  }
+
+  /**
+   * The revocation feed: `listener` hears every revocation new to this
+   * instance from now on; the result holds the ones since `sinceMs` (or within
+   * the last access-token lifetime) from the database, to send first.
+   * @example const feed = auth.followRevocations(cursor, (ids, at) => send(ids, at)); …; feed.stop();
+   */
+  followRevocations(sinceMs: number | undefined, listener: (sessionIds: readonly string[], revokedAtMs: number) => void) {
+    const stop = this.#parts.revocations.subscribe((ids, at) => listener(ids, at));
+    const horizon = this.#parts.revocations.horizon;
+    const since = sinceMs === undefined ? horizon : Math.max(horizon, sinceMs - FEED_CURSOR_MARGIN_MS);
+    const backlog = this.#sessions.revokedSince(new Date(since)).catch((error: unknown) => {
+      stop();
+      throw error;
+    });
+    return { backlog, stop };
   }
 
   /**

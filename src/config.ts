@@ -14,8 +14,14 @@ export interface Config {
   production: boolean;
   /** Undefined in development until the data directory supplies a generated key. */
   signingKey: string | undefined;
-  /** The one algorithm tokens are signed and verified with. */
-  jwtAlgorithm: 'HS256';
+  /** The algorithm new tokens are signed with (HS* with SIGNING_KEY; RS256, ES256, EdDSA with a key file). */
+  jwtAlgorithm: JwtAlgorithm;
+  /** JWT_PRIVATE_KEY_FILE: the first signs, the others (previous keys) only verify. Empty: the key directory. */
+  jwtPrivateKeyFiles: string[];
+  /** The bearer token of `GET /auth/revocations/`; unset: the feed is off (404). */
+  revocationFeedToken: string | undefined;
+  /** How long revocations may go unheard (feed lost, database away) before every access token is refused; 0 = never. */
+  revocationMaxStaleness: number;
   /** Lifetimes and windows in milliseconds. */
   accessTokenLifetime: number;
   refreshTokenLifetime: number;
@@ -56,6 +62,10 @@ export interface ThrottleConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** SimpleJWT's HMAC algorithms, and the asymmetric ones Latchkey signs with from key files. */
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -113,7 +123,7 @@ export const DEFAULTS = {
   DATA_DIR: { default: './.latchkey', parse: (v: string) => v },
   DATABASE_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['postgres:', 'postgresql:']) },
   SIGNING_KEY: { default: undefined, parse: (v: string) => v },
-  JWT_ALGORITHM: { default: 'HS256', parse: oneOf(['HS256'] as const) },
+  JWT_ALGORITHM: { default: 'HS256', parse: oneOf(JWT_ALGORITHMS) },
   ACCESS_TOKEN_LIFETIME: { default: '15m', parse: parseDuration },
   REFRESH_TOKEN_LIFETIME: { default: '7d', parse: parseDuration },
   ROTATE_REFRESH_TOKENS: { default: 'true', parse: parseBoolean },
@@ -139,12 +149,26 @@ export const DEFAULTS = {
   THROTTLE_REFRESHES_PER_IP: { default: '600', parse: parseLimit },
   PASSWORD_HASH_CONCURRENCY: { default: 'auto', parse: autoOr(parseLimit) },
   PASSWORD_HASH_QUEUE: { default: 'auto', parse: autoOr(parseLimit) },
+  JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
+  REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
+  REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
   const v = value.trim().replace(/\/+$/, '');
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(v) || v === '') throw new ConfigError(variable, `"${value}" must be a path such as /auth`);
   return v;
+}
+
+function parsePathList(value: string, variable: string): string[] {
+  const paths = value.split(',').map((p) => p.trim()).filter(Boolean);
+  if (paths.length === 0) throw new ConfigError(variable, 'must name a PEM file (a comma-separated list: the first signs, the others verify)');
+  return paths;
+}
+
+function parseFeedToken(value: string, variable: string): string {
+  if (Buffer.byteLength(value) < MIN_SIGNING_KEY_BYTES) throw new ConfigError(variable, `must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
+  return value;
 }
 
 function parseRoles(value: string, variable: string): string[] {
@@ -228,7 +252,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (signingKey !== undefined && Buffer.byteLength(signingKey) < MIN_SIGNING_KEY_BYTES) {
     throw new ConfigError('SIGNING_KEY', `must be at least ${MIN_SIGNING_KEY_BYTES} bytes for HS256`);
   }
-  if (production && signingKey === undefined) {
+  const jwtAlgorithm = required(read(env, 'JWT_ALGORITHM'));
+  // Asymmetric keys are checked when they are read (createAuth): a key file, or the key directory.
+  if (production && signingKey === undefined && jwtAlgorithm.startsWith('HS')) {
     throw new ConfigError('SIGNING_KEY', 'is required when NODE_ENV=production');
   }
   const config: Config = {
@@ -238,7 +264,10 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: read(env, 'DATABASE_URL'),
     production,
     signingKey,
-    jwtAlgorithm: required(read(env, 'JWT_ALGORITHM')),
+    jwtAlgorithm,
+    jwtPrivateKeyFiles: read(env, 'JWT_PRIVATE_KEY_FILE') ?? [],
+    revocationFeedToken: read(env, 'REVOCATION_FEED_TOKEN'),
+    revocationMaxStaleness: required(read(env, 'REVOCATION_MAX_STALENESS')),
     accessTokenLifetime: required(read(env, 'ACCESS_TOKEN_LIFETIME')),
     refreshTokenLifetime: required(read(env, 'REFRESH_TOKEN_LIFETIME')),
     rotateRefreshTokens: required(read(env, 'ROTATE_REFRESH_TOKENS')),

@@ -9,7 +9,6 @@ import { Auth } from './auth.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Redis } from 'ioredis';
-import { ConfigError } from './errors.ts';
 import { HashGate } from './limits/hashing.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { storeNotifications } from './sessions/feeds.ts';
@@ -22,7 +21,7 @@ import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
 import { UsersRepo } from './store/repos/users.ts';
-import { hmacKeySet } from './tokens/keys.ts';
+import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
 import { TokenService } from './tokens/service.ts';
 import { Passwords } from './users/passwords.ts';
 import { tokenSubject } from './users/public.ts';
@@ -71,7 +70,6 @@ const RECONCILE_EVERY_MS = 30_000;
  */
 export function createAuth(config: Config, deps: AuthDeps): Auth {
   const { store } = deps;
-  if (config.signingKey === undefined) throw new ConfigError('SIGNING_KEY', 'is not set');
   const clock = deps.clock ?? systemClock;
   const onError = deps.onError;
   const resources: Array<{ start(): Promise<void>; stop(): Promise<void> }> = [];
@@ -93,7 +91,9 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis } : { kind: 'memory' }) : noThrottle);
 
   const hashGate = new HashGate({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
-  const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
+  // SIGNING_KEY, or key files; re-read when `latchkey keys …` changes the key directory.
+  const keys = new KeyRing(() => loadKeySet(config, clock.now()), clock);
+  const tokens = new TokenService(keys, config);
   const usersRepo = new UsersRepo(store.db);
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
   const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles });
@@ -144,7 +144,10 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     revocations,
     sync,
     imports: new ImportsRepo(store.db),
+    keys,
+    keyDirectory: keyDirectory(config, clock, () => keys.reload()),
     ping: () => store.ping(),
+    ...(onError ? { onError } : {}),
     throttle,
     hashGate,
     resources,

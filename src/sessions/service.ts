@@ -190,6 +190,11 @@ export class SessionService {
     return ids;
   }
 
+  /** Sessions revoked after `since`, from the database (the revocation feed's catch-up). */
+  revokedSince(since: Date): Promise<Array<{ id: string; revoked_at: Date }>> {
+    return this.#repo.revokedSince(since);
+  }
+
   /** Deletes sessions and refresh tokens that can no longer matter (see SessionsRepo.purge). */
   purge(now: Date, revokedBefore: Date): Promise<{ sessions: number; refreshTokens: number }> {
     return this.#repo.purge(now, revokedBefore);

@@ -13,6 +13,8 @@ export interface NotificationHandler {
   onPayload(payload: string): void;
   /** Called once listening has (re)started: anything sent meanwhile may have been missed. */
   onListening(): void;
+  /** Called when the listening connection is lost (it reconnects by itself). */
+  onLost?(): void;
 }
 
 export interface Store {
@@ -169,6 +171,7 @@ class Listener {
     client.end().catch(() => {});
     if (this.#client === client) this.#client = undefined;
     if (this.#stopped) return;
+    for (const handler of this.#handlers) handler.onLost?.();
     this.#onError?.(error);
     if (this.#retry || attempt === 0 && this.#handlers.size === 0) return;
     const delay = Math.min(5000, 250 * 2 ** attempt);

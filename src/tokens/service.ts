@@ -58,11 +58,19 @@ export class TokenService {
   verify(token: string, expected: TokenType | 'any', nowMs: number): TokenClaims {
     let payload: Payload;
     try {
-      payload = decode(token, this.#keys.all, this.#keys.current);
+      payload = decode(token, this.#keys.all, this.#keys.current, this.#keys.refresh);
     } catch (error) {
       if (error instanceof CodecError) throw new AuthError('token_not_valid', error.message);
       throw error;
     }
+    return this.check(payload, expected, nowMs);
+  }
+
+  /**
+   * The claim checks of `verify` alone, for a payload whose signature was
+   * checked elsewhere (latchkey/verify against a remote JWKS).
+   */
+  check(payload: Payload, expected: TokenType | 'any', nowMs: number): TokenClaims {
     const claims = this.#readClaims(payload);
     if (expected !== 'any' && claims.tokenType !== expected) throw invalid('wrong token type');
     if (claims.exp * 1000 + this.#settings.leeway <= nowMs) throw invalid('expired');
@@ -100,6 +108,14 @@ export class TokenService {
     };
   }
 }
+
+/** For a TokenService that only checks claims (`check`): it has no key to sign or verify with. */
+export const NO_LOCAL_KEYS: KeySet = {
+  get current(): never {
+    throw new Error('no local signing key: this TokenService only checks claims');
+  },
+  all: new Map(),
+};
 
 function audienceMatches(aud: unknown, expected: string): boolean {
   return aud === expected || (Array.isArray(aud) && aud.includes(expected));

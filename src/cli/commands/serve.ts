@@ -20,9 +20,13 @@ Environment:
                     control socket (default ./.latchkey)
   DATABASE_URL      PostgreSQL instead of the embedded database; run
                     \`latchkey migrate\` first, serve refuses pending migrations
-  SIGNING_KEY       HS256 secret, at least 32 bytes; required when
+  SIGNING_KEY       HS256/384/512 secret, at least 32 bytes; required when
                     NODE_ENV=production, generated into DATA_DIR otherwise
-  JWT_ALGORITHM     HS256 (the only one so far)
+  JWT_ALGORITHM     HS256 (default), HS384, HS512, RS256, ES256 or EdDSA
+  JWT_PRIVATE_KEY_FILE
+                    PEM private key(s) for RS256/ES256/EdDSA, comma-separated:
+                    the first signs, the others verify; unset = the key
+                    directory DATA_DIR/keys/ (\`latchkey keys --help\`)
   ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
                     15m and 7d by default (90s, 15m, 12h, 7d; a bare number is seconds)
   ROTATE_REFRESH_TOKENS, REFRESH_REUSE_GRACE
@@ -118,10 +122,10 @@ async function serve(config: Config): Promise<void> {
 
     if (applied.length > 0) server.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
     for (const clash of identifierClashes) server.log.warn({ identifier_clash: clash }, describeClash(clash));
-    if (config.signingKey === undefined) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
+    if (config.signingKey === undefined && config.jwtAlgorithm.startsWith('HS')) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
     // Fastify logs a line per address it listens on: that line is Latchkey's start-up line.
     await server.listen({ host: config.host, port: config.port, listenTextResolver: (url) => listeningLine(url, config, process.env) });
-    settle.ready({ auth, store });
+    settle.ready({ auth, store, keys: auth.keyDirectory });
 
     await stop.requested;
     server.log.info('shutting down');
