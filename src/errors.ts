@@ -13,7 +13,8 @@ export type AuthErrorCode =
   | 'password_reset_required'
   | 'account_inactive'
   | 'not_found'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'csrf_failed';
 
 export class AuthError extends Error {
   readonly code: AuthErrorCode;

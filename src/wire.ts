@@ -163,7 +163,8 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'method_not_allowed'
-  | 'error';
+  | 'error'
+  | 'csrf_failed';
 
 /** DRF's error body: `detail` and a stable `code`. */
 export interface ErrorBody {

@@ -25,6 +25,7 @@ export const DOMAIN_ERRORS = {
   account_inactive: { status: 403, detail: 'The account this user belongs to is inactive.' },
   not_found: { status: 404, detail: 'Not found.' },
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
+  csrf_failed: { status: 403, detail: 'CSRF Failed: CSRF token missing or incorrect.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** Codes that only the HTTP layer raises (request shape, not domain). */
@@ -141,6 +142,8 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof ValidationError) return sendFieldErrors(reply, error.fields);
   if (error instanceof AuthError) {
     if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+    // A CSRF failure says which check failed, in DRF's words (`CSRF Failed: CSRF token missing.`).
+    if (error.code === 'csrf_failed' && error.message.startsWith('CSRF Failed: ')) return sendError(reply, error.code, error.message);
     return sendError(reply, error.code);
   }
   const handled = fromFastify(error, request, reply);
