@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
 import { registerCookies } from './cookies.ts';
+import { registerCors } from './cors.ts';
 import { handleError, sendError } from './errors.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
@@ -130,6 +131,7 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   metrics(app, auth);
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
   await registerCookies(app, context);
+  await registerCors(app, context);
   for (const register of ROUTES) register(app, context);
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 };
