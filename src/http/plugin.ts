@@ -15,6 +15,7 @@ import { ValidationError } from '../errors.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { handleError, sendError } from './errors.ts';
+import { registerSecurityHeaders } from './headers.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
 import { adminAuditRoutes } from './routes/admin/audit-events.ts';
@@ -132,6 +133,7 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
   await registerCookies(app, context);
   await registerCors(app, context);
+  await registerSecurityHeaders(app, context);
   for (const register of ROUTES) register(app, context);
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 };
