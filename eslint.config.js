@@ -53,6 +53,13 @@ export default tseslint.config(
     },
   },
   {
+    // The admin console's script runs in browsers, as it is served.
+    files: ['src/pages/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['document', 'window', 'sessionStorage', 'localStorage', 'location', 'URLSearchParams', 'FormData', 'Option', 'Date', 'JSON'].map((name) => [name, 'readonly'])),
+    },
+  },
+  {
     files: ['bin/**', 'bench/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

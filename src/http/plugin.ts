@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
+import { registerConsole } from './console.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerDocs, registerDocsRoutes } from './docs.ts';
@@ -136,6 +137,7 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   await registerDocs(app, context);
   for (const register of ROUTES) register(app, context);
   await registerDocsRoutes(app);
+  await registerConsole(app, context);
 };
 
 function routerIgnoresTrailingSlash(instance: FastifyInstance): boolean {

@@ -1,7 +1,7 @@
 /** latchkey/client bundles into one ES module with no imports, loadable as it is by a browser or Node. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bundleClient } from '../../scripts/build-client.ts';
+import { bundleClient } from '../../src/http/console.ts';
 
 describe('the latchkey/client bundle', () => {
   it('is one ES module with no import left (no node:, no package) and exports the client', async () => {
