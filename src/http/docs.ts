@@ -63,6 +63,7 @@ const DOCS: Doc[] = [
   { method: 'POST', match: /\/(login|token)$/, status: 200, body: Login, security: 'none' },
   { method: 'POST', match: /\/(refresh|token\/refresh)$/, status: 200, body: Refresh, security: 'none' },
   { method: 'POST', match: /\/(verify|token\/verify)$/, status: 200, body: Empty, security: 'none' },
+  { method: 'POST', match: /\/admin\/users\/:id\/logout$/, status: 200, body: Ended, security: 'user' },
   { method: 'POST', match: /\/(logout|token\/blacklist)$/, status: 200, body: Empty, security: 'optional' },
   { method: 'POST', match: /\/logout-all$/, status: 200, body: Ended, security: 'user' },
   { method: 'GET', match: /\/sessions$/, status: 200, body: Type.Array(Type.Ref(SessionInfo)), security: 'user' },
@@ -77,7 +78,6 @@ const DOCS: Doc[] = [
   { method: 'GET', match: /\/admin\/users\/:id$/, status: 200, body: Type.Ref(AdminUser), security: 'user' },
   { method: 'PATCH', match: /\/admin\/users\/:id$/, status: 200, body: Type.Ref(AdminUser), security: 'user' },
   { method: 'DELETE', match: /\/admin\/users\/:id$/, status: 204, body: NoContent, security: 'user' },
-  { method: 'POST', match: /\/admin\/users\/:id\/logout$/, status: 200, body: Ended, security: 'user' },
   { method: 'GET', match: /\/admin\/accounts$/, status: 200, body: Paged(Type.Ref(Account)), security: 'user' },
   { method: 'POST', match: /\/admin\/accounts$/, status: 201, body: Type.Ref(Account), security: 'user' },
   { method: 'GET', match: /\/admin\/accounts\/:id$/, status: 200, body: Type.Ref(Account), security: 'user' },
@@ -127,5 +127,11 @@ export async function registerDocs(app: App, { config }: RouteContext): Promise<
 /** GET /docs/openapi.json and the reference UI at /docs (after the routes, so the document holds them all). */
 export async function registerDocsRoutes(app: App): Promise<void> {
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { deepLinking: true },
+    // Swagger UI injects <style> elements as it renders; on its own pages only, inline styles are
+    // allowed. Scripts stay 'self' only.
+    transformStaticCSP: (header) => header.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  });
 }

@@ -41,6 +41,7 @@ for (const name of storeNames()) {
       assert.ok(operations >= 25, `${operations} operations`);
       assert.deepEqual(doc.paths['/auth/me'].get.security, [{ bearerAuth: [] }, { cookieAuth: [], csrfHeader: [] }]);
       assert.deepEqual(doc.paths['/auth/login'].post.security, []);
+      assert.deepEqual(doc.paths['/admin/users/{id}/logout'].post.security, [{ bearerAuth: [] }, { cookieAuth: [], csrfHeader: [] }]);
       assert.ok(doc.paths['/admin/users'].get.responses['200']);
     });
 
@@ -50,7 +51,11 @@ for (const name of storeNames()) {
       assert.match(String(page.headers['content-type']), /text\/html/);
       assert.doesNotMatch(page.body, /https?:\/\/(?!swagger\.io)/, 'no external URL');
       assert.doesNotMatch(page.body, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
-      assert.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+      const csp = String(page.headers['content-security-policy']);
+      assert.match(csp, /script-src 'self';/);
+      assert.match(csp, /style-src 'self' 'unsafe-inline';/, 'Swagger UI injects styles; its pages alone allow them');
+      const api = await h.app.inject({ method: 'GET', url: '/auth/me/' });
+      assert.doesNotMatch(String(api.headers['content-security-policy']), /unsafe-inline/, 'other pages keep the strict policy');
       for (const asset of page.body.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)) {
         const url = new URL(asset[1]!, 'http://localhost/docs/').pathname;
         const response = await h.app.inject({ method: 'GET', url });
