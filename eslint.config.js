@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.latchkey/', 'coverage/', 'dist/'] },
+  { ignores: ['node_modules/', '.latchkey/', 'coverage/', 'dist/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -50,6 +50,13 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [{ regex: '^(?!\\./|\\.\\./wire\\.ts$)', message: 'latchkey/client imports only ./ files and ../wire.ts.' }],
       }],
+    },
+  },
+  {
+    // The admin console's script runs in browsers, as it is served.
+    files: ['src/pages/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(['document', 'window', 'sessionStorage', 'localStorage', 'location', 'URLSearchParams', 'FormData', 'Option', 'Date', 'JSON'].map((name) => [name, 'readonly'])),
     },
   },
   {

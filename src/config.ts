@@ -48,6 +48,17 @@ export interface Config {
   /** Password hashes running at once, and waiting; past both, 503 (load shedding). */
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  /** Cookie mode (SPEC §4): tokens in httpOnly cookies, CSRF header on unsafe cookie requests. */
+  authCookies: boolean;
+  cookieSecure: boolean;
+  cookieSameSite: 'Lax' | 'Strict' | 'None';
+  cookieDomain: string | undefined;
+  /** In cookie mode, still put the token strings in JSON bodies. */
+  cookieBodyTokens: boolean;
+  /** Exact origins allowed to call the API from a browser (CORS), credentials included. */
+  corsOrigins: string[];
+  /** Base of absolute URLs in responses (`https://auth.example.com`), without a trailing slash. */
+  publicUrl: string | undefined;
 }
 
 /** Throttling limits, each per window and per client IP unless said otherwise. */
@@ -152,6 +163,14 @@ export const DEFAULTS = {
   JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
   REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
   REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
+  AUTH_COOKIES: { default: undefined, parse: parseBoolean },
+  ENABLE_JWT_AUTH: { default: undefined, parse: parseBoolean },
+  COOKIE_SECURE: { default: 'true', parse: parseBoolean },
+  COOKIE_SAMESITE: { default: 'Lax', parse: parseSameSite },
+  COOKIE_DOMAIN: { default: undefined, parse: parseCookieDomain },
+  COOKIE_BODY_TOKENS: { default: 'false', parse: parseBoolean },
+  CORS_ORIGINS: { default: undefined, parse: parseOrigins },
+  PUBLIC_URL: { default: undefined, parse: parsePublicUrl },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -169,6 +188,44 @@ function parsePathList(value: string, variable: string): string[] {
 function parseFeedToken(value: string, variable: string): string {
   if (Buffer.byteLength(value) < MIN_SIGNING_KEY_BYTES) throw new ConfigError(variable, `must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
   return value;
+}
+
+/** Lax, Strict or None, in any case, written as cookies spell it. */
+function parseSameSite(value: string, variable: string): 'Lax' | 'Strict' | 'None' {
+  const spelled = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
+  const v = spelled[value.trim().toLowerCase() as keyof typeof spelled];
+  if (!v) throw new ConfigError(variable, `"${value}" is not one of Lax, Strict, None`);
+  return v;
+}
+
+function parseCookieDomain(value: string, variable: string): string {
+  const v = value.trim();
+  if (!/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(v)) throw new ConfigError(variable, `"${value}" is not a domain name`);
+  return v;
+}
+
+/** Comma-separated origins, each exactly scheme://host[:port] as a browser sends it in `Origin`. */
+function parseOrigins(value: string, variable: string): string[] {
+  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(variable, `"${origin}" is not an origin such as https://app.example.com`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(variable, `"${origin}" is not an origin such as https://app.example.com (scheme, host and port only)`);
+    }
+  }
+  return origins;
+}
+
+function parsePublicUrl(value: string, variable: string): string {
+  const url = parseUrl(value.trim(), variable, ['http:', 'https:']);
+  const parsed = new URL(url);
+  if (parsed.search || parsed.hash) throw new ConfigError(variable, 'must not carry a query or a fragment');
+  return url.replace(/\/+$/, '');
 }
 
 function parseRoles(value: string, variable: string): string[] {
@@ -295,8 +352,20 @@ export function loadConfig(env: Env = process.env): Config {
         }
       : undefined,
     ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
+    // ENABLE_JWT_AUTH is the name the replaced Django site used; AUTH_COOKIES wins when both are set.
+    authCookies: read(env, 'AUTH_COOKIES') ?? read(env, 'ENABLE_JWT_AUTH') ?? false,
+    cookieSecure: required(read(env, 'COOKIE_SECURE')),
+    cookieSameSite: required(read(env, 'COOKIE_SAMESITE')),
+    cookieDomain: read(env, 'COOKIE_DOMAIN'),
+    cookieBodyTokens: required(read(env, 'COOKIE_BODY_TOKENS')),
+    corsOrigins: read(env, 'CORS_ORIGINS') ?? [],
+    publicUrl: read(env, 'PUBLIC_URL'),
   };
   if (config.throttle && config.throttle.window < 1000) throw new ConfigError('THROTTLE_WINDOW', 'must be at least 1s');
+  // Browsers drop a SameSite=None cookie that is not Secure.
+  if (config.cookieSameSite === 'None' && !config.cookieSecure) {
+    throw new ConfigError('COOKIE_SAMESITE', 'None requires COOKIE_SECURE=true (browsers refuse SameSite=None cookies without Secure)');
+  }
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.refreshTokenLifetime < config.accessTokenLifetime) {
     throw new ConfigError('REFRESH_TOKEN_LIFETIME', 'must not be shorter than ACCESS_TOKEN_LIFETIME');

@@ -14,7 +14,9 @@ export type AuthErrorCode =
   | 'account_inactive'
   | 'not_found'
   | 'service_unavailable'
-  | 'throttled';
+  | 'throttled'
+
+  | 'csrf_failed';
 
 export class AuthError extends Error {
   readonly code: AuthErrorCode;

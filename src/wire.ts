@@ -166,7 +166,9 @@ export type ErrorCode =
   | 'error'
   | 'request_timeout'
   | 'request_header_fields_too_large'
-  | 'throttled';
+  | 'throttled'
+
+  | 'csrf_failed';
 
 /** DRF's error body: `detail` and a stable `code`. */
 export interface ErrorBody {

@@ -9,6 +9,7 @@ import type { Paged } from '../wire.ts';
 import { AuthError } from '../errors.ts';
 import { authenticate, clientInfo, principal } from './authenticate.ts';
 import { sendError } from './errors.ts';
+import { publicOrigin } from './urls.ts';
 
 /** An onRequest hook (before the body is read, as DRF checks permissions first): 401 without a valid token, 403 `permission_denied` unless an active administrator. */
 export function requireAdmin(auth: Auth) {
@@ -125,7 +126,7 @@ function invalidPage(reply: FastifyReply): FastifyReply {
   return sendError(reply, 'not_found', 'Invalid page.');
 }
 
-/** The request's absolute URL with `page` replaced (dropped for page 1), other parameters kept, sorted as DRF writes them. */
+/** The request's URL with `page` replaced (dropped for page 1), other parameters kept, sorted as DRF writes them. */
 function pageUrl(request: FastifyRequest, page: number): string {
   const [path, search = ''] = request.url.split(/\?(.*)/s, 2) as [string, string?];
   const params = new URLSearchParams(search);
@@ -133,5 +134,5 @@ function pageUrl(request: FastifyRequest, page: number): string {
   else params.set('page', String(page));
   params.sort();
   const query = params.toString();
-  return `${request.protocol}://${request.host}${path}${query ? `?${query}` : ''}`;
+  return `${publicOrigin(request)}${path}${query ? `?${query}` : ''}`;
 }

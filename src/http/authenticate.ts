@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Auth, ClientInfo, Principal } from '../auth.ts';
 import { AuthError } from '../errors.ts';
+import { ACCESS_COOKIE, checkCsrf } from './cookies.ts';
 
 /**
  * The bearer token of a request: undefined when there is none (or another
@@ -15,11 +16,20 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return parts[1];
 }
 
-/** The caller of an authenticated route; 401 `not_authenticated` without credentials. */
+/**
+ * The caller of an authenticated route: the Bearer token, or else (cookie mode)
+ * the access cookie, which for an unsafe method also needs the CSRF header.
+ * 401 `not_authenticated` without credentials.
+ */
 export function requirePrincipal(auth: Auth, request: FastifyRequest): Principal {
   const token = bearerToken(request);
-  if (token === undefined) throw new AuthError('not_authenticated');
-  return auth.authenticate(token);
+  if (token !== undefined) return auth.authenticate(token);
+  const cookie = auth.config.authCookies ? request.cookies?.[ACCESS_COOKIE] : undefined;
+  if (!cookie) throw new AuthError('not_authenticated');
+  // As DRF's SessionAuthentication: who the caller is first (401), then the CSRF check (403).
+  const caller = auth.authenticate(cookie);
+  checkCsrf(request);
+  return caller;
 }
 
 export interface AuthenticateOptions {

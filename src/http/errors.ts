@@ -28,6 +28,7 @@ export const DOMAIN_ERRORS = {
   not_found: { status: 404, detail: 'Not found.' },
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
   throttled: { status: 429, detail: 'Request was throttled.' },
+  csrf_failed: { status: 403, detail: 'CSRF Failed: CSRF token missing or incorrect.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** Codes that only the HTTP layer raises (request shape, not domain). */
@@ -153,6 +154,8 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     if (error instanceof StoreUnavailableError) request.log.warn({ err: error.cause ?? error }, 'database unavailable');
     // Every 503 says when to come back (SPEC §3): the shed request's own estimate, else a second.
     if (error.code === 'service_unavailable') reply.header('retry-after', String(error instanceof OverloadedError ? error.retryAfter : 1));
+    // A CSRF failure says which check failed, in DRF's words (`CSRF Failed: CSRF token missing.`).
+    if (error.code === 'csrf_failed' && error.message.startsWith('CSRF Failed: ')) return sendError(reply, error.code, error.message);
     return sendError(reply, error.code);
   }
   const handled = fromFastify(error, request, reply);

@@ -7,12 +7,16 @@
  */
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import formbody from '@fastify/formbody';
-import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
+import { registerConsole } from './console.ts';
+import { registerCookies } from './cookies.ts';
+import { registerCors } from './cors.ts';
+import { registerDocs, registerDocsRoutes } from './docs.ts';
 import { handleError, sendError } from './errors.ts';
+import { registerSecurityHeaders } from './headers.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
 import { adminAuditRoutes } from './routes/admin/audit-events.ts';
@@ -85,6 +89,8 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
     route.bodyLimit ??= config.bodyLimit;
     const twin = route as RouteOptions & { [SLASH_TWIN]?: true };
     if (ignoresSlash || twin[SLASH_TWIN] || route.routePath === '' || route.routePath.endsWith('/')) return;
+    // A wildcard (static assets, the CORS preflight route) already matches the slash.
+    if (route.routePath.endsWith('*')) return;
     // Fastify adds HEAD beside each GET; the GET's twin gets its own.
     if (route.method === 'HEAD') return;
     // The twin is registered relative to this plugin, as the original was.
@@ -94,9 +100,6 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
 
   app.decorateRequest('principal', null);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
-  await app.register(swagger, {
-    openapi: { info: { title: 'Latchkey', version: '0.1.0', description: 'JWT authentication speaking SimpleJWT’s wire format' } },
-  });
 
   // JSON and form bodies only, as DRF's default parsers; anything else is 415.
   app.removeContentTypeParser('text/plain');
@@ -132,8 +135,13 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
 
   metrics(app, auth);
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
+  await registerCookies(app, context);
+  await registerCors(app, context);
+  await registerSecurityHeaders(app, context);
+  await registerDocs(app, context);
   for (const register of ROUTES) register(app, context);
-  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerDocsRoutes(app);
+  await registerConsole(app, context);
 };
 
 function routerIgnoresTrailingSlash(instance: FastifyInstance): boolean {

@@ -9,6 +9,10 @@ declare module 'fastify' {
     /** Set by the `authenticate` pre-handler on routes that need a caller. */
     principal: Principal | null;
   }
+  interface FastifyInstance {
+    /** The settings of the Latchkey plugin this instance belongs to (undefined outside it). */
+    latchkeyConfig?: Config;
+  }
 }
 
 export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { LoginResult } from '../../auth.ts';
 import type { LoginResponse, MinimalLoginResponse } from '../../wire.ts';
 import { clientInfo } from '../authenticate.ts';
+import { bodyTokens, setTokenCookies } from '../cookies.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
 import type { App, RouteContext } from '../types.ts';
@@ -9,7 +10,8 @@ import type { App, RouteContext } from '../types.ts';
 const LoginBody = Body({ username: Text(), password: Text(), email: Type.Optional(Type.String()) });
 
 /** POST /auth/login/ (and /auth/token/, /api/token/): credentials → tokens. */
-export function loginRoute(app: App, { auth, config, mountedAuthPath }: RouteContext): void {
+export function loginRoute(app: App, context: RouteContext): void {
+  const { auth, config, mountedAuthPath } = context;
   const shape = { minimal: config.loginResponse === 'minimal', changePasswordUrl: `${mountedAuthPath}/change-password/` };
   for (const url of authPaths(config, 'login', '{base}/token/', '/api/token/')) {
     app.post(url, {
@@ -24,10 +26,11 @@ export function loginRoute(app: App, { auth, config, mountedAuthPath }: RouteCon
           delete body.email;
         }
       },
-      handler: async (request) => {
+      handler: async (request, reply) => {
         const { username, password } = request.body;
         const result = await auth.login({ identifier: username, password }, clientInfo(request));
-        return loginBody(result, shape);
+        setTokenCookies(request, reply, context, result.tokens);
+        return bodyTokens(loginBody(result, shape), context);
       },
     });
   }
