@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Auth, ClientInfo, Principal } from '../auth.ts';
-import { AuthError } from '../errors.ts';
+import { AuthError, TokenError } from '../errors.ts';
+import { CredentialTokenError } from './errors.ts';
 
 /**
  * The bearer token of a request: undefined when there is none (or another
@@ -19,7 +20,16 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export function requirePrincipal(auth: Auth, request: FastifyRequest): Principal {
   const token = bearerToken(request);
   if (token === undefined) throw new AuthError('not_authenticated');
-  return auth.authenticate(token);
+  return authenticateCredential(auth, token);
+}
+
+/** Checks an access token sent as a credential (header or cookie): a refusal is answered in SimpleJWT's `messages` shape. */
+export function authenticateCredential(auth: Auth, token: string): Principal {
+  try {
+    return auth.authenticate(token);
+  } catch (error) {
+    throw error instanceof TokenError ? new CredentialTokenError(error) : error;
+  }
 }
 
 export interface AuthenticateOptions {

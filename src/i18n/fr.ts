@@ -9,6 +9,12 @@ export const FR: Readonly<Record<string, string>> = {
   // Domain errors (SimpleJWT, DRF; the first is SPEC's own wording).
   'No active account found with the given credentials': 'Identifiants invalides.',
   'Token is invalid or expired': 'Le jeton est invalide ou expiré',
+  'Token has wrong type': 'Le jeton a un type erroné',
+  'Token has no id': "Le jeton n'a pas d'id",
+  "Token has no 'exp' claim": "Le jeton n'a pas de revendication 'exp'",
+  'Token is blacklisted': 'Le jeton a été banni',
+  'Token contained no recognizable user identification': "Le jeton ne contient aucune information d'identification d'utilisateur reconnaissable",
+  'Given token not valid for any token type': "Le jeton donné n'est valide pour aucun type de jeton",
   'Authentication credentials were not provided.': "Informations d'authentification non fournies.",
   'Authorization header must contain two space-delimited values': "L'en-tête 'Authorization' doit contenir deux valeurs séparées par des espaces",
   'User not found': "L'utilisateur n'a pas été trouvé",

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
-import { PASSWORD, bearer, createAccount, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness, NOT_AUTHENTICATED, TOKEN_NOT_VALID } from '../support/harness.ts';
+import { PASSWORD, bearer, createAccount, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness, NOT_AUTHENTICATED, credentialNotValid } from '../support/harness.ts';
 
 const USER_KEYS = [
   'id', 'username', 'email', 'first_name', 'last_name', 'role', 'is_staff', 'is_manager', 'account_id',
@@ -94,7 +94,7 @@ for (const name of storeNames()) {
       it('a bad token → 401 token_not_valid', async () => {
         const response = await me('not.a.token');
         assert.equal(response.statusCode, 401);
-        assert.deepEqual(response.json(), TOKEN_NOT_VALID);
+        assert.deepEqual(response.json(), credentialNotValid());
       });
 
       it('a deactivated user’s still-valid token → 401, never their profile', async () => {
@@ -255,7 +255,7 @@ for (const name of storeNames()) {
       it('a bad token → 401 token_not_valid, nothing changed', async () => {
         const response = await patch('bad.token.here', { first_name: 'x' });
         assert.equal(response.statusCode, 401);
-        assert.deepEqual(response.json(), TOKEN_NOT_VALID);
+        assert.deepEqual(response.json(), credentialNotValid());
       });
 
       it('only the caller’s own profile changes', async () => {

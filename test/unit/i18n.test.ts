@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DOMAIN_ERRORS, FIELD_MESSAGES, HTTP_ERRORS, fieldErrors } from '../../src/http/errors.ts';
+import { DOMAIN_ERRORS, FIELD_MESSAGES, HTTP_ERRORS, NO_TOKEN_TYPE, TOKEN_REASONS, fieldErrors } from '../../src/http/errors.ts';
 import { FR } from '../../src/i18n/fr.ts';
 import { negotiateLanguage, translate, translateFields } from '../../src/i18n/index.ts';
 import { validatePassword } from '../../src/users/validators.ts';
@@ -55,6 +55,8 @@ describe('the French catalog', () => {
   const english = [
     ...Object.values(DOMAIN_ERRORS).map((wire) => wire.detail),
     ...Object.values(HTTP_ERRORS).map((wire) => wire.detail),
+    ...Object.values(TOKEN_REASONS),
+    NO_TOKEN_TYPE,
     ...Object.values(FIELD_MESSAGES),
     ...validatorMessages(),
     ...schemaMessages(),

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../errors.ts';
-import { bearerToken, clientInfo } from '../authenticate.ts';
+import { authenticateCredential, bearerToken, clientInfo } from '../authenticate.ts';
 import { FIELD_MESSAGES } from '../errors.ts';
 import { authPaths } from '../paths.ts';
 import { Body } from '../schemas.ts';
@@ -24,7 +24,7 @@ export function logoutRoute(app: App, { auth, config }: RouteContext): void {
         }
         const access = bearerToken(request);
         if (access === undefined) throw new ValidationError({ refresh: [FIELD_MESSAGES.required] });
-        await auth.logout({ principal: auth.authenticate(access) }, clientInfo(request));
+        await auth.logout({ principal: authenticateCredential(auth, access) }, clientInfo(request));
         return {};
       },
     });
