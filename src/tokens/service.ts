@@ -69,10 +69,11 @@ export class TokenService {
 
   #readClaims(payload: Payload, expected: TokenType | 'any', nowMs: number): TokenClaims {
     const { userIdClaim, jwtIssuer, jwtAudience, leeway } = this.#settings;
-    const { token_type: tokenType, exp, iat, jti, sid, role, account_id: accountId, password_reset_required: resetRequired } = payload;
+    const { token_type: tokenType, exp, iat, nbf, jti, sid, role, account_id: accountId, password_reset_required: resetRequired } = payload;
     // PyJWT, while decoding: exp passed, nbf or iat in the future (LEEWAY either way), issuer, audience.
     if (exp !== undefined && (!Number.isSafeInteger(exp) || (exp as number) * 1000 + leeway <= nowMs)) throw invalid('exp');
-    if (!Number.isSafeInteger(iat)) throw invalid('iat');
+    if (!Number.isSafeInteger(iat) || (iat as number) * 1000 > nowMs + leeway) throw invalid('iat in the future');
+    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf) || nbf * 1000 > nowMs + leeway)) throw invalid('nbf');
     if (jwtIssuer !== undefined && payload.iss !== jwtIssuer) throw invalid('iss');
     if (jwtAudience !== undefined && !audienceMatches(payload.aud, jwtAudience)) throw invalid('aud');
     // SimpleJWT's Token.verify(): exp present, jti present, then the type.
@@ -111,6 +112,7 @@ function readUserId(payload: Payload, claim: string): number {
   const value = payload[claim];
   if (value === undefined || value === null) throw new TokenError('no_user_id', 'no user id claim');
   if (Number.isSafeInteger(value) && (value as number) >= 0) return value as number;
+  if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value);
   throw new AuthError('user_not_found', 'user id claim names no user');
 }
 

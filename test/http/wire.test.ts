@@ -502,6 +502,31 @@ for (const name of storeNames()) {
         });
       }
 
+      it('a user_id of digits names the same user, as Django casts it: me, verify and refresh work', async () => {
+        const me = await send(h, 'GET', '/auth/me/', undefined, bearer(signRaw(HS256, { ...claimsOf(access), user_id: String(user.id) })));
+        assert.deepEqual([me.statusCode, me.json().id], [200, user.id]);
+        assert.equal((await send(h, 'POST', '/auth/verify/', { token: signRaw(HS256, { ...claimsOf(access), user_id: String(user.id) }) })).statusCode, 200);
+      });
+
+      it('a user_id that names nobody (a word, a fraction, a list, an unknown id) → 401 user_not_found, never 500', async () => {
+        const USER_NOT_FOUND = { detail: 'User not found', code: 'user_not_found' };
+        for (const userId of ['ann', 1.5, [user.id], -3, '12a', 987654321]) {
+          const token = signRaw(HS256, { ...claimsOf(access), user_id: userId });
+          assert401(await send(h, 'GET', '/auth/me/', undefined, bearer(token)), USER_NOT_FOUND);
+          if (userId !== 987654321) assert401(await send(h, 'POST', '/auth/verify/', { token }), USER_NOT_FOUND);
+        }
+      });
+
+      it('nbf or iat in the future → 401 "Token is invalid or expired"; nbf in the past passes', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        for (const claim of ['nbf', 'iat']) {
+          const token = signRaw(HS256, { ...claimsOf(access), [claim]: now + 120 });
+          assert401(await send(h, 'GET', '/auth/me/', undefined, bearer(token)), credentialNotValid());
+          assert401(await send(h, 'POST', '/auth/verify/', { token }), TOKEN_NOT_VALID);
+        }
+        assert.equal((await send(h, 'GET', '/auth/me/', undefined, bearer(signRaw(HS256, { ...claimsOf(access), nbf: now - 5 })))).statusCode, 200);
+      });
+
       it('a token without jti → "Token has no id", in a body and from the header', async () => {
         assert401(await send(h, 'POST', '/auth/verify/', { token: signRaw(HS256, { ...claimsOf(access), jti: undefined }) }), tokenNotValid('Token has no id'));
         assert401(await send(h, 'GET', '/auth/me/', undefined, bearer(signRaw(HS256, { ...claimsOf(access), jti: undefined }))), credentialNotValid('Token has no id'));

@@ -377,6 +377,23 @@ describe('TokenService', () => {
       invalid(() => service().verify(service().sign(claims()).token, 'refresh', NOW), 'wrong_type');
     });
 
+    it('a user_id of digits names the same user as the number, as Django casts it', () => {
+      assert.equal(service().verify(encode({ ...base(), user_id: '42' }, key), 'any', NOW).userId, 42);
+      assert.equal(service().verify(encode({ ...base(), user_id: '0042' }, key), 'any', NOW).userId, 42);
+    });
+
+    it('nbf or iat in the future beyond LEEWAY is refused, as PyJWT refuses it; within LEEWAY it passes', () => {
+      const seconds = NOW / 1000;
+      invalid(() => service().verify(encode({ ...base(), nbf: seconds + 1 }, key), 'any', NOW), 'invalid');
+      invalid(() => service().verify(encode({ ...base(), iat: seconds + 1 }, key), 'any', NOW), 'invalid');
+      invalid(() => service().verify(encode({ ...base(), nbf: 'soon' }, key), 'any', NOW), 'invalid');
+      assert.equal(service().verify(encode({ ...base(), nbf: seconds }, key), 'any', NOW).userId, 42);
+      const lenient = service({ leeway: 30_000 });
+      assert.equal(lenient.verify(encode({ ...base(), nbf: seconds + 30, iat: seconds + 30 }, key), 'any', NOW).userId, 42);
+      invalid(() => lenient.verify(encode({ ...base(), nbf: seconds + 31 }, key), 'any', NOW), 'invalid');
+      invalid(() => lenient.verify(encode({ ...base(), iat: seconds + 31 }, key), 'any', NOW), 'invalid');
+    });
+
     for (const [title, userId] of [['a float', 4.2], ['unsafe', 2 ** 60], ['negative', -1], ['a word', 'ann'], ['a list', [42]], ['a digit string too long', '9'.repeat(20)]] as const) {
       it(`user_id ${title} names no user: user_not_found`, () => {
         assert.throws(() => service().verify(encode({ ...base(), user_id: userId }, key), 'any', NOW), { code: 'user_not_found' });
