@@ -54,6 +54,22 @@ export class CredentialTokenError extends Error {
   }
 }
 
+/** A multipart body over BODY_LIMIT, found while reading it: Fastify's own 413 for other bodies. */
+export class PayloadTooLargeError extends Error {
+  constructor() {
+    super('multipart body too large');
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** A multipart body that cannot be read: DRF's 400 parse error. */
+export class MultipartParseError extends Error {
+  constructor(problem: string) {
+    super(`Multipart form parse error - ${problem}`);
+    this.name = 'MultipartParseError';
+  }
+}
+
 /** Codes that only the HTTP layer raises (request shape, not domain). */
 export const HTTP_ERRORS = {
   parse_error: { status: 400, detail: 'JSON parse error' },
@@ -156,7 +172,8 @@ function typeMessage(expected: unknown): string {
 function typeName(value: unknown): string {
   if (Array.isArray(value)) return 'list';
   if (value === null) return 'NoneType';
-  return { string: 'str', number: 'int', boolean: 'bool' }[typeof value as string] ?? typeof value;
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  return { string: 'str', boolean: 'bool' }[typeof value as string] ?? typeof value;
 }
 
 /** Fastify's own failures (body parsing, content type, size) in DRF's words. */
@@ -181,6 +198,8 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof ValidationError) return sendFieldErrors(reply, error.fields);
   if (error instanceof CredentialTokenError) return sendTokenError(reply, error.reason, 'credentials');
   if (error instanceof TokenError) return sendTokenError(reply, error.reason, 'body');
+  if (error instanceof PayloadTooLargeError) return sendError(reply, 'payload_too_large');
+  if (error instanceof MultipartParseError) return sendError(reply, 'parse_error', error.message);
   if (error instanceof AuthError) {
     if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
     return sendError(reply, error.code);

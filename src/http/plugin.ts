@@ -12,6 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
+import { readBodies } from './body.ts';
 import { handleError, sendError } from './errors.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
@@ -94,21 +95,11 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
     openapi: { info: { title: 'Latchkey', version: '0.1.0', description: 'JWT authentication speaking SimpleJWT’s wire format' } },
   });
 
-  // JSON and form bodies only, as DRF's default parsers; anything else is 415.
-  app.removeContentTypeParser('text/plain');
-  // A request without a body reads as an empty form, so missing fields are "required".
-  app.addHook('preValidation', async (request) => {
-    if (request.body === undefined || request.body === null) request.body = {};
-  });
+  // JSON, form and multipart bodies, as DRF's default parsers; anything else is 415.
+  await readBodies(app, config);
   // After authentication and the schema: NUL characters are refused as DRF's CharField does
   // (PostgreSQL cannot store them).
   app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
-  // An empty JSON body is an empty object (fields "required"), as DRF reads it.
-  const parseJson = app.getDefaultJsonParser('error', 'remove');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (request, body, done) => {
-    if (typeof body !== 'string' || body.trim() === '') return done(null, {});
-    parseJson(request, body, done);
-  });
 
   app.setErrorHandler(handleError);
   // DRF answers 405 for a known path with another method; Fastify would say 404.

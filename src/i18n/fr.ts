@@ -28,6 +28,8 @@ export const FR: Readonly<Record<string, string>> = {
   // Request-level errors (DRF).
   'JSON parse error': "Erreur d'analyse JSON",
   'JSON parse error - {detail}': "Erreur d'analyse JSON - {detail}",
+  'Multipart form parse error - {detail}': "Erreur d'analyse du formulaire multipart - {detail}",
+  'No data provided': 'Aucune donnée fournie',
   'Bad request.': 'Requête invalide.',
   'Unsupported media type in request.': 'Type de média non supporté.',
   'Unsupported media type "{media_type}" in request.': 'Type de média «\u00a0{media_type}\u00a0» non supporté.',

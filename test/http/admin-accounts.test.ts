@@ -66,7 +66,7 @@ for (const name of storeNames()) {
         [{}, { name: ['This field is required.'] }],
         [{ name: '   ' }, { name: ['This field may not be blank.'] }],
         [{ name: 'x'.repeat(151) }, { name: ['Ensure this field has no more than 150 characters.'] }],
-        [{ name: 42 }, { name: ['Not a valid string.'] }],
+        [{ name: true }, { name: ['Not a valid string.'] }],
         [{ name: taken.name.toUpperCase() }, { name: ['An account with that name already exists.'] }],
         [{ name: ` ${taken.name} ` }, { name: ['An account with that name already exists.'] }],
       ];

@@ -244,7 +244,7 @@ for (const name of storeNames()) {
           [{ username: uniqueName(), password: PASSWORD, role: 'boss' }, { role: ['"boss" is not a valid choice.'] }],
           [{ username: uniqueName(), password: 'short' }, { password: ['This password is too short. It must contain at least 8 characters.'] }],
           [
-            { username: 5, password: PASSWORD, is_staff: 'yes', account_id: '5', first_name: null },
+            { username: false, password: PASSWORD, is_staff: 'yes', account_id: '5', first_name: null },
             {
               username: ['Not a valid string.'], is_staff: ['Must be a valid boolean.'], account_id: ['A valid integer is required.'],
               first_name: ['This field may not be null.'],
@@ -328,7 +328,7 @@ for (const name of storeNames()) {
           [{ account_id: 99999999999 }, { account_id: ['Invalid pk "99999999999" - object does not exist.'] }],
           [{ role: 'boss', email: 'x' }, { email: ['Enter a valid email address.'], role: ['"boss" is not a valid choice.'] }],
           [
-            { is_active: 'false', is_manager: 1, password_needs_reset: null, first_name: 7, account_id: 'x' },
+            { is_active: 'false', is_manager: 1, password_needs_reset: null, first_name: [7], account_id: 'x' },
             {
               is_active: ['Must be a valid boolean.'], is_manager: ['Must be a valid boolean.'], password_needs_reset: ['This field may not be null.'],
               first_name: ['Not a valid string.'], account_id: ['A valid integer is required.'],

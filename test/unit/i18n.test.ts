@@ -49,6 +49,8 @@ const CODE_MESSAGES = [
   'Invalid pk "42" - object does not exist.',
   'Select a valid choice. nope is not one of the available choices.',
   'An account with that name already exists.',
+  'No data provided',
+  'Multipart form parse error - Unexpected end of multipart data',
 ];
 
 describe('the French catalog', () => {
