@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Auth, ClientInfo, Principal } from '../auth.ts';
 import { AuthError, TokenError } from '../errors.ts';
 import { CredentialTokenError } from './errors.ts';
+import { AUTHENTICATES } from './methods.ts';
 
 /**
  * The bearer token of a request: undefined when there is none (or another
@@ -45,11 +46,16 @@ export interface AuthenticateOptions {
  * restricted caller). It runs before the body is read, so credentials are judged first, as in DRF.
  */
 export function authenticate(auth: Auth, options: AuthenticateOptions = {}) {
-  return async (request: FastifyRequest): Promise<void> => {
+  return authenticating(async (request: FastifyRequest): Promise<void> => {
     const caller = requirePrincipal(auth, request);
     if (caller.restricted && !options.allowRestricted) throw new AuthError('password_reset_required');
     request.principal = caller;
-  };
+  });
+}
+
+/** Marks an onRequest hook as the route's authentication, which a wrong method on its path must pass first (methods.ts). */
+export function authenticating<T extends (request: FastifyRequest) => Promise<void>>(hook: T): T & { [AUTHENTICATES]: true } {
+  return Object.assign(hook, { [AUTHENTICATES]: true as const });
 }
 
 /** The caller set by `authenticate`. */

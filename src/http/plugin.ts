@@ -13,7 +13,9 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
 import { readBodies } from './body.ts';
-import { handleError, sendError } from './errors.ts';
+import { handleError } from './errors.ts';
+import { drfMethods } from './methods.ts';
+import { routeNameOf } from './paths.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
 import { adminAuditRoutes } from './routes/admin/audit-events.ts';
@@ -102,20 +104,9 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
 
   app.setErrorHandler(handleError);
-  // DRF answers 405 for a known path with another method; Fastify would say 404.
-  const methodsByPath = new Map<string, Set<string>>();
-  app.addHook('onRoute', (route) => {
-    const path = route.url.replace(/\/+$/, '');
-    const methods = methodsByPath.get(path) ?? new Set<string>();
-    for (const method of [route.method].flat()) methods.add(method);
-    methodsByPath.set(path, methods);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const methods = methodsByPath.get(request.url.split('?')[0]!.replace(/\/+$/, ''));
-    if (!methods) return sendError(reply, 'not_found');
-    reply.header('allow', [...methods].join(', '));
-    return sendError(reply, 'method_not_allowed', `Method "${request.method}" not allowed.`);
-  });
+  // DRF answers 405 for a known path with another method (after authentication), OPTIONS with its
+  // metadata, and Allow on every response; Fastify would say 404.
+  drfMethods(app, (path) => routeNameOf(config, path.slice(instance.prefix.length)));
 
   metrics(app, auth);
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
