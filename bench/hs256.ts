@@ -35,7 +35,7 @@ async function loadJose(): Promise<JoseLike | undefined> {
 const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A Latchkey-shaped access token, signed here so nothing but node:crypto is needed to make it. */
-function makeToken(key: VerificationKey): string {
+function makeToken(key: VerificationKey & { secret: KeyObject }): string {
   const now = Math.floor(Date.now() / 1000);
   const header = { alg: 'HS256', typ: 'JWT', kid: key.kid };
   const payload = { token_type: 'access', exp: now + 3600, iat: now, jti: 'a'.repeat(32), user_id: 1, sid: '0190c0de-0000-7000-8000-000000000000' };
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     return;
   }
   const keys = hmacKeySet(SECRET, 'HS256');
-  const token = makeToken(keys.current);
+  const token = makeToken(keys.current as VerificationKey & { secret: KeyObject });
   const raw = new TextEncoder().encode(SECRET);
   const keyObject = createSecretKey(Buffer.from(SECRET));
 

@@ -3,25 +3,31 @@
  * its parts by `createAuth` (src/create-auth.ts), constructs nothing, holds no
  * HTTP or SQL of its own, and answers in domain or wire types, never rows.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Admin } from './admin/service.ts';
 import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
-import { AuthError, TokenError, ValidationError } from './errors.ts';
+import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
+import type { HashGate, HashGateStats } from './limits/hashing.ts';
+import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
 import type { RevocationSync } from './sessions/sync.ts';
 import type { ImportsRepo } from './store/repos/imports.ts';
 import type { UserRow } from './store/repos/users.ts';
 import type { TokenClaims } from './tokens/claims.ts';
+import type { KeyDirectory } from './tokens/key-directory.ts';
+import type { KeyRing } from './tokens/keys.ts';
 import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
-import type { PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
+import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
 export type { ClientInfo } from './sessions/service.ts';
+export type { ThrottleLimit } from './limits/throttle.ts';
 export type { UserChanges } from './store/repos/users.ts';
 export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
@@ -58,40 +64,78 @@ export interface AuthParts {
   revocations: RevocationList;
   sync: RevocationSync;
   imports: ImportsRepo;
+  /** The signing and verification keys in use. */
+  keys: KeyRing;
+  /** The key directory `latchkey keys …` manages; a change re-reads `keys`. */
+  keyDirectory: KeyDirectory;
   /** Throws StoreUnavailableError when the database is out of reach. */
   ping: () => Promise<void>;
+  /** Background failures (a key directory that no longer reads). */
+  onError?: (error: unknown) => void;
+  /** Counts failures, registrations and refreshes (`noThrottle` with THROTTLE=off). */
+  throttle: Throttle;
+  /** Bounds password hashing (load shedding); read for /metrics. */
+  hashGate: HashGate;
+  /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
+  resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
 }
+
+/**
+ * A resuming feed client's cursor is the time of the last revocation it heard,
+ * by the clock of the instance that sent it; the catch-up starts this much
+ * earlier, for clocks that differ between instances (a repeat is harmless).
+ */
+const FEED_CURSOR_MARGIN_MS = 10_000;
+
+/** How often the keys are re-read, for keys changed by a command that could not reach this server. */
+const KEY_RELOAD_EVERY_MS = 30_000;
 
 export class Auth {
   readonly config: Config;
   /** Users, accounts and the audit trail as administrators see them. */
   readonly admin: Admin;
+  /** The key directory (`latchkey keys …`); changes made through it take effect here at once. */
+  readonly keyDirectory: KeyDirectory;
   readonly #parts: AuthParts;
   readonly #clock: Clock;
   readonly #tokens: TokenService;
   readonly #sessions: SessionService;
   readonly #users: UserService;
   readonly #audit: AuditLog;
+  readonly #throttle: Throttle;
+  /** Lockouts started by this instance, by limit (for /metrics). */
+  readonly #lockouts = new Map<ThrottleLimit, number>();
 
   constructor(parts: AuthParts) {
     this.#parts = parts;
     this.config = parts.config;
     this.admin = parts.admin;
+    this.keyDirectory = parts.keyDirectory;
     this.#clock = parts.clock;
     this.#tokens = parts.tokens;
     this.#sessions = parts.sessions;
     this.#users = parts.users;
     this.#audit = parts.audit;
+    this.#throttle = parts.throttle;
   }
 
   /** Loads recent revocations and starts following new ones. Call before serving. */
   async start(): Promise<void> {
+    for (const resource of this.#parts.resources ?? []) await resource.start();
     await this.#parts.sync.start();
+    this.#parts.keys.start(KEY_RELOAD_EVERY_MS, (error) => this.#parts.onError?.(error));
   }
 
   /** Stops background work. The store is the caller's to close. */
   async stop(): Promise<void> {
+    this.#parts.keys.stop();
     await this.#parts.sync.stop();
+    for (const resource of this.#parts.resources ?? []) await resource.stop();
+  }
+
+  /** The public signing keys, for `/.well-known/jwks.json` (none with HS256/384/512). */
+  jwks(): Jwks {
+    return { keys: this.#parts.keys.publicKeys() };
   }
 
   /**
@@ -99,9 +143,15 @@ export class Auth {
    * @example const { tokens, user } = await auth.login({ identifier: 'alice', password: '…' }, client);
    */
   async login(credentials: { identifier: string; password: string }, client: ClientInfo): Promise<LoginResult> {
-    const attempt = await this.#users.attempt(credentials.identifier, credentials.password);
+    // A locked-out pair is refused before any hash, even with the right password (SPEC §5).
+    await this.#throttle.checkLogin(credentials.identifier, client.ip);
+    const attempt = await this.#users.attempt(credentials.identifier, credentials.password, client.gone);
     if (!attempt.ok) {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.userId, client, detail: { reason: attempt.reason } });
+      // Only failures count: an office behind one address is never locked out by its successes.
+      for (const lockout of await this.#throttle.loginFailed(credentials.identifier, client.ip)) {
+        await this.#recordLockout(lockout, client, attempt.userId);
+      }
       throw new AuthError('no_active_account', attempt.reason);
     }
     // Only after the password: an inactive tenant is no secret from someone who knows it.
@@ -128,6 +178,7 @@ export class Auth {
    * @example const { access, refresh } = await auth.refresh(refreshToken, client);
    */
   async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResponse> {
+    await this.#counted(() => this.#throttle.refresh(client.ip), client);
     try {
       const result = await this.#sessions.refresh(refreshToken, client);
       const { userId, sid: sessionId } = result.claims;
@@ -173,6 +224,9 @@ export class Auth {
   }
 
   #principal(claims: TokenClaims): Principal {
+    // Fail closed: revocations may have been missed for longer than REVOCATION_MAX_STALENESS.
+    const bound = this.config.revocationMaxStaleness;
+    if (bound > 0 && this.#parts.sync.staleFor() > bound) throw new AuthError('service_unavailable', 'revocations not heard for too long');
     if (this.#sessions.isRevoked(claims.sid)) throw new TokenError('blacklisted', 'session revoked');
     return {
       userId: claims.userId,
@@ -270,7 +324,8 @@ export class Auth {
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
   async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
-    const user = await this.#users.create({ ...input, emailRequired: true });
+    await this.#counted(() => this.#throttle.registration(client.ip), client);
+    const user = await this.#users.create({ ...input, emailRequired: true }, client.gone);
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
     return publicUser(user);
   }
@@ -281,7 +336,7 @@ export class Auth {
    */
   async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
     const user = await this.#activeUser(principal);
-    await this.#users.changePassword(user, passwords.old, passwords.new);
+    await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
     const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
     await this.#audit.record({
@@ -316,6 +371,66 @@ export class Auth {
   flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
     const now = this.#clock.now();
     return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
+  }
+
+  /** True when `token` is REVOCATION_FEED_TOKEN (compared in constant time); false when the feed is off. */
+  revocationFeedAllowed(token: string): boolean {
+    const expected = this.config.revocationFeedToken;
+    if (expected === undefined) return false;
+    const digest = (value: string) => createHash('sha256').update(value).digest();
+    return timingSafeEqual(digest(token), digest(expected));
+  }
+
+  /**
+   * The revocation feed: `listener` hears every revocation new to this
+   * instance from now on; the result holds the ones since `sinceMs` (or within
+   * the last access-token lifetime) from the database, to send first.
+   * @example const feed = auth.followRevocations(cursor, (ids, at) => send(ids, at)); …; feed.stop();
+   */
+  followRevocations(sinceMs: number | undefined, listener: (sessionIds: readonly string[], revokedAtMs: number) => void) {
+    const stop = this.#parts.revocations.subscribe((ids, at) => listener(ids, at));
+    const horizon = this.#parts.revocations.horizon;
+    const since = sinceMs === undefined ? horizon : Math.max(horizon, sinceMs - FEED_CURSOR_MARGIN_MS);
+    const backlog = this.#sessions.revokedSince(new Date(since)).catch((error: unknown) => {
+      stop();
+      throw error;
+    });
+    return { backlog, stop };
+  }
+
+  /**
+   * Throws OverloadedError (503) when the password-hashing queue is full: routes
+   * that check a password call it before reading the body, so shedding is cheap.
+   */
+  admitPasswordCheck(): void {
+    this.#parts.hashGate.admit();
+  }
+
+  /** The password-hashing gate's counts: running, waiting, run, shed, abandoned (for /metrics). */
+  hashStats(): HashGateStats {
+    return this.#parts.hashGate.stats();
+  }
+
+  /** Lockouts this instance has started since it began, by limit (for /metrics). */
+  throttleLockouts(): ReadonlyMap<ThrottleLimit, number> {
+    return this.#lockouts;
+  }
+
+  /** Runs a throttle count; a refusal that starts a lockout is recorded before it propagates. */
+  async #counted(count: () => Promise<void>, client: ClientInfo): Promise<void> {
+    try {
+      await count();
+    } catch (error) {
+      if (error instanceof ThrottledError && error.lockout) {
+        await this.#recordLockout({ limit: error.lockout as ThrottleLimit, retryAfter: error.retryAfter }, client, null);
+      }
+      throw error;
+    }
+  }
+
+  async #recordLockout(lockout: Lockout, client: ClientInfo, userId: number | null): Promise<void> {
+    this.#lockouts.set(lockout.limit, (this.#lockouts.get(lockout.limit) ?? 0) + 1);
+    await this.#audit.record({ type: 'throttled', outcome: 'failure', userId, client, detail: { limit: lockout.limit, retry_after: lockout.retryAfter } });
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -12,8 +14,14 @@ export interface Config {
   production: boolean;
   /** Undefined in development until the data directory supplies a generated key. */
   signingKey: string | undefined;
-  /** The one algorithm tokens are signed and verified with. */
-  jwtAlgorithm: 'HS256';
+  /** The algorithm new tokens are signed with (HS* with SIGNING_KEY; RS256, ES256, EdDSA with a key file). */
+  jwtAlgorithm: JwtAlgorithm;
+  /** JWT_PRIVATE_KEY_FILE: the first signs, the others (previous keys) only verify. Empty: the key directory. */
+  jwtPrivateKeyFiles: string[];
+  /** The bearer token of `GET /auth/revocations/`; unset: the feed is off (404). */
+  revocationFeedToken: string | undefined;
+  /** How long revocations may go unheard (feed lost, database away) before every access token is refused; 0 = never. */
+  revocationMaxStaleness: number;
   /** Lifetimes and windows in milliseconds. */
   accessTokenLifetime: number;
   refreshTokenLifetime: number;
@@ -31,9 +39,33 @@ export interface Config {
   logLevel: string;
   /** `auto`: pretty lines on a terminal, JSON lines otherwise. */
   logFormat: 'auto' | 'pretty' | 'json';
+  /** Rate-limit counters and revocation fan-out shared by every instance; unset = process memory. */
+  redisUrl: string | undefined;
+  /** Fastify's `trustProxy`: whom to believe about the client's address in `X-Forwarded-For`. */
+  trustProxy: boolean | number | string[];
+  /** SPEC §5's limits; undefined with THROTTLE=off. */
+  throttle: ThrottleConfig | undefined;
+  /** Password hashes running at once, and waiting; past both, 503 (load shedding). */
+  passwordHashConcurrency: number;
+  passwordHashQueue: number;
+}
+
+/** Throttling limits, each per window and per client IP unless said otherwise. */
+export interface ThrottleConfig {
+  /** Milliseconds. */
+  window: number;
+  /** Failed logins for one identifier from one IP that lock the pair out for the rest of the window. */
+  loginFailures: number;
+  loginFailuresPerIp: number;
+  registrationsPerIp: number;
+  refreshesPerIp: number;
 }
 
 type Env = Record<string, string | undefined>;
+
+/** SimpleJWT's HMAC algorithms, and the asymmetric ones Latchkey signs with from key files. */
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256', 'EdDSA'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -91,7 +123,7 @@ export const DEFAULTS = {
   DATA_DIR: { default: './.latchkey', parse: (v: string) => v },
   DATABASE_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['postgres:', 'postgresql:']) },
   SIGNING_KEY: { default: undefined, parse: (v: string) => v },
-  JWT_ALGORITHM: { default: 'HS256', parse: oneOf(['HS256'] as const) },
+  JWT_ALGORITHM: { default: 'HS256', parse: oneOf(JWT_ALGORITHMS) },
   ACCESS_TOKEN_LIFETIME: { default: '15m', parse: parseDuration },
   REFRESH_TOKEN_LIFETIME: { default: '7d', parse: parseDuration },
   ROTATE_REFRESH_TOKENS: { default: 'true', parse: parseBoolean },
@@ -107,6 +139,19 @@ export const DEFAULTS = {
   BODY_LIMIT: { default: '65536', parse: parseBodyLimit },
   LOG_LEVEL: { default: 'info', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) },
   LOG_FORMAT: { default: 'auto', parse: oneOf(['auto', 'pretty', 'json'] as const) },
+  REDIS_URL: { default: undefined, parse: (v: string, k: string) => parseUrl(v, k, ['redis:', 'rediss:']) },
+  TRUST_PROXY: { default: 'false', parse: parseTrustProxy },
+  THROTTLE: { default: 'on', parse: parseBoolean },
+  THROTTLE_WINDOW: { default: '15m', parse: parseDuration },
+  THROTTLE_LOGIN_FAILURES: { default: '5', parse: parseLimit },
+  THROTTLE_LOGIN_FAILURES_PER_IP: { default: '100', parse: parseLimit },
+  THROTTLE_REGISTRATIONS_PER_IP: { default: '30', parse: parseLimit },
+  THROTTLE_REFRESHES_PER_IP: { default: '600', parse: parseLimit },
+  PASSWORD_HASH_CONCURRENCY: { default: 'auto', parse: autoOr(parseLimit) },
+  PASSWORD_HASH_QUEUE: { default: 'auto', parse: autoOr(parseLimit) },
+  JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
+  REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
+  REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -115,16 +160,72 @@ function parseBasePath(value: string, variable: string): string {
   return v;
 }
 
+function parsePathList(value: string, variable: string): string[] {
+  const paths = value.split(',').map((p) => p.trim()).filter(Boolean);
+  if (paths.length === 0) throw new ConfigError(variable, 'must name a PEM file (a comma-separated list: the first signs, the others verify)');
+  return paths;
+}
+
+function parseFeedToken(value: string, variable: string): string {
+  if (Buffer.byteLength(value) < MIN_SIGNING_KEY_BYTES) throw new ConfigError(variable, `must be at least ${MIN_SIGNING_KEY_BYTES} bytes`);
+  return value;
+}
+
 function parseRoles(value: string, variable: string): string[] {
   const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
   if (roles.length === 0) throw new ConfigError(variable, 'must name at least one role');
   return roles;
 }
 
+/** `auto` (undefined: the caller picks from the machine) or the parser's value. */
+function autoOr<T>(parse: (value: string, variable: string) => T) {
+  return (value: string, variable: string): T | 'auto' => (value.trim() === 'auto' ? 'auto' : parse(value, variable));
+}
+
+function parseLimit(value: string, variable: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(variable, `"${value}" is not a whole number of at least 1`);
+  return n;
+}
+
+/**
+ * Fastify's `trustProxy`: `false` (the socket's address, X-Forwarded-For ignored),
+ * `true` (the left-most address: only behind a proxy that overwrites the header),
+ * a hop count, or the proxies' addresses and CIDR ranges, comma-separated.
+ */
+function parseTrustProxy(value: string, variable: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (['false', 'off', 'no', '0'].includes(v)) return false;
+  if (['true', 'on', 'yes'].includes(v)) return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(entry);
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits);
+    if (!named && (family === 0 || !prefixOk || extra !== undefined)) {
+      throw new ConfigError(variable, `"${entry}" is not true, false, a hop count, or a proxy address or CIDR range`);
+    }
+  }
+  if (entries.length === 0) throw new ConfigError(variable, 'names no proxy');
+  return entries;
+}
+
 function parseBodyLimit(value: string, variable: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1024) throw new ConfigError(variable, 'must be a whole number of bytes, at least 1024');
   return n;
+}
+
+/**
+ * Hashing slots: by default every core but one, so the event loop keeps a core
+ * under a login storm; the queue: by default 16 waiting per slot.
+ */
+function hashing(concurrency: number | 'auto' | undefined, queue: number | 'auto' | undefined) {
+  const slots = typeof concurrency === 'number' ? concurrency : Math.max(1, availableParallelism() - 1);
+  return { passwordHashConcurrency: slots, passwordHashQueue: typeof queue === 'number' ? queue : 16 * slots };
 }
 
 type Key = keyof typeof DEFAULTS;
@@ -151,7 +252,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (signingKey !== undefined && Buffer.byteLength(signingKey) < MIN_SIGNING_KEY_BYTES) {
     throw new ConfigError('SIGNING_KEY', `must be at least ${MIN_SIGNING_KEY_BYTES} bytes for HS256`);
   }
-  if (production && signingKey === undefined) {
+  const jwtAlgorithm = required(read(env, 'JWT_ALGORITHM'));
+  // Asymmetric keys are checked when they are read (createAuth): a key file, or the key directory.
+  if (production && signingKey === undefined && jwtAlgorithm.startsWith('HS')) {
     throw new ConfigError('SIGNING_KEY', 'is required when NODE_ENV=production');
   }
   const config: Config = {
@@ -161,7 +264,10 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: read(env, 'DATABASE_URL'),
     production,
     signingKey,
-    jwtAlgorithm: required(read(env, 'JWT_ALGORITHM')),
+    jwtAlgorithm,
+    jwtPrivateKeyFiles: read(env, 'JWT_PRIVATE_KEY_FILE') ?? [],
+    revocationFeedToken: read(env, 'REVOCATION_FEED_TOKEN'),
+    revocationMaxStaleness: required(read(env, 'REVOCATION_MAX_STALENESS')),
     accessTokenLifetime: required(read(env, 'ACCESS_TOKEN_LIFETIME')),
     refreshTokenLifetime: required(read(env, 'REFRESH_TOKEN_LIFETIME')),
     rotateRefreshTokens: required(read(env, 'ROTATE_REFRESH_TOKENS')),
@@ -177,7 +283,20 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit: required(read(env, 'BODY_LIMIT')),
     logLevel: required(read(env, 'LOG_LEVEL')),
     logFormat: required(read(env, 'LOG_FORMAT')),
+    redisUrl: read(env, 'REDIS_URL'),
+    trustProxy: required(read(env, 'TRUST_PROXY')),
+    throttle: required(read(env, 'THROTTLE'))
+      ? {
+          window: required(read(env, 'THROTTLE_WINDOW')),
+          loginFailures: required(read(env, 'THROTTLE_LOGIN_FAILURES')),
+          loginFailuresPerIp: required(read(env, 'THROTTLE_LOGIN_FAILURES_PER_IP')),
+          registrationsPerIp: required(read(env, 'THROTTLE_REGISTRATIONS_PER_IP')),
+          refreshesPerIp: required(read(env, 'THROTTLE_REFRESHES_PER_IP')),
+        }
+      : undefined,
+    ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
   };
+  if (config.throttle && config.throttle.window < 1000) throw new ConfigError('THROTTLE_WINDOW', 'must be at least 1s');
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.refreshTokenLifetime < config.accessTokenLifetime) {
     throw new ConfigError('REFRESH_TOKEN_LIFETIME', 'must not be shorter than ACCESS_TOKEN_LIFETIME');

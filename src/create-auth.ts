@@ -8,7 +8,9 @@ import { AuditLog, type AuditLogger } from './audit/log.ts';
 import { Auth } from './auth.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { ConfigError } from './errors.ts';
+import { Redis } from 'ioredis';
+import { HashGate } from './limits/hashing.ts';
+import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { RevocationList } from './sessions/revocation.ts';
 import { SessionService } from './sessions/service.ts';
@@ -19,7 +21,7 @@ import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
 import { UsersRepo } from './store/repos/users.ts';
-import { hmacKeySet } from './tokens/keys.ts';
+import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
 import { TokenService } from './tokens/service.ts';
 import { Passwords } from './users/passwords.ts';
 import { tokenSubject } from './users/public.ts';
@@ -39,8 +41,20 @@ export interface AuthDeps {
    * or PGlite in-process), which are always followed.
    */
   feeds?: readonly RevocationFeed[];
-  /** Password hashing and checking. Default: argon2id at Latchkey's cost, Django's formats verified. */
+  /**
+   * Password hashing and checking. Default: argon2id at Latchkey's cost, Django's
+   * formats verified. Either way every hash goes through the hashing gate
+   * (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).
+   */
   passwords?: Passwords;
+  /**
+   * A Redis client (ioredis) for counters shared by every instance; the caller
+   * keeps it. Without it, `REDIS_URL` makes `createAuth` open (and `stop` close)
+   * its own; with neither, counters live in process memory.
+   */
+  redis?: Redis;
+  /** Replaces the throttle the settings describe (tests). */
+  throttle?: Throttle;
 }
 
 /** How often each instance re-reads recent revocations, in case a notification was lost. */
@@ -56,14 +70,33 @@ const RECONCILE_EVERY_MS = 30_000;
  */
 export function createAuth(config: Config, deps: AuthDeps): Auth {
   const { store } = deps;
-  if (config.signingKey === undefined) throw new ConfigError('SIGNING_KEY', 'is not set');
   const clock = deps.clock ?? systemClock;
   const onError = deps.onError;
+  const resources: Array<{ start(): Promise<void>; stop(): Promise<void> }> = [];
 
-  const tokens = new TokenService(hmacKeySet(config.signingKey, config.jwtAlgorithm), config);
+  let redis = deps.redis;
+  if (!redis && config.redisUrl) {
+    // Commands fail fast while disconnected (the throttle then counts in memory) instead of queueing.
+    const owned = new Redis(config.redisUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    owned.on('error', (error) => onError?.(error));
+    resources.push({
+      start: () => owned.connect().catch((error: unknown) => onError?.(error)),
+      stop: async () => {
+        await owned.quit().catch(() => owned.disconnect());
+      },
+    });
+    redis = owned;
+  }
+  const throttle = deps.throttle
+    ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis } : { kind: 'memory' }) : noThrottle);
+
+  const hashGate = new HashGate({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
+  // SIGNING_KEY, or key files; re-read when `latchkey keys …` changes the key directory.
+  const keys = new KeyRing(() => loadKeySet(config, clock.now()), clock);
+  const tokens = new TokenService(keys, config);
   const usersRepo = new UsersRepo(store.db);
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
-  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), clock, roles: config.roles });
+  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles });
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
@@ -111,6 +144,12 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     revocations,
     sync,
     imports: new ImportsRepo(store.db),
+    keys,
+    keyDirectory: keyDirectory(config, clock, () => keys.reload()),
     ping: () => store.ping(),
+    ...(onError ? { onError } : {}),
+    throttle,
+    hashGate,
+    resources,
   });
 }

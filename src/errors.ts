@@ -13,7 +13,8 @@ export type AuthErrorCode =
   | 'password_reset_required'
   | 'account_inactive'
   | 'not_found'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'throttled';
 
 export class AuthError extends Error {
   readonly code: AuthErrorCode;
@@ -39,6 +40,37 @@ export class TokenError extends AuthError {
     super('token_not_valid', message);
     this.name = 'TokenError';
     this.reason = reason;
+  }
+}
+
+/**
+ * Too many attempts (SPEC §5): 429 with `Retry-After`. `lockout` names the
+ * limit when this refusal is the one that started a lockout (for the audit
+ * trail); later refusals in the same window leave it unset.
+ */
+export class ThrottledError extends AuthError {
+  /** Whole seconds until the window ends. */
+  readonly retryAfter: number;
+  readonly lockout: string | undefined;
+  constructor(retryAfter: number, lockout?: string) {
+    super('throttled', `throttled for ${retryAfter}s`);
+    this.name = 'ThrottledError';
+    this.retryAfter = retryAfter;
+    this.lockout = lockout;
+  }
+}
+
+/**
+ * Too many password checks in flight (load shedding, SPEC §5): 503
+ * `service_unavailable` with `Retry-After`, answered at once.
+ */
+export class OverloadedError extends AuthError {
+  /** Whole seconds the client should wait. */
+  readonly retryAfter: number;
+  constructor(retryAfter: number) {
+    super('service_unavailable', 'too many password checks in flight');
+    this.name = 'OverloadedError';
+    this.retryAfter = retryAfter;
   }
 }
 

@@ -20,6 +20,7 @@ export { createAuth, type AuthDeps } from './create-auth.ts';
 export type { Auth, LoginResult, Principal, RegistrationInput } from './auth.ts';
 export { latchkey, type LatchkeyPluginOptions } from './http/plugin.ts';
 export { buildApp, type BuildAppOptions } from './http/app.ts';
+export { handleClientError, handleFrameworkError } from './http/errors.ts';
 export { DEFAULTS, loadConfig, type Config } from './config.ts';
 export { openStore, type Store, type StoreOptions } from './store/connect.ts';
 export { migrateToLatest, pendingMigrations } from './store/migrate.ts';

@@ -163,7 +163,10 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'method_not_allowed'
-  | 'error';
+  | 'error'
+  | 'request_timeout'
+  | 'request_header_fields_too_large'
+  | 'throttled';
 
 /** DRF's error body: `detail` and a stable `code`. */
 export interface ErrorBody {
@@ -173,3 +176,21 @@ export interface ErrorBody {
 
 /** DRF's validation body: a list of messages per field (`non_field_errors` for the body as a whole). */
 export type FieldErrors = Record<string, string[]>;
+
+/** A public key of `GET /.well-known/jwks.json` (RFC 7517). */
+export interface PublicJwk {
+  kty: string;
+  kid: string;
+  alg: string;
+  use: 'sig';
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+}
+
+/** `GET /.well-known/jwks.json`: the keys that verify Latchkey's tokens; empty with HS256/384/512. */
+export interface Jwks {
+  keys: PublicJwk[];
+}

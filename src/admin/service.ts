@@ -14,6 +14,7 @@ import { isUniqueViolation, type UserChanges, type UserRow, type UsersRepo } fro
 import { adminUser } from '../users/public.ts';
 import type { UserService } from '../users/service.ts';
 import type { Account, AdminUser, AuditEvent } from '../wire.ts';
+import { checkSearch } from './search.ts';
 import { accountView, auditEventView } from './views.ts';
 import {
   changedFields, createdFields, EMAIL_TAKEN, isStoredId, missingPk, normalizeUserChanges, pick, throwIfAny,
@@ -86,6 +87,7 @@ export class Admin {
 
   /** @example const { count, rows } = await admin.listUsers({ search: 'ada', offset: 0, limit: 20 }); */
   async listUsers(query: ListQuery): Promise<Page<AdminUser>> {
+    checkSearch(query.search);
     const { count, rows } = await this.#users.list(query);
     return { count, rows: rows.map(adminUser) };
   }
@@ -167,6 +169,7 @@ export class Admin {
   // Accounts
 
   async listAccounts(query: ListQuery): Promise<Page<Account>> {
+    checkSearch(query.search);
     const { count, rows } = await this.#accounts.list(query);
     return { count, rows: rows.map(accountView) };
   }

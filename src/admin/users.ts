@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors.ts';
 import type { UserChanges, UserRow } from '../store/repos/users.ts';
+import { normalizeEmail } from '../users/identifiers.ts';
 import { EMAIL } from '../users/service.ts';
 
 /** What `Admin.createUser` takes: a new user as `UserService.create` takes it, plus two flags it leaves at their defaults. */
@@ -31,9 +32,9 @@ export function missingPk(id: number): string[] {
 
 export const EMAIL_TAKEN = ['A user with that email already exists.'];
 
-/** The changes with the email trimmed, as DRF's CharField does; format and role checked (uniqueness and account are the caller's). */
+/** The changes with the email trimmed and its domain lower-cased (Django's normalize_email); format and role checked (uniqueness and account are the caller's). */
 export function normalizeUserChanges(changes: UserChanges, roles: readonly string[]): { changes: UserChanges; problems: Record<string, string[]> } {
-  const normalized: UserChanges = { ...changes, ...(changes.email !== undefined ? { email: changes.email.trim() } : {}) };
+  const normalized: UserChanges = { ...changes, ...(changes.email !== undefined ? { email: normalizeEmail(changes.email) } : {}) };
   const problems: Record<string, string[]> = {};
   if (normalized.email && !EMAIL.test(normalized.email)) problems.email = ['Enter a valid email address.'];
   if (normalized.role !== undefined && !roles.includes(normalized.role)) problems.role = [`"${normalized.role}" is not a valid choice.`];

@@ -9,11 +9,12 @@ import { createUserCommand } from './commands/create-user.ts';
 import { flushExpiredTokensCommand } from './commands/flush-expired-tokens.ts';
 import { importDjangoUsersCommand } from './commands/import-django-users.ts';
 import { invalidateAllTokensCommand } from './commands/invalidate-all-tokens.ts';
+import { keysCommand } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { serveCommand } from './commands/serve.ts';
 import { EXIT_STATUS_HELP, report, type ExitStatus } from './errors.ts';
 
-const COMMANDS = [serveCommand, migrateCommand, createUserCommand, invalidateAllTokensCommand, flushExpiredTokensCommand, importDjangoUsersCommand];
+const COMMANDS = [serveCommand, migrateCommand, createUserCommand, invalidateAllTokensCommand, flushExpiredTokensCommand, importDjangoUsersCommand, keysCommand];
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -35,6 +36,11 @@ export function buildProgram(): Command {
  * @example process.exitCode = await main(process.argv);
  */
 export async function main(argv: string[]): Promise<ExitStatus> {
+  // `latchkey --help | head`: a reader that has gone away is no error of ours.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
   // The real environment wins over .env.
   loadDotenv({ quiet: true });
   try {

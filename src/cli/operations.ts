@@ -8,11 +8,15 @@ import type { Store } from '../store/connect.ts';
 import { migrateToLatest } from '../store/migrate.ts';
 import type { ImportSession, ImportUser } from '../django/import.ts';
 import type { CreateUserInput } from '../users/service.ts';
+import type { AsymmetricAlgorithm } from '../tokens/codec.ts';
+import type { KeyDirectory } from '../tokens/key-directory.ts';
 
 /** What an operation may use. In a direct run `auth` is built on first use. */
 export interface Runtime {
   readonly auth: Auth;
   readonly store: Store;
+  /** The key directory; in a server, changes take effect in its key ring at once. */
+  readonly keys: KeyDirectory;
 }
 
 interface Operation<I, O> {
@@ -51,6 +55,23 @@ export const OPERATIONS = {
   'import-django-sessions': operation({
     schema: 'current',
     run: async ({ auth }, input: { sessions: ImportSession[] }) => auth.importSessions(input.sessions),
+  }),
+  // Key files need no database: `any` skips the schema check.
+  'keys-generate': operation({
+    schema: 'any',
+    run: async ({ keys }, input: { algorithm: AsymmetricAlgorithm }) => keys.generate(input.algorithm),
+  }),
+  'keys-rotate': operation({
+    schema: 'any',
+    run: async ({ keys }, input: { algorithm: AsymmetricAlgorithm }) => keys.rotate(input.algorithm),
+  }),
+  'keys-list': operation({
+    schema: 'any',
+    run: async ({ keys }, _input: Record<string, never>) => keys.list(),
+  }),
+  'keys-retire': operation({
+    schema: 'any',
+    run: async ({ keys }, input: { kid: string }) => keys.retire(input.kid),
   }),
 };
 

@@ -12,8 +12,10 @@ import type { Auth } from '../auth.ts';
 import { createAuth } from '../create-auth.ts';
 import type { Config } from '../config.ts';
 import { openStore, type Store } from '../store/connect.ts';
-import { migrateToLatest, pendingMigrations } from '../store/migrate.ts';
-import { loadOrCreateDevKey } from '../tokens/keys.ts';
+import { migrateToLatest, pendingMigrations, type MigrationReport } from '../store/migrate.ts';
+import { systemClock } from '../clock.ts';
+import type { AsymmetricAlgorithm } from '../tokens/codec.ts';
+import { keyDirectory, loadOrCreateDevKey } from '../tokens/keys.ts';
 import { isNotListening, sendToServer } from './control.ts';
 import { CliError } from './errors.ts';
 import { tryLock, type DataDirLock, type LockHolder } from './lock.ts';
@@ -86,6 +88,7 @@ class Direct implements Target {
     let auth: Auth | undefined;
     this.#runtime = {
       store,
+      keys: keyDirectory(config, systemClock),
       // Built on first use, so `migrate` needs no signing key.
       get auth() {
         auth ??= createAuth(withSigningKey(config), { store });
@@ -185,6 +188,14 @@ export function ensureDataDir(config: Config): string {
 
 /** The config with a signing key: in development without SIGNING_KEY, the one generated into the data directory. */
 export function withSigningKey(config: Config): Config {
+  if (!config.jwtAlgorithm.startsWith('HS')) {
+    // RS256, ES256, EdDSA: in development, a first key is generated into the key directory.
+    if (!config.production && config.jwtPrivateKeyFiles.length === 0) {
+      const directory = keyDirectory(config, systemClock);
+      if (!directory.list().some((key) => key.alg === config.jwtAlgorithm)) directory.generate(config.jwtAlgorithm as AsymmetricAlgorithm);
+    }
+    return config;
+  }
   if (config.signingKey !== undefined) return config;
   return { ...config, signingKey: loadOrCreateDevKey(config.dataDir) };
 }
@@ -193,13 +204,13 @@ export function withSigningKey(config: Config): Config {
  * Brings the schema up to date where that is automatic (embedded) and refuses
  * where it is not (PostgreSQL, where `latchkey migrate` is a deliberate step).
  */
-export async function prepareSchema(store: Store): Promise<string[]> {
-  if (store.kind === 'pglite') return (await migrateToLatest(store.db)).applied;
+export async function prepareSchema(store: Store): Promise<MigrationReport> {
+  if (store.kind === 'pglite') return migrateToLatest(store.db);
   const pending = await pendingMigrations(store.db);
   if (pending.length > 0) {
     throw new CliError(`the database has ${pending.length} pending migration(s) (${pending.join(', ')}); run \`latchkey migrate\` first`);
   }
-  return [];
+  return { applied: [] };
 }
 
 function unresponsive(holder: LockHolder): string {

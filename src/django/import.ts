@@ -249,8 +249,13 @@ class Holders {
     if (holder) return holder.usernameKey === key.username ? 'present' : { skip: `id ${user.id} belongs to another user, ${describe(holder)}` };
     const username = this.#byUsername.get(key.username);
     if (username) return { skip: `username is taken (case-insensitively) by ${describe(username)}` };
+    // A login identifier must name one user: a username may not be another's email, nor the reverse.
+    const usernameAsEmail = this.#byEmail.get(key.username);
+    if (usernameAsEmail) return { skip: `username is the email of ${describe(usernameAsEmail)}` };
     const email = user.email === '' ? undefined : this.#byEmail.get(key.email);
     if (email) return { skip: `email ${JSON.stringify(user.email)} is taken (case-insensitively) by ${describe(email)}` };
+    const emailAsUsername = user.email === '' ? undefined : this.#byUsername.get(key.email);
+    if (emailAsUsername) return { skip: `email ${JSON.stringify(user.email)} is the username of ${describe(emailAsUsername)}` };
     return 'new';
   }
 }

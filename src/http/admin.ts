@@ -63,6 +63,8 @@ export function pathId(raw: string): number {
 
 const DEFAULT_PAGE_SIZE = 20;
 const MAX_PAGE_SIZE = 100;
+/** More rows than any Latchkey table can hold (ids are 32-bit): a page starting beyond is past the last. */
+const MAX_OFFSET = 2_147_483_647;
 
 /** An optional query parameter, read as text (the handler parses it, as DRF's filters do). */
 export const QueryText = (description: string) => Type.Optional(Type.String({ description }));
@@ -96,6 +98,8 @@ export async function paginate<T>(
   const raw = query.page === undefined || query.page === '' ? '1' : query.page;
   let page = raw === 'last' ? undefined : integer(raw);
   if (raw !== 'last' && (page === undefined || page < 1)) return invalidPage(reply);
+  // Past any table's last page, and too large for the database's OFFSET: no query needed.
+  if (page !== undefined && (page - 1) * size > MAX_OFFSET) return invalidPage(reply);
 
   if (page === undefined) {
     const { count } = await load({ offset: 0, limit: 0 });

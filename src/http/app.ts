@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { DebugRequestLogs } from '../logging.ts';
+import { handleClientError, handleFrameworkError } from './errors.ts';
 import { latchkey } from './plugin.ts';
 import type { App } from './types.ts';
 
@@ -25,8 +26,24 @@ export async function buildApp({ auth, logger = false, loggerInstance }: BuildAp
     // In production a log line per request costs throughput: request lines only at LOG_LEVEL=debug.
     ...(auth.config.production ? { logController: new DebugRequestLogs() } : {}),
     bodyLimit: auth.config.bodyLimit,
+    // The client IP (throttling, sessions, the audit trail) comes from X-Forwarded-For only as TRUST_PROXY allows.
+    trustProxy: trustProxy(auth.config.trustProxy),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors raised before any route runs answer in DRF's shape too (SPEC §3).
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   });
   await app.register(latchkey, { auth });
   return app as unknown as App;
+}
+
+/**
+ * TRUST_PROXY as Fastify takes it. A hop count trusts that many proxies next
+ * to the server, as Express reads a number (Fastify 5 alone would ignore the
+ * header); it cannot tell a proxy from a client that connects directly, so
+ * addresses are the safer setting.
+ */
+function trustProxy(setting: boolean | number | string[]): FastifyServerOptions['trustProxy'] {
+  if (typeof setting !== 'number') return setting;
+  return (_address: string, hop: number) => hop < setting;
 }

@@ -54,7 +54,7 @@ export function authenticate(auth: Auth, options: AuthenticateOptions = {}) {
 }
 
 /** Marks an onRequest hook as the route's authentication, which a wrong method on its path must pass first (methods.ts). */
-export function authenticating<T extends (request: FastifyRequest) => Promise<void>>(hook: T): T & { [AUTHENTICATES]: true } {
+export function authenticating<T extends (request: FastifyRequest) => Promise<void>>(hook: T): T {
   return Object.assign(hook, { [AUTHENTICATES]: true as const });
 }
 
@@ -64,7 +64,13 @@ export function principal(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/**
+ * Who is asking, for sessions and the audit trail, and whether they are still
+ * there: a request whose connection has closed costs no password hash.
+ */
 export function clientInfo(request: FastifyRequest): ClientInfo {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null };
+  // The socket, not the request: a request stream is destroyed as soon as its body has been read.
+  const socket = request.raw.socket as { destroyed?: boolean } | null | undefined;
+  return { ip: request.ip ?? null, userAgent: typeof userAgent === 'string' ? userAgent : null, gone: () => socket?.destroyed === true };
 }

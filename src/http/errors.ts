@@ -2,8 +2,10 @@
  * The one table from error codes to DRF-shaped wire bodies, and the Fastify
  * error handler that uses it. A new domain code without a row fails to compile.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, TokenError, ValidationError, type AuthErrorCode, type TokenFailure } from '../errors.ts';
+import { AuthError, OverloadedError, StoreUnavailableError, ThrottledError, TokenError, ValidationError, type AuthErrorCode, type TokenFailure } from '../errors.ts';
 import type { ErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
@@ -25,6 +27,7 @@ export const DOMAIN_ERRORS = {
   account_inactive: { status: 403, detail: 'The account this user belongs to is inactive.' },
   not_found: { status: 404, detail: 'Not found.' },
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
+  throttled: { status: 429, detail: 'Request was throttled.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** SimpleJWT's words for why a token was refused: the `detail` (in a body) or the `message` (from a header). */
@@ -78,6 +81,8 @@ export const HTTP_ERRORS = {
   payload_too_large: { status: 413, detail: 'Request body is too large.' },
   method_not_allowed: { status: 405, detail: 'Method not allowed.' },
   error: { status: 500, detail: 'A server error occurred.' },
+  request_timeout: { status: 408, detail: 'The request was not received in time.' },
+  request_header_fields_too_large: { status: 431, detail: 'Request header fields are too large.' },
 } as const satisfies Record<string, Wire>;
 
 export type WireCode = AuthErrorCode | keyof typeof HTTP_ERRORS;
@@ -200,12 +205,56 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   if (error instanceof TokenError) return sendTokenError(reply, error.reason, 'body');
   if (error instanceof PayloadTooLargeError) return sendError(reply, 'payload_too_large');
   if (error instanceof MultipartParseError) return sendError(reply, 'parse_error', error.message);
+  if (error instanceof ThrottledError) {
+    // DRF's Throttled: the wait in the header and, in words, in the detail.
+    reply.header('retry-after', String(error.retryAfter));
+    return sendError(reply, 'throttled', `Request was throttled. Expected available in ${error.retryAfter} ${error.retryAfter === 1 ? 'second' : 'seconds'}.`);
+  }
   if (error instanceof AuthError) {
-    if (error.code === 'service_unavailable') request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+    if (error instanceof StoreUnavailableError) request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+    // Every 503 says when to come back (SPEC §3): the shed request's own estimate, else a second.
+    if (error.code === 'service_unavailable') reply.header('retry-after', String(error instanceof OverloadedError ? error.retryAfter : 1));
     return sendError(reply, error.code);
   }
   const handled = fromFastify(error, request, reply);
   if (handled) return handled;
   request.log.error({ err: error }, 'unhandled error');
   return sendError(reply, 'error');
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures of its router, before any route or
+ * plugin runs (a malformed percent-encoding, a path parameter over
+ * `maxParamLength`), in DRF's shape. An over-long id names nothing: 404.
+ */
+export function handleFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 'not_found');
+  return sendError(reply, 'bad_request');
+}
+
+/** The Node HTTP parser's failures by its error code; anything else it refuses is a 400. */
+const CLIENT_ERRORS: Readonly<Record<string, keyof typeof HTTP_ERRORS>> = {
+  HPE_HEADER_OVERFLOW: 'request_header_fields_too_large',
+  ERR_HTTP_REQUEST_TIMEOUT: 'request_timeout',
+  HPE_HEADERS_TIMEOUT: 'request_timeout',
+};
+
+/**
+ * Fastify's `clientErrorHandler`: the request never got past Node's HTTP
+ * parser (headers too large, malformed request line, a timeout), so there is
+ * no request to negotiate a language with; the answer is DRF's English body
+ * with a `code`, written straight to the socket, which is then closed.
+ */
+export function handleClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = CLIENT_ERRORS[error.code ?? ''] ?? 'bad_request';
+  const { status, detail } = HTTP_ERRORS[code];
+  const body = JSON.stringify({ detail, code });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -3,7 +3,7 @@
  * latencies, the revocation list's size, and the process's own metrics. Each
  * app has its own registry, so tests can build many apps in one process.
  */
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Auth } from '../auth.ts';
 import type { App } from './types.ts';
 
@@ -24,6 +24,49 @@ export function metrics(app: App, auth: Auth): void {
     registers: [registry],
     collect() {
       this.set(auth.revokedSessionCount());
+    },
+  });
+
+  // Lockouts this instance started (audit event `throttled`), by limit; counted by the facade, read here.
+  const reported = new Map<string, number>();
+  new Counter({
+    name: 'latchkey_throttle_lockouts_total',
+    help: 'Throttling lockouts started (a pair or an IP reaching its limit), by limit',
+    labelNames: ['limit'] as const,
+    registers: [registry],
+    collect() {
+      for (const [limit, count] of auth.throttleLockouts()) {
+        const delta = count - (reported.get(limit) ?? 0);
+        if (delta > 0) this.inc({ limit }, delta);
+        reported.set(limit, count);
+      }
+    },
+  });
+
+  // Load shedding: the password-hashing gate.
+  new Gauge({
+    name: 'latchkey_password_hashes_in_flight',
+    help: 'Password hashes running and waiting for a slot',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      const stats = auth.hashStats();
+      this.set({ state: 'running' }, stats.running);
+      this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+  const hashes = { run: 0, shed: 0, abandoned: 0 };
+  new Counter({
+    name: 'latchkey_password_hashes_total',
+    help: 'Password hashes by outcome: run, shed (queue full, 503) or abandoned (client gone, no hash)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      const stats = auth.hashStats();
+      for (const outcome of ['run', 'shed', 'abandoned'] as const) {
+        if (stats[outcome] > hashes[outcome]) this.inc({ outcome }, stats[outcome] - hashes[outcome]);
+        hashes[outcome] = stats[outcome];
+      }
     },
   });
 

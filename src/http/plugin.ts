@@ -23,6 +23,8 @@ import { invalidateAllTokensRoute } from './routes/admin/invalidate-all-tokens.t
 import { adminUsersRoutes } from './routes/admin/users.ts';
 import { changePasswordRoute } from './routes/change-password.ts';
 import { healthRoutes } from './routes/health.ts';
+import { jwksRoute } from './routes/jwks.ts';
+import { revocationsRoute } from './routes/revocations.ts';
 import { loginRoute } from './routes/login.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
@@ -53,6 +55,8 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   adminAccountsRoutes,
   adminAuditRoutes,
   healthRoutes,
+  jwksRoute,
+  revocationsRoute,
 ];
 
 /**

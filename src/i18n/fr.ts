@@ -37,6 +37,8 @@ export const FR: Readonly<Record<string, string>> = {
   'Method not allowed.': 'Méthode non autorisée.',
   'Method "{method}" not allowed.': 'Méthode «\u00a0{method}\u00a0» non autorisée.',
   'A server error occurred.': 'Une erreur du serveur est survenue.',
+  'The request was not received in time.': "La requête n'a pas été reçue à temps.",
+  'Request header fields are too large.': 'Les en-têtes de la requête sont trop volumineux.',
   'Request was throttled.': 'Requête ralentie.',
   'Request was throttled. Expected available in {wait} second.': 'Requête ralentie. Disponible de nouveau dans {wait}\u00a0seconde.',
   'Request was throttled. Expected available in {wait} seconds.': 'Requête ralentie. Disponible de nouveau dans {wait}\u00a0secondes.',
@@ -63,6 +65,7 @@ export const FR: Readonly<Record<string, string>> = {
   'Select a valid choice. {value} is not one of the available choices.': 'Sélectionnez un choix valide. {value} n’en fait pas partie.',
   'Invalid pk "{pk_value}" - object does not exist.': "Clé primaire «\u00a0{pk_value}\u00a0» non valide - l'objet n'existe pas.",
   'An account with that name already exists.': 'Un compte avec ce nom existe déjà.',
+  'Ensure this search has no more than {max_terms} terms.': 'Assurez-vous que cette recherche comporte au plus {max_terms}\u00a0termes.',
 
   // Users (django.contrib.auth).
   'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.':
@@ -71,6 +74,7 @@ export const FR: Readonly<Record<string, string>> = {
   'A user with that email already exists.': 'Un utilisateur avec cette adresse électronique existe déjà.',
   'A user with that id does not exist.': 'Aucun utilisateur ne correspond à cet identifiant.',
   'Your old password was entered incorrectly. Please enter it again.': 'Votre ancien mot de passe est incorrect. Veuillez le rectifier.',
+  'The new password must be different from the old one.': 'Le nouveau mot de passe doit être différent de l’ancien.',
 
   // Password validators (django.contrib.auth.password_validation).
   'This password is too short. It must contain at least {min_length} character.': 'Ce mot de passe est trop court. Il doit contenir au minimum {min_length} caractère.',

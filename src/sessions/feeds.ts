@@ -16,6 +16,7 @@ export function storeNotifications(store: Pick<Store, 'listen'>): RevocationFeed
           if (ids.length > 0) sink.revoked(ids);
         },
         onListening: () => sink.resync(),
+        onLost: () => sink.lost?.(),
       }),
   };
 }

@@ -1,5 +1,7 @@
 import type { Clock } from '../clock.ts';
 
+export type RevocationListener = (sessionIds: readonly string[], revokedAtMs: number, origin: 'local' | 'feed') => void;
+
 /**
  * The sessions whose access tokens must be refused, held in memory so that a
  * token check costs a Map lookup and no database round trip.
@@ -13,6 +15,7 @@ export class RevocationList {
   readonly #clock: Clock;
   readonly #retention: number;
   readonly #revoked = new Map<string, number>();
+  readonly #listeners = new Set<RevocationListener>();
 
   constructor(clock: Clock, retentionMs: number) {
     this.#clock = clock;
@@ -24,12 +27,26 @@ export class RevocationList {
     return this.#clock.now() - this.#retention;
   }
 
-  /** @example revocations.add(['0190…'], Date.now()) */
-  add(sessionIds: Iterable<string>, revokedAtMs: number): void {
+  /**
+   * `origin`: `local` when this process revoked them, `feed` when another told it.
+   * Listeners hear the ids that were not known yet.
+   * @example revocations.add(['0190…'], Date.now())
+   */
+  add(sessionIds: Iterable<string>, revokedAtMs: number, origin: 'local' | 'feed' = 'local'): void {
     const forgetAt = revokedAtMs + this.#retention;
+    const added: string[] = [];
     for (const id of sessionIds) {
-      if ((this.#revoked.get(id) ?? 0) < forgetAt) this.#revoked.set(id, forgetAt);
+      const known = this.#revoked.get(id);
+      if (known === undefined) added.push(id);
+      if ((known ?? 0) < forgetAt) this.#revoked.set(id, forgetAt);
     }
+    if (added.length > 0) for (const listener of this.#listeners) listener(added, revokedAtMs, origin);
+  }
+
+  /** Hears every revocation new to this list (the revocation feed's stream); returns the unsubscribe. */
+  subscribe(listener: RevocationListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   isRevoked(sessionId: string): boolean {

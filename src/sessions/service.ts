@@ -21,6 +21,8 @@ export interface TokenSubject {
 export interface ClientInfo {
   ip: string | null;
   userAgent: string | null;
+  /** True once the client has gone (its connection closed): work for it, a password hash above all, may be skipped. */
+  gone?: () => boolean;
 }
 
 export interface TokenPair {
@@ -186,6 +188,11 @@ export class SessionService {
     const ids = await this.#repo.revoke(target, reason, new Date(now));
     this.#revocations.add(ids, now);
     return ids;
+  }
+
+  /** Sessions revoked after `since`, from the database (the revocation feed's catch-up). */
+  revokedSince(since: Date): Promise<Array<{ id: string; revoked_at: Date }>> {
+    return this.#repo.revokedSince(since);
   }
 
   /** Deletes sessions and refresh tokens that can no longer matter (see SessionsRepo.purge). */

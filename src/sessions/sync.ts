@@ -7,6 +7,10 @@ export interface RevocationSink {
   revoked(sessionIds: readonly string[], revokedAtMs?: number): void;
   /** The feed (re)connected: anything sent meanwhile may have been missed, so reload from the database. */
   resync(): void;
+  /** The feed lost its connection: until it resyncs, revocations may be missed (see `staleFor`). */
+  lost?(): void;
+  /** Hears the revocations this process makes, for a feed that also publishes them (Redis). */
+  onLocal?(listener: (sessionIds: readonly string[], revokedAtMs: number) => void): () => void;
 }
 
 /**
@@ -43,6 +47,9 @@ export class RevocationSync {
   readonly #list: RevocationList;
   readonly #options: RevocationSyncOptions;
   #timer: NodeJS.Timeout | undefined;
+  /** Feeds whose connection is lost, by name, and since when. */
+  readonly #lost = new Map<string, number>();
+  #reloadedAt = 0;
 
   constructor(list: RevocationList, options: RevocationSyncOptions) {
     this.#list = list;
@@ -52,14 +59,21 @@ export class RevocationSync {
   /** Subscribes every feed, then loads recent revocations; resolves once no revocation can be missed. */
   async start(): Promise<void> {
     let started = false;
-    const sink: RevocationSink = {
-      revoked: (ids, at) => this.#list.add(ids, at ?? this.#options.clock.now()),
+    const sinkFor = (feed: RevocationFeed): RevocationSink => ({
+      revoked: (ids, at) => this.#list.add(ids, at ?? this.#options.clock.now(), 'feed'),
       // Before the first reload below, a resync would only repeat it.
       resync: () => {
-        if (started) this.reload().catch((error) => this.#options.onError?.(error));
+        if (!started) return;
+        this.reload().then(() => this.#lost.delete(feed.name), (error) => this.#options.onError?.(error));
       },
-    };
-    for (const feed of this.#options.feeds) await feed.start(sink);
+      lost: () => {
+        if (!this.#lost.has(feed.name)) this.#lost.set(feed.name, this.#options.clock.now());
+      },
+      onLocal: (listener) => this.#list.subscribe((ids, at, origin) => {
+        if (origin === 'local') listener(ids, at);
+      }),
+    });
+    for (const feed of this.#options.feeds) await feed.start(sinkFor(feed));
     await this.reload();
     started = true;
     this.#timer = setInterval(() => {
@@ -71,8 +85,21 @@ export class RevocationSync {
 
   /** Re-reads every revocation that could still refuse a token. */
   async reload(): Promise<void> {
+    const startedAt = this.#options.clock.now();
     const rows = await this.#options.loadRevokedSince(new Date(this.#list.horizon));
-    for (const row of rows) this.#list.add([row.id], row.revoked_at.getTime());
+    for (const row of rows) this.#list.add([row.id], row.revoked_at.getTime(), 'feed');
+    this.#reloadedAt = startedAt;
+  }
+
+  /**
+   * How long revocations may have been missed: 0 while every feed is connected;
+   * else the time since the feed was lost or, if later, since the last reload
+   * from the database (which catches up everything).
+   */
+  staleFor(): number {
+    if (this.#lost.size === 0) return 0;
+    const since = Math.max(Math.min(...this.#lost.values()), this.#reloadedAt);
+    return Math.max(0, this.#options.clock.now() - since);
   }
 
   async stop(): Promise<void> {

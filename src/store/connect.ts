@@ -13,6 +13,8 @@ export interface NotificationHandler {
   onPayload(payload: string): void;
   /** Called once listening has (re)started: anything sent meanwhile may have been missed. */
   onListening(): void;
+  /** Called when the listening connection is lost (it reconnects by itself). */
+  onLost?(): void;
 }
 
 export interface Store {
@@ -36,6 +38,8 @@ export interface StoreOptions {
   schema?: string;
   /** Called when a background connection fails; the store keeps retrying. */
   onError?: (error: Error) => void;
+  /** With `memory://`: start from this image of a database (`PGlite.dumpDataDir()`); tests clone one migrated database. */
+  loadDataDir?: Blob;
 }
 
 const CHANNEL_PREFIX = 'latchkey_revocations';
@@ -45,12 +49,13 @@ const CHANNEL_PREFIX = 'latchkey_revocations';
  * @example const store = await openStore({ databaseUrl: process.env.DATABASE_URL, dataDir: '.latchkey' });
  */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPGlite(options.dataDir ?? 'memory://');
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPGlite(options.dataDir ?? 'memory://', options.loadDataDir);
 }
 
-async function openPGlite(dataDir: string): Promise<Store> {
+async function openPGlite(dataDir: string, loadDataDir?: Blob): Promise<Store> {
   // The database gets a folder of its own beside the dev key, lock and control socket.
-  const pglite = await PGlite.create(dataDir === 'memory://' ? undefined : join(dataDir, 'pgdata'));
+  const pglite =
+    dataDir === 'memory://' ? await PGlite.create(loadDataDir ? { loadDataDir } : {}) : await PGlite.create(join(dataDir, 'pgdata'));
   const db = new Kysely<Database>({ dialect: guardUnavailable(new PGliteDialect(pglite)) });
   const unlisten: Array<() => Promise<void>> = [];
   return {
@@ -166,6 +171,7 @@ class Listener {
     client.end().catch(() => {});
     if (this.#client === client) this.#client = undefined;
     if (this.#stopped) return;
+    for (const handler of this.#handlers) handler.onLost?.();
     this.#onError?.(error);
     if (this.#retry || attempt === 0 && this.#handlers.size === 0) return;
     const delay = Math.min(5000, 250 * 2 ** attempt);

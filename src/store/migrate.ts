@@ -1,15 +1,24 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from 'kysely';
 import * as initial from './migrations/0001_initial.ts';
 import * as accountsAudit from './migrations/0002_accounts_audit.ts';
+import * as identifierRule from './migrations/0003_identifier_rule.ts';
+import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_accounts_audit': accountsAudit,
+  '0003_identifier_rule': identifierRule,
 };
 
 export interface MigrationReport {
   applied: string[];
+  /**
+   * Present when this run added the identifier rule (0003) to a database that
+   * already broke it: the users whose names would now be refused. Nothing is
+   * changed; `latchkey migrate` prints them and `serve` logs them.
+   */
+  identifierClashes?: IdentifierClash[];
 }
 
 // Kysely's `any` here lets callers pass a Kysely<Database> without a cast.
@@ -21,10 +30,25 @@ type AnyKysely = Kysely<any>;
  * pinning it to the connection's own schema keeps several schemas (one per
  * test suite, or several apps in one database) from seeing each other's.
  */
-async function migrator(db: AnyKysely): Promise<Migrator> {
+async function migrator(db: AnyKysely, migrations: Record<string, Migration> = MIGRATIONS): Promise<Migrator> {
   const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
   const schema = rows[0]?.schema ?? 'public';
-  return new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, migrationTableSchema: schema });
+  return new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
+}
+
+/**
+ * Applies the migrations up to and including `last`, as the release that ended
+ * there did: upgrade tests start from such a database.
+ * @example await migrateThrough(store.db, '0001_initial');
+ */
+export async function migrateThrough(db: AnyKysely, last: string): Promise<void> {
+  const names = Object.keys(MIGRATIONS);
+  if (!names.includes(last)) throw new Error(`no migration named ${last}`);
+  const through = Object.fromEntries(names.slice(0, names.indexOf(last) + 1).map((name) => [name, MIGRATIONS[name]!]));
+  await pastDroppedSchemas(async () => {
+    const outcome = await (await migrator(db, through)).migrateToLatest();
+    if (outcome.error) throw outcome.error;
+  });
 }
 
 /**
@@ -32,13 +56,36 @@ async function migrator(db: AnyKysely): Promise<Migrator> {
  * @example const { applied } = await migrateToLatest(store.db);
  */
 export async function migrateToLatest(db: AnyKysely): Promise<MigrationReport> {
-  const { error, results } = await (await migrator(db)).migrateToLatest();
-  if (error) throw error;
-  return { applied: (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName) };
+  const { results } = await pastDroppedSchemas(async () => {
+    const outcome = await (await migrator(db)).migrateToLatest();
+    if (outcome.error) throw outcome.error;
+    return outcome;
+  });
+  const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
+  if (!applied.includes('0003_identifier_rule')) return { applied };
+  const identifierClashes = await new UsersRepo(db).identifierClashes();
+  return identifierClashes.length > 0 ? { applied, identifierClashes } : { applied };
 }
 
 /** Names of migrations not yet applied. */
 export async function pendingMigrations(db: AnyKysely): Promise<string[]> {
-  const all = await (await migrator(db)).getMigrations();
+  const all = await pastDroppedSchemas(async () => (await migrator(db)).getMigrations());
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+/**
+ * Kysely's introspector checks `has_schema_privilege` on every schema of the
+ * database; a schema dropped by someone else during that scan (another app, or
+ * another test suite sharing the database) fails it with 3F000 although nothing
+ * of ours is wrong. Such a failure is retried; nothing has been applied by then,
+ * since the scan comes before the migration lock.
+ */
+async function pastDroppedSchemas<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== '3F000' || attempt >= attempts) throw error;
+    }
+  }
 }

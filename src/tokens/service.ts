@@ -59,11 +59,19 @@ export class TokenService {
   verify(token: string, expected: TokenType | 'any', nowMs: number): TokenClaims {
     let payload: Payload;
     try {
-      payload = decode(token, this.#keys.all, this.#keys.current);
+      payload = decode(token, this.#keys.all, this.#keys.current, this.#keys.refresh);
     } catch (error) {
       if (error instanceof CodecError) throw new TokenError('invalid', error.message);
       throw error;
     }
+    return this.check(payload, expected, nowMs);
+  }
+
+  /**
+   * The claim checks of `verify` alone, for a payload whose signature was
+   * checked elsewhere (latchkey/verify against a remote JWKS).
+   */
+  check(payload: Payload, expected: TokenType | 'any', nowMs: number): TokenClaims {
     return this.#readClaims(payload, expected, nowMs);
   }
 
@@ -115,6 +123,14 @@ function readUserId(payload: Payload, claim: string): number {
   if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value);
   throw new AuthError('user_not_found', 'user id claim names no user');
 }
+
+/** For a TokenService that only checks claims (`check`): it has no key to sign or verify with. */
+export const NO_LOCAL_KEYS: KeySet = {
+  get current(): never {
+    throw new Error('no local signing key: this TokenService only checks claims');
+  },
+  all: new Map(),
+};
 
 function audienceMatches(aud: unknown, expected: string): boolean {
   return aud === expected || (Array.isArray(aud) && aud.includes(expected));

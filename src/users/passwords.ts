@@ -1,4 +1,4 @@
-import { argon2idNeedsRehash, hashArgon2id, PREFIX as ARGON2ID, verifyArgon2id } from './hashers/argon2id.ts';
+import { ARGON2ID_COST, argon2idNeedsRehash, hashArgon2id, PREFIX as ARGON2ID, verifyArgon2id, type Argon2idCost } from './hashers/argon2id.ts';
 import { djangoAlgorithm, UNUSABLE_PREFIX, type DjangoHasher } from './hashers/django.ts';
 import { djangoArgon2 } from './hashers/django-argon2.ts';
 import { djangoBcrypt, djangoBcryptSha256 } from './hashers/django-bcrypt.ts';
@@ -47,16 +47,22 @@ export function describeHash(encoded: string): HashDescription {
  */
 export class Passwords {
   #dummy: Promise<string> | undefined;
+  readonly #cost: Argon2idCost;
+
+  /** `argon2id` sets the cost of new hashes; the default is the production one (tests pass a cheap one). */
+  constructor(options: { argon2id?: Argon2idCost } = {}) {
+    this.#cost = options.argon2id ?? ARGON2ID_COST;
+  }
 
   hash(password: string): Promise<string> {
-    return hashArgon2id(password);
+    return hashArgon2id(password, this.#cost);
   }
 
   /** @example const { ok, needsRehash } = await passwords.verify(user.password, 'typed'); */
   async verify(encoded: string, password: string): Promise<PasswordCheck> {
     if (encoded.startsWith(ARGON2ID)) {
       const ok = await verifyArgon2id(encoded, password);
-      return { ok, needsRehash: ok && argon2idNeedsRehash(encoded) };
+      return { ok, needsRehash: ok && argon2idNeedsRehash(encoded, this.#cost) };
     }
     const hasher = DJANGO_HASHERS.get(djangoAlgorithm(encoded));
     if (hasher) {
@@ -73,7 +79,7 @@ export class Passwords {
    * response time does not tell whether a username exists.
    */
   async verifyNobody(password: string): Promise<void> {
-    this.#dummy ??= hashArgon2id('latchkey: no such user');
+    this.#dummy ??= hashArgon2id('latchkey: no such user', this.#cost);
     await verifyArgon2id(await this.#dummy, password);
   }
 }

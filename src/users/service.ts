@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import { isUniqueViolation, type UserRow, type UsersRepo } from '../store/repos/users.ts';
+import { normalizeEmail, normalizeUsername } from './identifiers.ts';
+import type { ClientGone, HashGate } from '../limits/hashing.ts';
 import type { Passwords } from './passwords.ts';
 import { validatePassword } from './validators.ts';
 
@@ -29,18 +31,29 @@ export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Django's UnicodeUsernameValidator: letters and digits of any script, and @ . + - _. */
 export const USERNAME = /^[\p{L}\p{N}_.@+-]+$/u;
 
+/** A password change must change the password (a forced reset above all). */
+export const SAME_PASSWORD = 'The new password must be different from the old one.';
+
 /** Who the users are: authentication by password, creation, profile. */
 export class UserService {
   readonly #repo: UsersRepo;
   readonly #passwords: Passwords;
   readonly #clock: Clock;
   readonly #roles: string[];
+  readonly #gate: HashGate | undefined;
 
-  constructor(deps: { repo: UsersRepo; passwords: Passwords; clock: Clock; roles: string[] }) {
+  /** `gate` bounds how many password hashes run and wait at once (load shedding); without it, no bound. */
+  constructor(deps: { repo: UsersRepo; passwords: Passwords; clock: Clock; roles: string[]; gate?: HashGate }) {
     this.#repo = deps.repo;
     this.#passwords = deps.passwords;
     this.#clock = deps.clock;
     this.#roles = deps.roles;
+    this.#gate = deps.gate;
+  }
+
+  /** Runs a password hash or check through the gate, if any. */
+  #hashing<T>(work: () => Promise<T>, gone: ClientGone | undefined): Promise<T> {
+    return this.#gate ? this.#gate.run(work, gone) : work();
   }
 
   /**
@@ -49,18 +62,18 @@ export class UserService {
    * never for the caller. Nothing is written: see `recordLogin`.
    * @example const attempt = await users.attempt('alice@example.com', 'correct horse');
    */
-  async attempt(identifier: string, password: string): Promise<LoginAttempt> {
+  async attempt(identifier: string, password: string, gone?: ClientGone): Promise<LoginAttempt> {
     const user = await this.#repo.findByIdentifier(identifier);
     if (!user) {
-      await this.#passwords.verifyNobody(password);
+      await this.#hashing(() => this.#passwords.verifyNobody(password), gone);
       return { ok: false, userId: null, reason: 'unknown_user' };
     }
-    const check = await this.#passwords.verify(user.password, password);
+    const check = await this.#hashing(() => this.#passwords.verify(user.password, password), gone);
     if (!check.ok) return { ok: false, userId: user.id, reason: 'bad_password' };
     if (!user.is_active) return { ok: false, userId: user.id, reason: 'user_inactive' };
     if (check.needsRehash) {
       // Best effort: a failed upgrade must not fail the login; the next login tries again.
-      await this.#passwords.hash(password).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
+      await this.#hashing(() => this.#passwords.hash(password), undefined).then((encoded) => this.#repo.updatePassword(user.id, encoded)).catch(() => {});
     }
     return { ok: true, user };
   }
@@ -82,24 +95,33 @@ export class UserService {
 
   /**
    * Changes a password after checking the old one; lifts a forced reset.
-   * Failures are DRF field errors under `old_password` or `new_password`.
+   * Failures are DRF field errors under `old_password` or `new_password`
+   * (the same password again is refused, and nothing changes).
    */
-  async changePassword(user: UserRow, oldPassword: string, newPassword: string): Promise<void> {
-    const check = await this.#passwords.verify(user.password, oldPassword);
+  async changePassword(user: UserRow, oldPassword: string, newPassword: string, gone?: ClientGone): Promise<void> {
+    const check = await this.#hashing(() => this.#passwords.verify(user.password, oldPassword), gone);
     if (!check.ok) throw new ValidationError({ old_password: ['Your old password was entered incorrectly. Please enter it again.'] });
+    // The old password was just proven, so the same text is the same password: no second hash needed.
+    // Refused, or a forced reset could be "satisfied" without changing anything.
+    if (newPassword === oldPassword) throw new ValidationError({ new_password: [SAME_PASSWORD] });
     const problems = validatePassword(newPassword, user);
     if (problems.length > 0) throw new ValidationError({ new_password: problems });
-    await this.#repo.updatePassword(user.id, await this.#passwords.hash(newPassword), { clearReset: true });
+    await this.#repo.updatePassword(user.id, await this.#hashing(() => this.#passwords.hash(newPassword), gone), { clearReset: true });
   }
 
   async get(id: number): Promise<UserRow | undefined> {
     return this.#repo.findById(id);
   }
 
-  /** Creates a user; a taken username or email is a 400 under that field. */
-  async create(input: CreateUserInput): Promise<UserRow> {
-    const username = input.username.trim();
-    const email = (input.email ?? '').trim();
+  /**
+   * Creates a user; a taken username or email is a 400 under that field. The
+   * username is NFKC-normalised and the email's domain lower-cased, as Django
+   * does; a username equal to another user's email, or an email equal to
+   * another's username, is taken too, so a login identifier names one user.
+   */
+  async create(input: CreateUserInput, gone?: ClientGone): Promise<UserRow> {
+    const username = normalizeUsername(input.username.trim());
+    const email = normalizeEmail(input.email ?? '');
     const role = input.role ?? this.#roles[0] ?? 'client';
     const problems: Record<string, string[]> = {};
     if (!username) problems.username = ['This field may not be blank.'];
@@ -118,13 +140,14 @@ export class UserService {
       problems.account_id = [`Invalid pk "${input.accountId}" - object does not exist.`];
     }
 
-    // Checked before hashing, to spare an argon2 run; the unique indexes still decide a race.
+    // Checked before hashing, to spare an argon2 run; the unique indexes and the
+    // identifier trigger (migration 0003) still decide a race.
     const taken = await this.#repo.taken(username, email);
     const clashes = (['username', 'email'] as const).filter((field) => taken[field] && !problems[field]);
     if (clashes.length > 0 && Object.keys(problems).length === 0) throw conflict(...clashes);
     for (const field of clashes) problems[field] = conflictMessage(field);
     if (Object.keys(problems).length > 0) throw new ValidationError(problems);
-    const passwordHash = await this.#passwords.hash(input.password);
+    const passwordHash = await this.#hashing(() => this.#passwords.hash(input.password), gone);
     try {
       return await this.#repo.insert({
         username,

@@ -90,6 +90,10 @@ describe('embedded mode: a server and commands sharing one data directory', () =
   });
 
   it('two commands at once with no server take turns on the lock', async () => {
+    // The database exists first: creating it (PGlite's initdb) is slow on a loaded machine, and a
+    // command waits for the lock only LOCK_WAIT_MS; what is under test is the turn-taking.
+    const prepared = await run(['migrate'], { env: env(), cwd });
+    assert.equal(prepared.status, 0, prepared.stderr);
     const [first, second] = await Promise.all([createUser('ann', ['--admin']), run(['migrate'], { env: env(), cwd })]);
     assert.equal(first?.status, 0, first?.stderr);
     assert.equal(second?.status, 0, second?.stderr);
@@ -197,7 +201,7 @@ describe('PostgreSQL mode', { skip: process.env.DATABASE_URL ? false : 'DATABASE
   it('migrate applies the migrations, then has nothing to apply', async () => {
     const first = await run(['migrate'], { env: env(), cwd });
     assert.equal(first.status, 0, first.stderr);
-    assert.equal(first.stdout, 'Applied 0001_initial\nApplied 0002_accounts_audit\n');
+    assert.equal(first.stdout, 'Applied 0001_initial\nApplied 0002_accounts_audit\nApplied 0003_identifier_rule\n');
     const second = await run(['migrate'], { env: env(), cwd });
     assert.equal(second.stdout, 'No migrations to apply.\n');
   });

@@ -12,7 +12,7 @@ import { createAuth } from '../../src/create-auth.ts';
 import { buildApp, REDACT } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import {
-  PASSWORD, bearer, claimsOf, manualClock, openTestStore, storeNames, testConfig, uniqueName,
+  PASSWORD, bearer, claimsOf, manualClock, openTestStore, storeNames, testConfig, testPasswords, uniqueName,
   NOT_AUTHENTICATED,
 } from '../support/harness.ts';
 
@@ -56,6 +56,7 @@ for (const name of storeNames()) {
       auth = createAuth(testConfig(), {
         store,
         clock,
+        passwords: testPasswords(),
         auditLogger: { info: (object, message) => lines.push(JSON.stringify({ ...object, msg: message })) },
       });
       await auth.start();

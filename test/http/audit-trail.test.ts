@@ -9,7 +9,7 @@ import type { Auth } from '../../src/auth.ts';
 import { createAuth } from '../../src/create-auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
-import { PASSWORD, bearer, claimsOf, openTestStore, storeNames, testConfig, uniqueName } from '../support/harness.ts';
+import { PASSWORD, bearer, claimsOf, openTestStore, storeNames, testConfig, testPasswords, uniqueName } from '../support/harness.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase 42';
 const CLIENT = { 'user-agent': 'AuditTest/1.0' };
@@ -24,7 +24,7 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = createAuth(testConfig(), { store, auditLogger: { info: (object) => lines.push(JSON.parse(JSON.stringify(object)) as Record<string, unknown>) } });
+      auth = createAuth(testConfig(), { store, passwords: testPasswords(), auditLogger: { info: (object) => lines.push(JSON.parse(JSON.stringify(object)) as Record<string, unknown>) } });
       await auth.start();
       app = await buildApp({ auth });
     });

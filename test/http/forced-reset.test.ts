@@ -91,6 +91,33 @@ for (const name of storeNames()) {
     });
   });
 
+  describe(`forced reset needs a new password (${name})`, () => {
+    let h: Harness;
+    before(async () => {
+      h = await harness(name);
+    });
+    after(() => h.close());
+
+    it('the same password again is 400 under new_password; the flag and the restriction stay', async () => {
+      const u = await createUser(h, { passwordNeedsReset: true });
+      const { access } = await login(h, u.username);
+      const same = await h.app.inject({
+        method: 'POST', url: '/auth/change-password/', headers: bearer(access), payload: { old_password: PASSWORD, new_password: PASSWORD },
+      });
+      assert.equal(same.statusCode, 400, same.body);
+      assert.deepEqual(same.json(), { new_password: ['The new password must be different from the old one.'] });
+      const me = await h.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
+      assert.equal(me.json().password_needs_reset, true);
+      assert.equal((await h.app.inject({ method: 'GET', url: '/auth/sessions/', headers: bearer(access) })).statusCode, 403);
+      const again = await login(h, u.username);
+      assert.equal(claimsOf(again.access).password_reset_required, true);
+      const fr = await h.app.inject({
+        method: 'POST', url: '/auth/change-password/', headers: { ...bearer(access), 'accept-language': 'fr' }, payload: { old_password: PASSWORD, new_password: PASSWORD },
+      });
+      assert.deepEqual(fr.json(), { new_password: ['Le nouveau mot de passe doit être différent de l’ancien.'] });
+    });
+  });
+
   describe(`forced reset under another base path (${name})`, () => {
     let h: Harness;
     before(async () => {

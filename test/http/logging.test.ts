@@ -6,7 +6,7 @@ import { createAuth } from '../../src/create-auth.ts';
 import { buildApp, REDACT } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import { createLogger } from '../../src/logging.ts';
-import { openTestStore, PASSWORD, storeNames, testConfig } from '../support/harness.ts';
+import { openTestStore, PASSWORD, storeNames, testConfig, testPasswords } from '../support/harness.ts';
 
 for (const name of storeNames()) {
   describe(`request logs on ${name}`, () => {
@@ -18,7 +18,7 @@ for (const name of storeNames()) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = createAuth(testConfig(), { store });
+      auth = createAuth(testConfig(), { store, passwords: testPasswords() });
       await auth.start();
       await auth.createUser({ username: 'logged', password: PASSWORD });
       app = await buildApp({ auth, logger: { level: 'trace', stream, redact: REDACT } });

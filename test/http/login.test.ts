@@ -20,6 +20,7 @@ import {
   manualClock,
   storeNames,
   testConfig,
+  testPasswords,
   uniqueName,
   type Harness,
   NO_ACTIVE_ACCOUNT,
@@ -54,7 +55,7 @@ interface Sibling {
  * start() on one store leaks a LISTEN connection (see the report).
  */
 async function sibling(h: Harness, env: Record<string, string>): Promise<Sibling> {
-  const auth = createAuth(testConfig(env), { store: h.store });
+  const auth = createAuth(testConfig(env), { store: h.store, passwords: testPasswords() });
   const app = await buildApp({ auth });
   await app.ready();
   return { app, close: () => app.close() };

@@ -33,7 +33,7 @@ for (const name of storeNames()) {
       assert.deepEqual(body, {
         id: body.id,
         username,
-        email: `${username}@Example.com`,
+        email: `${username}@example.com`, // the domain lower-cased, as Django's normalize_email does
         first_name: 'Ada',
         last_name: 'Lovelace',
         role: 'client',

@@ -14,6 +14,7 @@ import { importDjangoBatch, mapDjangoRow, mappedBatches, type ImportTotals, type
 import { DjangoSourceError, openDjangoSource, type DjangoRow } from '../../src/django/source.ts';
 import { queryDatabase, scratchDatabase, tempDir } from '../support/cli.ts';
 import { harness, NO_ACTIVE_ACCOUNT, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
+import { Passwords } from '../../src/users/passwords.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/django/', import.meta.url));
 const USERS_JSON = join(FIXTURES, 'users.json');
@@ -62,6 +63,8 @@ const FIXTURE_SKIPS: SkippedRow[] = [
 const IMPORTED_IDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16, 18];
 const DJANGO_LOGINS = ['pbkdf2_user', 'old_pbkdf2_user', 'argon2_user', 'argon2i_user', 'bcrypt_user', 'plain_bcrypt_user', 'zoë.ørsted'];
 const FRESH_ARGON2ID = /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/;
+/** This file checks that logins leave production-cost argon2id hashes, so it hashes at that cost. */
+const PRODUCTION_HASHING = { passwords: new Passwords() };
 
 function postLogin(h: Harness, username: string, password: string) {
   return h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username, password } });
@@ -171,7 +174,7 @@ describe('mapping a Django row', () => {
 for (const name of storeNames()) {
   describe(`importing Django users on ${name}`, () => {
     let h: Harness;
-    before(async () => { h = await harness(name); });
+    before(async () => { h = await harness(name, PRODUCTION_HASHING); });
     after(() => h.close());
 
     it('imports the dumpdata fixture: exact counts and skip reasons, across batches', async () => {
@@ -259,7 +262,7 @@ for (const name of storeNames()) {
 
   describe(`importing Django users into a Latchkey that has users already, on ${name}`, () => {
     let h: Harness;
-    before(async () => { h = await harness(name); });
+    before(async () => { h = await harness(name, PRODUCTION_HASHING); });
     after(() => h.close());
 
     it('skips rows whose id, username or email another user holds, and never moves the id sequence back', async () => {
@@ -297,7 +300,7 @@ describe('importing from a Django PostgreSQL database', { skip: postgresOnly }, 
     django = await scratchDatabase('lk_django');
     djangoUrl = django.url;
     await queryDatabase(djangoUrl, readFileSync(join(FIXTURES, 'auth_user.sql'), 'utf8'));
-    h = await harness('postgres');
+    h = await harness('postgres', PRODUCTION_HASHING);
   });
   after(async () => {
     await h?.close();

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Migrator, sql, type Kysely } from 'kysely';
-import * as initial from '../../src/store/migrations/0001_initial.ts';
-import { migrateToLatest } from '../../src/store/migrate.ts';
+import { sql } from 'kysely';
+import { migrateThrough, migrateToLatest } from '../../src/store/migrate.ts';
 import { openStore } from '../../src/store/connect.ts';
 import { randomBytes } from 'node:crypto';
 import { storeNames } from '../support/harness.ts';
@@ -28,26 +27,18 @@ async function openEmpty(name: 'pglite' | 'postgres') {
   };
 }
 
-/** Applies only the first migration, as the previous release did. */
-async function migrateToInitial(db: Kysely<unknown>): Promise<void> {
-  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ '0001_initial': initial }) }, migrationTableSchema: rows[0]!.schema });
-  const { error } = await migrator.migrateToLatest();
-  if (error) throw error;
-}
-
 for (const name of storeNames()) {
   describe(`upgrading from 0001 (${name})`, () => {
     it('keeps users that name an account, gives those accounts rows, and numbers new accounts after them', async () => {
       const { store, drop } = await openEmpty(name);
       try {
-        await migrateToInitial(store.db as Kysely<unknown>);
+        await migrateThrough(store.db, '0001_initial');
         await sql`
           insert into users (username, password, role, account_id, date_joined)
           values ('ann', '!', 'client', 7, now()), ('bob', '!', 'client', 7, now()), ('cy', '!', 'client', null, now())
         `.execute(store.db);
 
-        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit'] });
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule'] });
 
         const accounts = await store.db.selectFrom('accounts').select(['id', 'name', 'is_active']).execute();
         assert.deepEqual(accounts, [{ id: 7, name: 'Account 7', is_active: true }]);

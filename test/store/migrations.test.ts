@@ -8,7 +8,7 @@ import { openTestStore, storeNames } from '../support/harness.ts';
 for (const name of storeNames()) {
   describe(`migrations on ${name}`, () => {
     it('produce exactly the tables and columns the schema types declare (drift fails here)', async () => {
-      const store = await openTestStore(name);
+      const store = await openTestStore(name, { fresh: true });
       try {
         const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db);
         const tables = await store.db.introspection.getTables();
@@ -23,7 +23,7 @@ for (const name of storeNames()) {
     });
 
     it('are idempotent: a second run applies nothing and nothing is pending', async () => {
-      const store = await openTestStore(name);
+      const store = await openTestStore(name, { fresh: true });
       try {
         assert.deepEqual(await migrateToLatest(store.db), { applied: [] });
         assert.deepEqual(await pendingMigrations(store.db), []);

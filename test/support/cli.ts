@@ -6,7 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +16,17 @@ import pg from 'pg';
 import { DEFAULTS } from '../../src/config.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/latchkey.js', import.meta.url));
-/** Upper bound for any one process to finish or a server to come up; never asserted on. */
-export const PROCESS_TIMEOUT_MS = 60_000;
+
+// bin/latchkey.js runs the compiled dist/: refuse to test a build older than the
+// sources (`npm test` builds first; a test file run alone needs `npm run build`).
+{
+  const src = fileURLToPath(new URL('../../src/', import.meta.url));
+  const built = statSync(fileURLToPath(new URL('../../dist/.tsbuildinfo', import.meta.url)), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const stale = readdirSync(src, { recursive: true, encoding: 'utf8' }).find((file) => file.endsWith('.ts') && statSync(join(src, file)).mtimeMs > built);
+  if (stale !== undefined) throw new Error(`dist/ is older than src/${stale}: run \`npm run build\` (npm test does it first)`);
+}
+/** Upper bound for any one process to finish or a server to come up; never asserted on. Generous: test files run in parallel, and a loaded machine is slow. */
+export const PROCESS_TIMEOUT_MS = 120_000;
 export const PASSWORD = 'correct horse battery staple';
 
 const children = new Set<ChildProcess>();

@@ -2,8 +2,13 @@
  * Builds apps on a real database for tests: PGlite always, and PostgreSQL when
  * DATABASE_URL is set (CI sets it, and then an unreachable server fails the run).
  */
-import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, sql } from 'kysely';
 import type { Auth } from '../../src/auth.ts';
 import { createAuth } from '../../src/create-auth.ts';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
@@ -11,7 +16,10 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import { openStore, type Store } from '../../src/store/connect.ts';
+import { PGliteDialect } from '../../src/store/dialects/pglite.ts';
 import { migrateToLatest } from '../../src/store/migrate.ts';
+import type { Database } from '../../src/store/schema.ts';
+import { Passwords } from '../../src/users/passwords.ts';
 
 export type StoreName = 'pglite' | 'postgres';
 
@@ -24,16 +32,24 @@ export function storeNames(): StoreName[] {
 
 export const TEST_SIGNING_KEY = 'test-signing-key-that-is-at-least-32-bytes-long';
 
-/** Test configuration: defaults plus overrides, with a fixed signing key. */
+/**
+ * Test configuration: defaults plus overrides, with a fixed signing key.
+ * Throttling is off unless a test turns it on (`THROTTLE: 'on'`): every
+ * injected request comes from one address.
+ */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ SIGNING_KEY: TEST_SIGNING_KEY, LOG_LEVEL: 'silent', ...env });
+  return loadConfig({ SIGNING_KEY: TEST_SIGNING_KEY, LOG_LEVEL: 'silent', THROTTLE: 'off', ...env });
 }
 
-/** Opens a fresh, migrated database: in-memory PGlite, or a new PostgreSQL schema. */
-export async function openTestStore(name: StoreName): Promise<Store & { drop(): Promise<void> }> {
+/**
+ * Opens a fresh, migrated database: in-memory PGlite (a copy of one migrated
+ * once per process, or with `fresh`, created and migrated from nothing), or a
+ * new PostgreSQL schema.
+ */
+export async function openTestStore(name: StoreName, options: { fresh?: boolean } = {}): Promise<Store & { drop(): Promise<void> }> {
   if (name === 'pglite') {
-    const store = await openStore({ dataDir: 'memory://' });
-    await migrateToLatest(store.db);
+    const store = options.fresh ? await openStore({ dataDir: 'memory://' }) : await openStore({ dataDir: 'memory://', loadDataDir: await migratedPGliteImage() });
+    if (options.fresh) await migrateToLatest(store.db);
     return Object.assign(store, { drop: () => store.close() });
   }
   const schema = `lk_test_${randomBytes(6).toString('hex')}`;
@@ -60,12 +76,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A started Auth and its app on a fresh database. Pass `clock` to step time. */
-export async function harness(name: StoreName, options: { env?: Record<string, string>; clock?: Clock; store?: Harness['store'] } = {}): Promise<Harness> {
+/**
+ * A started Auth and its app on a fresh database. Pass `clock` to step time.
+ * Passwords are hashed at test cost unless `passwords` says otherwise.
+ */
+export async function harness(
+  name: StoreName,
+  options: { env?: Record<string, string>; clock?: Clock; store?: Harness['store']; passwords?: Passwords } = {},
+): Promise<Harness> {
   const config = testConfig(options.env);
   const store = options.store ?? (await openTestStore(name));
   const clock = options.clock ?? systemClock;
-  const auth = createAuth(config, { store, clock });
+  const auth = createAuth(config, { store, clock, passwords: options.passwords ?? testPasswords() });
   await auth.start();
   const app = await buildApp({ auth });
   await app.ready();
@@ -156,3 +178,58 @@ export const NO_USER_ID = { detail: 'Token contained no recognizable user identi
 export const NOT_AUTHENTICATED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
 export const NO_ACTIVE_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
 export const NOT_FOUND = { detail: 'Not found.', code: 'not_found' };
+
+// --- Speed: cheap password hashing and cloned PGlite databases ---------------
+
+/**
+ * argon2id at the smallest cost it accepts, for tests that do not look at the
+ * hash itself: production's 19 MiB × 2 passes cost ~0.1 s of CPU per hash and
+ * per login. Tests about the hash's format or cost use `new Passwords()`.
+ */
+export const TEST_ARGON2ID_COST = { memoryCost: 8, timeCost: 1, parallelism: 1 };
+
+export function testPasswords(): Passwords {
+  return new Passwords({ argon2id: TEST_ARGON2ID_COST });
+}
+
+let migratedImage: Promise<Blob> | undefined;
+
+/**
+ * A migrated in-memory PGlite, dumped: creating a PGlite runs initdb (seconds
+ * of WASM), loading a dump of one is several times cheaper. The dump is made
+ * once and kept in the temporary directory, under a name that changes with
+ * PGlite's version and the migrations' source, so each test process (and the
+ * next run) only loads it.
+ */
+function migratedPGliteImage(): Promise<Blob> {
+  migratedImage ??= (async () => {
+    const path = join(tmpdir(), `latchkey-test-pglite-${imageKey()}.tar`);
+    if (existsSync(path)) return new Blob([readFileSync(path)]);
+    const pglite = await PGlite.create();
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    try {
+      await migrateToLatest(db);
+      const image = await pglite.dumpDataDir('none');
+      // Written aside and renamed, so a process running at the same time reads a whole file or none.
+      const partial = `${path}.${process.pid}`;
+      writeFileSync(partial, Buffer.from(await image.arrayBuffer()));
+      renameSync(partial, path);
+      return image;
+    } finally {
+      await db.destroy();
+    }
+  })();
+  return migratedImage;
+}
+
+/** What the migrated database depends on: PGlite's version and the migrations' source. */
+function imageKey(): string {
+  const hash = createHash('sha256');
+  hash.update(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url)));
+  const store = fileURLToPath(new URL('../../src/store/', import.meta.url));
+  const migrations = join(store, 'migrations');
+  for (const file of ['migrate.ts', ...readdirSync(migrations).sort().map((name) => join('migrations', name))]) {
+    hash.update(file).update(readFileSync(join(store, file)));
+  }
+  return hash.digest('hex').slice(0, 16);
+}

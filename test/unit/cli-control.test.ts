@@ -20,7 +20,7 @@ describe('control socket', () => {
   before(async () => {
     h = await harness('pglite');
     dir = mkdtempSync(join(tmpdir(), 'lk-control-'));
-    control = await startControlServer(controlSocketPath(dir), { runtime: async () => ({ auth: h.auth, store: h.store }) });
+    control = await startControlServer(controlSocketPath(dir), { runtime: async () => ({ auth: h.auth, store: h.store, keys: h.auth.keyDirectory }) });
   });
   after(async () => {
     await control.close();

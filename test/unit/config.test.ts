@@ -204,7 +204,7 @@ describe('bad values throw a ConfigError naming the variable', () => {
     ['SIGNING_KEY too short', { SIGNING_KEY: 'short' }, 'SIGNING_KEY'],
     [`SIGNING_KEY of ${MIN_SIGNING_KEY_BYTES - 1} bytes`, { SIGNING_KEY: 'k'.repeat(MIN_SIGNING_KEY_BYTES - 1) }, 'SIGNING_KEY'],
     ['JWT_ALGORITHM=none', { JWT_ALGORITHM: 'none' }, 'JWT_ALGORITHM'],
-    ['JWT_ALGORITHM=HS512', { JWT_ALGORITHM: 'HS512' }, 'JWT_ALGORITHM'],
+    ['JWT_ALGORITHM=RS512', { JWT_ALGORITHM: 'RS512' }, 'JWT_ALGORITHM'],
     ['LOGIN_RESPONSE=short', { LOGIN_RESPONSE: 'short' }, 'LOGIN_RESPONSE'],
     ['AUTH_BASE_PATH=auth (no leading slash)', { AUTH_BASE_PATH: 'auth' }, 'AUTH_BASE_PATH'],
     ['AUTH_BASE_PATH=/ (empty once trimmed)', { AUTH_BASE_PATH: '/' }, 'AUTH_BASE_PATH'],

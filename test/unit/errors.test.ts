@@ -15,7 +15,8 @@ function specErrorTable(text: string): Map<string, { status: number; detail: str
     const code = /"code":\s*"([a-z_]+)"/.exec(body)?.[1];
     if (!code) continue;
     const detail = /"detail":\s*"((?:[^"\\]|\\.)*)"/.exec(body)?.[1];
-    rows.set(code, { status: Number(match[1]), detail: detail && !detail.includes('…') ? detail : undefined });
+    // `…` and a bare `N` (a number filled in per answer) mark a detail the SPEC does not give whole.
+    rows.set(code, { status: Number(match[1]), detail: detail && !detail.includes('…') && !/\bN\b/.test(detail) ? detail : undefined });
   }
   return rows;
 }

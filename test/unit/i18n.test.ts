@@ -51,6 +51,8 @@ const CODE_MESSAGES = [
   'An account with that name already exists.',
   'No data provided',
   'Multipart form parse error - Unexpected end of multipart data',
+  'The new password must be different from the old one.',
+  'Ensure this search has no more than 10 terms.',
 ];
 
 describe('the French catalog', () => {

@@ -10,6 +10,7 @@ import { controlSocketPath, startControlServer, type ControlServer } from '../co
 import { CliError, EXIT_STATUS_HELP } from '../errors.ts';
 import type { DataDirLock } from '../lock.ts';
 import type { Runtime } from '../operations.ts';
+import { describeClash } from './migrate.ts';
 import { ensureDataDir, LOCK_WAIT_MS, prepareSchema, waitForLock, withSigningKey } from '../runtime.ts';
 
 const HELP = `
@@ -19,9 +20,13 @@ Environment:
                     control socket (default ./.latchkey)
   DATABASE_URL      PostgreSQL instead of the embedded database; run
                     \`latchkey migrate\` first, serve refuses pending migrations
-  SIGNING_KEY       HS256 secret, at least 32 bytes; required when
+  SIGNING_KEY       HS256/384/512 secret, at least 32 bytes; required when
                     NODE_ENV=production, generated into DATA_DIR otherwise
-  JWT_ALGORITHM     HS256 (the only one so far)
+  JWT_ALGORITHM     HS256 (default), HS384, HS512, RS256, ES256 or EdDSA
+  JWT_PRIVATE_KEY_FILE
+                    PEM private key(s) for RS256/ES256/EdDSA, comma-separated:
+                    the first signs, the others verify; unset = the key
+                    directory DATA_DIR/keys/ (\`latchkey keys --help\`)
   ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME
                     15m and 7d by default (90s, 15m, 12h, 7d; a bare number is seconds)
   ROTATE_REFRESH_TOKENS, REFRESH_REUSE_GRACE
@@ -37,6 +42,26 @@ Environment:
   LOG_LEVEL         fatal, error, warn, info (default), debug, trace, silent
   LOG_FORMAT        auto (default: pretty on a terminal, JSON otherwise), pretty, json
   NODE_ENV          production: SIGNING_KEY required, request lines only at debug
+  REDIS_URL         redis://… : throttling counters shared by every instance
+                    (unset = counted in this process's memory)
+  TRUST_PROXY       whom to believe about the client IP in X-Forwarded-For:
+                    false (default: the socket's address), true, a hop count,
+                    or proxy addresses/CIDR ranges, comma-separated
+  THROTTLE          on (default) or off (no limits at all, for benchmarks)
+  THROTTLE_WINDOW   the window every limit counts in (default 15m)
+  THROTTLE_LOGIN_FAILURES
+                    failed logins for one identifier from one IP that lock
+                    the pair out for the rest of the window (default 5)
+  THROTTLE_LOGIN_FAILURES_PER_IP
+                    failed logins from one IP per window (default 100)
+  THROTTLE_REGISTRATIONS_PER_IP
+                    registrations from one IP per window (default 30)
+  THROTTLE_REFRESHES_PER_IP
+                    refreshes from one IP per window (default 600)
+  PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE
+                    password hashes at once (default: every core but one)
+                    and waiting (default 16 per slot); past both, a login
+                    gets 503 with Retry-After at once
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
@@ -85,7 +110,7 @@ async function serve(config: Config): Promise<void> {
     }
 
     store = await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, onError: (error) => logError(error, 'database connection lost') });
-    const applied = await prepareSchema(store);
+    const { applied, identifierClashes = [] } = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
     const logger = createLogger(config);
     auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
@@ -96,10 +121,11 @@ async function serve(config: Config): Promise<void> {
     logInfo = (message) => server.log.info(message);
 
     if (applied.length > 0) server.log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
-    if (config.signingKey === undefined) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
+    for (const clash of identifierClashes) server.log.warn({ identifier_clash: clash }, describeClash(clash));
+    if (config.signingKey === undefined && config.jwtAlgorithm.startsWith('HS')) server.log.warn(`signing with the development key in ${config.dataDir}; set SIGNING_KEY in production`);
     // Fastify logs a line per address it listens on: that line is Latchkey's start-up line.
     await server.listen({ host: config.host, port: config.port, listenTextResolver: (url) => listeningLine(url, config, process.env) });
-    settle.ready({ auth, store });
+    settle.ready({ auth, store, keys: auth.keyDirectory });
 
     await stop.requested;
     server.log.info('shutting down');

@@ -13,7 +13,7 @@ export function changePasswordRoute(app: App, { auth, config }: RouteContext): v
   for (const url of authPaths(config, 'change-password')) {
     app.post(url, {
       schema: { body: ChangePasswordBody, tags: ['accounts'], summary: 'Change the caller’s password' },
-      onRequest: authenticate(auth, { allowRestricted: true }),
+      onRequest: [authenticate(auth, { allowRestricted: true }), async () => auth.admitPasswordCheck()],
       handler: async (request) => {
         const { old_password, new_password } = request.body;
         return auth.changePassword(principal(request), { old: old_password, new: new_password }, clientInfo(request));

@@ -14,6 +14,8 @@ export function loginRoute(app: App, { auth, config, mountedAuthPath }: RouteCon
   for (const url of authPaths(config, 'login', '{base}/token/', '/api/token/')) {
     app.post(url, {
       schema: { body: LoginBody, tags: ['tokens'], summary: 'Log in with username or email and password' },
+      // Load shedding: refused before the body is read when no password check could start or wait.
+      onRequest: async () => auth.admitPasswordCheck(),
       // The identifier may come as `email`; from here on it is `username`.
       preValidation: async (request) => {
         const body = request.body as Record<string, unknown> | undefined;

@@ -19,6 +19,7 @@ export function registerRoute(app: App, { auth, config }: RouteContext): void {
   for (const url of authPaths(config, 'register')) {
     app.post(url, {
       schema: { body: RegisterBody, tags: ['accounts'], summary: 'Create an account' },
+      onRequest: async () => auth.admitPasswordCheck(),
       handler: async (request, reply) => {
         const { username, email, password, first_name, last_name } = request.body;
         const user = await auth.register(

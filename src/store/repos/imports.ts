@@ -71,7 +71,10 @@ export class ImportsRepo {
     return keys;
   }
 
-  /** Users holding one of the ids, or one of the usernames or (non-empty) emails case-insensitively. */
+  /**
+   * Users holding one of the ids, or one of the usernames or (non-empty) emails
+   * case-insensitively, in either column (a username may not be another's email).
+   */
   async clashing(rows: ReadonlyArray<{ id: number; username: string; email: string }>): Promise<ExistingUser[]> {
     if (rows.length === 0) return [];
     const batch = JSON.stringify(rows.map((row) => ({ id: row.id, username: row.username, email: row.email })));
@@ -80,8 +83,8 @@ export class ImportsRepo {
       select u.id, u.username, u.email, lower(u.username) as "usernameKey", lower(u.email) as "emailKey"
       from users u
       where u.id in (select id from b)
-         or lower(u.username) in (select lower(username) from b)
-         or (u.email <> '' and lower(u.email) in (select lower(email) from b where email <> ''))`.execute(this.#db);
+         or lower(u.username) in (select lower(username) from b union all select lower(email) from b where email <> '')
+         or (u.email <> '' and lower(u.email) in (select lower(email) from b where email <> '' union all select lower(username) from b))`.execute(this.#db);
     return users;
   }
 

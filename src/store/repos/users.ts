@@ -42,16 +42,48 @@ export class UsersRepo {
     return this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  /** Which of username and email are taken already (case-insensitive). */
-  async taken(username: string, email: string): Promise<{ username: boolean; email: boolean }> {
+  /**
+   * Which of username and email already name someone (case-insensitively): a
+   * username is taken by another's username or email, an email by another's
+   * email or username, so that a login identifier names one user.
+   */
+  async taken(username: string, email: string, exceptId?: number): Promise<{ username: boolean; email: boolean }> {
+    const u = username.toLowerCase();
+    const e = email.toLowerCase();
     const rows = await this.#db
       .selectFrom('users')
-      .select([sql<boolean>`lower(username) = ${username.toLowerCase()}`.as('username'), sql<boolean>`lower(email) = ${email.toLowerCase()}`.as('email')])
+      .select([
+        sql<boolean>`lower(username) = ${u} or (email <> '' and lower(email) = ${u})`.as('username'),
+        sql<boolean>`lower(email) = ${e} or lower(username) = ${e}`.as('email'),
+      ])
       .where((eb) =>
-        eb.or([eb(sql`lower(username)`, '=', username.toLowerCase()), ...(email ? [eb(sql`lower(email)`, '=', email.toLowerCase())] : [])]),
+        eb.and([
+          eb.or([
+            eb(sql`lower(username)`, 'in', [u, ...(e ? [e] : [])]),
+            eb.and([eb('email', '<>', ''), eb(sql`lower(email)`, 'in', [u, ...(e ? [e] : [])])]),
+          ]),
+          ...(exceptId !== undefined ? [eb('id', '<>', exceptId)] : []),
+        ]),
       )
       .execute();
-    return { username: rows.some((r) => r.username), email: email !== '' && rows.some((r) => r.email) };
+    return { username: username !== '' && rows.some((r) => r.username), email: email !== '' && rows.some((r) => r.email) };
+  }
+
+  /**
+   * Pairs of users whose identifiers break the rule that one identifier names
+   * one user: a username equal to another's email, or usernames equal once
+   * NFKC-normalised (Django's normalize_username) and lower-cased. Read by the
+   * migration that adds the rule, which reports them and changes nothing.
+   */
+  async identifierClashes(): Promise<IdentifierClash[]> {
+    const { rows } = await sql<IdentifierClash>`
+      select a.id as "userId", a.username, b.id as "otherUserId", b.username as "otherUsername", 'username_is_email' as kind
+        from users a join users b on b.id <> a.id and b.email <> '' and lower(b.email) = lower(a.username)
+      union all
+      select a.id, a.username, b.id, b.username, 'username_lookalike'
+        from users a join users b on b.id > a.id and lower(normalize(a.username, NFKC)) = lower(normalize(b.username, NFKC))
+      order by 1, 3`.execute(this.#db);
+    return rows;
   }
 
   async insert(user: NewUser): Promise<UserRow> {
@@ -125,15 +157,9 @@ export class UsersRepo {
     return { count: Number(total.count), rows };
   }
 
-  /** True when a user other than `exceptId` has this email, case-insensitively. */
+  /** True when a user other than `exceptId` has this email or this username, case-insensitively. */
   async emailTaken(email: string, exceptId: number): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('users')
-      .select('id')
-      .where(sql`lower(email)`, '=', email.toLowerCase())
-      .where('id', '<>', exceptId)
-      .executeTakeFirst();
-    return row !== undefined;
+    return (await this.taken('', email, exceptId)).email;
   }
 
   /** Sets the given columns (an administrator's edit); undefined when the user is gone. */
@@ -141,6 +167,16 @@ export class UsersRepo {
     if (Object.keys(changes).length === 0) return this.findById(id);
     return this.#db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
   }
+}
+
+/** Two users whose identifiers clash (see `UsersRepo.identifierClashes`). */
+export interface IdentifierClash {
+  userId: number;
+  username: string;
+  otherUserId: number;
+  otherUsername: string;
+  /** `username_is_email`: the first's username is the other's email; `username_lookalike`: equal after NFKC and case folding. */
+  kind: 'username_is_email' | 'username_lookalike';
 }
 
 /** What an administrator may change on a user. */

@@ -6,11 +6,21 @@ import { hash, verify } from '@node-rs/argon2';
  */
 const PARAMS = { algorithm: 2 /* Algorithm.Argon2id, a const enum */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/** argon2id's work factors: memory in KiB, passes, lanes. */
+export interface Argon2idCost {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** The cost new hashes get unless a caller says otherwise (tests pass a cheap one). */
+export const ARGON2ID_COST: Readonly<Argon2idCost> = { memoryCost: PARAMS.memoryCost, timeCost: PARAMS.timeCost, parallelism: PARAMS.parallelism };
+
 export const PREFIX = '$argon2id$';
 
 /** @example const encoded = await hashArgon2id('s3cret!'); // '$argon2id$v=19$m=19456,t=2,p=1$…' */
-export function hashArgon2id(password: string): Promise<string> {
-  return hash(password, PARAMS);
+export function hashArgon2id(password: string, cost: Argon2idCost = ARGON2ID_COST): Promise<string> {
+  return hash(password, { algorithm: PARAMS.algorithm, memoryCost: cost.memoryCost, timeCost: cost.timeCost, parallelism: cost.parallelism });
 }
 
 export async function verifyArgon2id(encoded: string, password: string): Promise<boolean> {
@@ -21,7 +31,7 @@ export async function verifyArgon2id(encoded: string, password: string): Promise
   }
 }
 
-/** True when the hash was made with weaker parameters than today's. */
-export function argon2idNeedsRehash(encoded: string): boolean {
-  return !encoded.startsWith(`${PREFIX}v=19$m=${PARAMS.memoryCost},t=${PARAMS.timeCost},p=${PARAMS.parallelism}$`);
+/** True when the hash was made with other parameters than `cost` (today's by default). */
+export function argon2idNeedsRehash(encoded: string, cost: Argon2idCost = ARGON2ID_COST): boolean {
+  return !encoded.startsWith(`${PREFIX}v=19$m=${cost.memoryCost},t=${cost.timeCost},p=${cost.parallelism}$`);
 }

@@ -1,0 +1,156 @@
+/**
+ * Throttling (SPEC §5): failed logins per (identifier, IP) lock that pair out
+ * for the rest of the window; one IP is also held to a number of failed
+ * logins, registrations and refreshes per window. The counting is
+ * rate-limiter-flexible's, in process memory or in Redis (shared by every
+ * instance) behind the same interface; this file only says what is counted.
+ */
+import { createHash } from 'node:crypto';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { ThrottledError } from '../errors.ts';
+
+/** The limits, per window. */
+export interface ThrottleSettings {
+  /** Milliseconds; a counter starts at its first event and empties when the window ends. */
+  window: number;
+  /** Failed logins for one identifier from one IP before that pair is locked out. */
+  loginFailures: number;
+  loginFailuresPerIp: number;
+  registrationsPerIp: number;
+  refreshesPerIp: number;
+}
+
+/** Which limit a lockout hit: the audit trail and the metric name it. */
+export type ThrottleLimit = 'login_pair' | 'login_ip' | 'registration_ip' | 'refresh_ip';
+
+/** A limit just reached: the caller records it (audit event `throttled`, metric). */
+export interface Lockout {
+  limit: ThrottleLimit;
+  /** Seconds until the window ends. */
+  retryAfter: number;
+}
+
+/** What the facade asks of a throttle; `noThrottle` answers every question with "go ahead". */
+export interface Throttle {
+  /** Throws ThrottledError while the pair or the IP is locked out of logging in; counts nothing. */
+  checkLogin(identifier: string, ip: string | null): Promise<void>;
+  /** Counts a failed login for the pair and the IP; says which limits it has just reached. */
+  loginFailed(identifier: string, ip: string | null): Promise<Lockout[]>;
+  /** Counts a registration attempt; throws ThrottledError past the limit (the first refusal is `lockout`). */
+  registration(ip: string | null): Promise<void>;
+  /** Counts a refresh; throws ThrottledError past the limit. */
+  refresh(ip: string | null): Promise<void>;
+}
+
+/** THROTTLE=off: nothing is counted or refused. */
+export const noThrottle: Throttle = {
+  checkLogin: async () => {},
+  loginFailed: async () => [],
+  registration: async () => {},
+  refresh: async () => {},
+};
+
+/** Where counters live: `memory` (one process) or a Redis client (ioredis) shared by every instance. */
+export type CounterStore = { kind: 'memory' } | { kind: 'redis'; client: unknown; prefix?: string };
+
+/**
+ * A throttle with the given limits, counting in memory or in Redis. With
+ * Redis, a lost connection falls back to per-process counters (the
+ * library's insurance limiter) rather than failing logins.
+ * @example const throttle = createThrottle(settings, { kind: 'redis', client: new Redis(url) });
+ */
+export function createThrottle(settings: ThrottleSettings, store: CounterStore): Throttle {
+  const duration = Math.max(1, Math.ceil(settings.window / 1000));
+  const limiter = (name: ThrottleLimit, points: number): RateLimiterAbstract => {
+    const options = { keyPrefix: `latchkey:throttle:${name}`, points, duration };
+    if (store.kind === 'memory') return new RateLimiterMemory(options);
+    return new RateLimiterRedis({
+      ...options,
+      keyPrefix: `${store.prefix ?? 'latchkey'}:throttle:${name}`,
+      storeClient: store.client,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new RateLimiterMemory(options),
+    });
+  };
+  return new CountingThrottle({
+    pair: limiter('login_pair', settings.loginFailures),
+    loginIp: limiter('login_ip', settings.loginFailuresPerIp),
+    registration: limiter('registration_ip', settings.registrationsPerIp),
+    refresh: limiter('refresh_ip', settings.refreshesPerIp),
+  });
+}
+
+interface Limiters {
+  pair: RateLimiterAbstract;
+  loginIp: RateLimiterAbstract;
+  registration: RateLimiterAbstract;
+  refresh: RateLimiterAbstract;
+}
+
+class CountingThrottle implements Throttle {
+  readonly #limiters: Limiters;
+  constructor(limiters: Limiters) {
+    this.#limiters = limiters;
+  }
+
+  async checkLogin(identifier: string, ip: string | null): Promise<void> {
+    const [pair, byIp] = await Promise.all([this.#limiters.pair.get(pairKey(identifier, ip)), this.#limiters.loginIp.get(ipKey(ip))]);
+    const waits = [exhausted(pair, this.#limiters.pair), exhausted(byIp, this.#limiters.loginIp)].filter((wait) => wait !== undefined);
+    if (waits.length > 0) throw new ThrottledError(Math.max(...waits));
+  }
+
+  async loginFailed(identifier: string, ip: string | null): Promise<Lockout[]> {
+    const [pair, byIp] = await Promise.all([
+      this.#limiters.pair.penalty(pairKey(identifier, ip)),
+      this.#limiters.loginIp.penalty(ipKey(ip)),
+    ]);
+    const lockouts: Lockout[] = [];
+    // Exactly the failure that reaches the limit starts a lockout; later ones (racing) do not count again.
+    if (pair.consumedPoints === this.#limiters.pair.points) lockouts.push({ limit: 'login_pair', retryAfter: seconds(pair) });
+    if (byIp.consumedPoints === this.#limiters.loginIp.points) lockouts.push({ limit: 'login_ip', retryAfter: seconds(byIp) });
+    return lockouts;
+  }
+
+  registration(ip: string | null): Promise<void> {
+    return consume(this.#limiters.registration, ipKey(ip), 'registration_ip');
+  }
+
+  refresh(ip: string | null): Promise<void> {
+    return consume(this.#limiters.refresh, ipKey(ip), 'refresh_ip');
+  }
+}
+
+/** Takes one point; past the limit, ThrottledError (`lockout` set on the first refusal of a window). */
+async function consume(limiter: RateLimiterAbstract, key: string, limit: ThrottleLimit): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (rejection) {
+    if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    const first = rejection.consumedPoints === limiter.points + 1;
+    throw new ThrottledError(seconds(rejection), first ? limit : undefined);
+  }
+}
+
+/** Seconds until the window ends when the counter is at its limit; undefined while there is room. */
+function exhausted(state: RateLimiterRes | null, limiter: RateLimiterAbstract): number | undefined {
+  if (!state || state.consumedPoints < limiter.points) return undefined;
+  return seconds(state);
+}
+
+function seconds(state: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(state.msBeforeNext / 1000));
+}
+
+function ipKey(ip: string | null): string {
+  return ip ?? 'unknown';
+}
+
+/**
+ * The pair's key: the identifier as logins match it (case-insensitively, NFKC
+ * as usernames are stored), hashed so that no identifier is kept in Redis and
+ * a long one makes no long key.
+ */
+function pairKey(identifier: string, ip: string | null): string {
+  const folded = identifier.trim().normalize('NFKC').toLowerCase();
+  return createHash('sha256').update(`${ipKey(ip)}\u0000${folded}`).digest('base64url');
+}
