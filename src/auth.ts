@@ -9,7 +9,7 @@ import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
-import { AuthError, ThrottledError } from './errors.ts';
+import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { RevocationList } from './sessions/revocation.ts';
@@ -205,18 +205,29 @@ export class Auth {
     return this.#principal(this.#tokens.verify(accessToken, 'access', this.#clock.now()));
   }
 
-  /** SimpleJWT's verify: any token type. Access tokens are checked in memory, refresh tokens against their session. */
+  /**
+   * SimpleJWT's verify: any token type. Access tokens are checked in memory, refresh tokens against their
+   * session; a spent or revoked refresh token is SimpleJWT's 400 `{"non_field_errors": ["Token is blacklisted"]}`.
+   */
   async verify(token: string): Promise<void> {
     const claims = this.#tokens.verify(token, 'any', this.#clock.now());
-    if (claims.tokenType === 'access') this.#principal(claims);
-    else await this.#sessions.checkRefresh(claims);
+    if (claims.tokenType === 'access') {
+      this.#principal(claims);
+      return;
+    }
+    try {
+      await this.#sessions.checkRefresh(claims);
+    } catch (error) {
+      if (error instanceof TokenError && error.reason === 'blacklisted') throw new ValidationError({ non_field_errors: [BLACKLISTED] });
+      throw error;
+    }
   }
 
   #principal(claims: TokenClaims): Principal {
     // Fail closed: revocations may have been missed for longer than REVOCATION_MAX_STALENESS.
     const bound = this.config.revocationMaxStaleness;
     if (bound > 0 && this.#parts.sync.staleFor() > bound) throw new AuthError('service_unavailable', 'revocations not heard for too long');
-    if (this.#sessions.isRevoked(claims.sid)) throw new AuthError('token_not_valid', 'session revoked');
+    if (this.#sessions.isRevoked(claims.sid)) throw new TokenError('blacklisted', 'session revoked');
     return {
       userId: claims.userId,
       sessionId: claims.sid,
@@ -441,5 +452,8 @@ function pairBody(pair: TokenPair): TokenPairResponse {
     refresh_expires_at: isoSeconds(pair.refresh.expiresAt),
   };
 }
+
+/** SimpleJWT's words, as its verify serializer raises them. */
+const BLACKLISTED = 'Token is blacklisted';
 
 const NO_CLIENT: ClientInfo = { ip: null, userAgent: null };

@@ -28,6 +28,24 @@ export class AuthError extends Error {
 }
 
 /**
+ * Why a token was refused, in SimpleJWT's terms. The token and session layers
+ * raise one; src/http/errors.ts words it, in a body's shape or an authenticated
+ * route's (SPEC §3, token errors).
+ */
+export type TokenFailure = 'invalid' | 'wrong_type' | 'no_id' | 'no_exp' | 'blacklisted' | 'no_user_id';
+
+/** A refused token: always `token_not_valid` on the wire, with SimpleJWT's words for `reason`. */
+export class TokenError extends AuthError {
+  readonly reason: TokenFailure;
+  /** `message` is for logs (what exactly failed); clients see the reason's wording only. */
+  constructor(reason: TokenFailure, message: string = reason) {
+    super('token_not_valid', message);
+    this.name = 'TokenError';
+    this.reason = reason;
+  }
+}
+
+/**
  * Too many attempts (SPEC §5): 429 with `Retry-After`. `lockout` names the
  * limit when this refusal is the one that started a lockout (for the audit
  * trail); later refusals in the same window leave it unset.

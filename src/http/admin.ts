@@ -7,17 +7,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor, Auth, Page } from '../auth.ts';
 import type { Paged } from '../wire.ts';
 import { AuthError } from '../errors.ts';
-import { authenticate, clientInfo, principal } from './authenticate.ts';
+import { authenticate, authenticating, clientInfo, principal } from './authenticate.ts';
 import { sendError } from './errors.ts';
 import { publicOrigin } from './urls.ts';
 
 /** An onRequest hook (before the body is read, as DRF checks permissions first): 401 without a valid token, 403 `permission_denied` unless an active administrator. */
 export function requireAdmin(auth: Auth) {
   const authenticated = authenticate(auth);
-  return async (request: FastifyRequest): Promise<void> => {
+  return authenticating(async (request: FastifyRequest): Promise<void> => {
     await authenticated(request);
     await auth.admin.authorize(principal(request));
-  };
+  });
 }
 
 // DRF's BooleanField spellings.

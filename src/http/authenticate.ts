@@ -1,7 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { Auth, ClientInfo, Principal } from '../auth.ts';
-import { AuthError } from '../errors.ts';
+import { AuthError, TokenError } from '../errors.ts';
 import { ACCESS_COOKIE, checkCsrf } from './cookies.ts';
+import { CredentialTokenError } from './errors.ts';
+import { AUTHENTICATES } from './methods.ts';
 
 /**
  * The bearer token of a request: undefined when there is none (or another
@@ -23,13 +25,22 @@ export function bearerToken(request: FastifyRequest): string | undefined {
  */
 export function requirePrincipal(auth: Auth, request: FastifyRequest): Principal {
   const token = bearerToken(request);
-  if (token !== undefined) return auth.authenticate(token);
+  if (token !== undefined) return authenticateCredential(auth, token);
   const cookie = auth.config.authCookies ? request.cookies?.[ACCESS_COOKIE] : undefined;
   if (!cookie) throw new AuthError('not_authenticated');
   // As DRF's SessionAuthentication: who the caller is first (401), then the CSRF check (403).
-  const caller = auth.authenticate(cookie);
+  const caller = authenticateCredential(auth, cookie);
   checkCsrf(request);
   return caller;
+}
+
+/** Checks an access token sent as a credential (header or cookie): a refusal is answered in SimpleJWT's `messages` shape. */
+export function authenticateCredential(auth: Auth, token: string): Principal {
+  try {
+    return auth.authenticate(token);
+  } catch (error) {
+    throw error instanceof TokenError ? new CredentialTokenError(error) : error;
+  }
 }
 
 export interface AuthenticateOptions {
@@ -45,11 +56,16 @@ export interface AuthenticateOptions {
  * restricted caller). It runs before the body is read, so credentials are judged first, as in DRF.
  */
 export function authenticate(auth: Auth, options: AuthenticateOptions = {}) {
-  return async (request: FastifyRequest): Promise<void> => {
+  return authenticating(async (request: FastifyRequest): Promise<void> => {
     const caller = requirePrincipal(auth, request);
     if (caller.restricted && !options.allowRestricted) throw new AuthError('password_reset_required');
     request.principal = caller;
-  };
+  });
+}
+
+/** Marks an onRequest hook as the route's authentication, which a wrong method on its path must pass first (methods.ts). */
+export function authenticating<T extends (request: FastifyRequest) => Promise<void>>(hook: T): T {
+  return Object.assign(hook, { [AUTHENTICATES]: true as const });
 }
 
 /** The caller set by `authenticate`. */

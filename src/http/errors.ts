@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, OverloadedError, StoreUnavailableError, ThrottledError, ValidationError, type AuthErrorCode } from '../errors.ts';
+import { AuthError, OverloadedError, StoreUnavailableError, ThrottledError, TokenError, ValidationError, type AuthErrorCode, type TokenFailure } from '../errors.ts';
 import type { ErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
@@ -30,6 +30,49 @@ export const DOMAIN_ERRORS = {
   throttled: { status: 429, detail: 'Request was throttled.' },
   csrf_failed: { status: 403, detail: 'CSRF Failed: CSRF token missing or incorrect.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
+
+/** SimpleJWT's words for why a token was refused: the `detail` (in a body) or the `message` (from a header). */
+export const TOKEN_REASONS = {
+  invalid: 'Token is invalid or expired',
+  wrong_type: 'Token has wrong type',
+  no_id: 'Token has no id',
+  no_exp: "Token has no 'exp' claim",
+  blacklisted: 'Token is blacklisted',
+  no_user_id: 'Token contained no recognizable user identification',
+} as const satisfies Record<TokenFailure, string>;
+
+/** SimpleJWT's JWTAuthentication: the header's token failed as every class it tried (only AccessToken here). */
+export const NO_TOKEN_TYPE = 'Given token not valid for any token type';
+
+/**
+ * A token from the Authorization header or the access cookie that was refused:
+ * answered in SimpleJWT's authenticated-route shape (`messages`), where a token
+ * in a body gets the plain `{detail, code}`.
+ */
+export class CredentialTokenError extends Error {
+  readonly reason: TokenFailure;
+  constructor(error: TokenError) {
+    super(error.message);
+    this.name = 'CredentialTokenError';
+    this.reason = error.reason;
+  }
+}
+
+/** A multipart body over BODY_LIMIT, found while reading it: Fastify's own 413 for other bodies. */
+export class PayloadTooLargeError extends Error {
+  constructor() {
+    super('multipart body too large');
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** A multipart body that cannot be read: DRF's 400 parse error. */
+export class MultipartParseError extends Error {
+  constructor(problem: string) {
+    super(`Multipart form parse error - ${problem}`);
+    this.name = 'MultipartParseError';
+  }
+}
 
 /** Codes that only the HTTP layer raises (request shape, not domain). */
 export const HTTP_ERRORS = {
@@ -66,6 +109,19 @@ export function sendError(reply: FastifyReply, code: WireCode, detail?: string):
   const wire: Wire = code in DOMAIN_ERRORS ? DOMAIN_ERRORS[code as AuthErrorCode] : HTTP_ERRORS[code as keyof typeof HTTP_ERRORS];
   if (wire.status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
   return reply.code(wire.status).send({ detail: translate(detail ?? wire.detail, replyLanguage(reply)), code });
+}
+
+/** A refused token's 401: `{detail: REASON, code}` from a body; SimpleJWT's `messages` shape from a header or cookie. */
+export function sendTokenError(reply: FastifyReply, reason: TokenFailure, from: 'body' | 'credentials'): FastifyReply {
+  const language = replyLanguage(reply);
+  reply.header('www-authenticate', WWW_AUTHENTICATE).code(401);
+  const message = translate(TOKEN_REASONS[reason], language);
+  if (from === 'body' || reason === 'no_user_id') return reply.send({ detail: message, code: 'token_not_valid' });
+  return reply.send({
+    detail: translate(NO_TOKEN_TYPE, language),
+    code: 'token_not_valid',
+    messages: [{ token_class: 'AccessToken', token_type: 'access', message }],
+  });
 }
 
 /** Sends DRF's 400 `{"field": ["message"]}`, each message in the request's language. */
@@ -122,7 +178,8 @@ function typeMessage(expected: unknown): string {
 function typeName(value: unknown): string {
   if (Array.isArray(value)) return 'list';
   if (value === null) return 'NoneType';
-  return { string: 'str', number: 'int', boolean: 'bool' }[typeof value as string] ?? typeof value;
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  return { string: 'str', boolean: 'bool' }[typeof value as string] ?? typeof value;
 }
 
 /** Fastify's own failures (body parsing, content type, size) in DRF's words. */
@@ -145,6 +202,10 @@ function fromFastify(error: FastifyError, request: FastifyRequest, reply: Fastif
 /** The app's error handler: domain errors by the table, the rest by Fastify's code, else 500. */
 export function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof ValidationError) return sendFieldErrors(reply, error.fields);
+  if (error instanceof CredentialTokenError) return sendTokenError(reply, error.reason, 'credentials');
+  if (error instanceof TokenError) return sendTokenError(reply, error.reason, 'body');
+  if (error instanceof PayloadTooLargeError) return sendError(reply, 'payload_too_large');
+  if (error instanceof MultipartParseError) return sendError(reply, 'parse_error', error.message);
   if (error instanceof ThrottledError) {
     // DRF's Throttled: the wait in the header and, in words, in the detail.
     reply.header('retry-after', String(error.retryAfter));

@@ -15,8 +15,11 @@ import { registerConsole } from './console.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
 import { registerDocs, registerDocsRoutes } from './docs.ts';
-import { handleError, sendError } from './errors.ts';
 import { registerSecurityHeaders } from './headers.ts';
+import { readBodies } from './body.ts';
+import { handleError } from './errors.ts';
+import { drfMethods } from './methods.ts';
+import { routeNameOf } from './paths.ts';
 import { metrics } from './metrics.ts';
 import { adminAccountsRoutes } from './routes/admin/accounts.ts';
 import { adminAuditRoutes } from './routes/admin/audit-events.ts';
@@ -101,37 +104,16 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   app.decorateRequest('principal', null);
   await app.register(formbody, { bodyLimit: config.bodyLimit });
 
-  // JSON and form bodies only, as DRF's default parsers; anything else is 415.
-  app.removeContentTypeParser('text/plain');
-  // A request without a body reads as an empty form, so missing fields are "required".
-  app.addHook('preValidation', async (request) => {
-    if (request.body === undefined || request.body === null) request.body = {};
-  });
+  // JSON, form and multipart bodies, as DRF's default parsers; anything else is 415.
+  await readBodies(app, config);
   // After authentication and the schema: NUL characters are refused as DRF's CharField does
   // (PostgreSQL cannot store them).
   app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
-  // An empty JSON body is an empty object (fields "required"), as DRF reads it.
-  const parseJson = app.getDefaultJsonParser('error', 'remove');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (request, body, done) => {
-    if (typeof body !== 'string' || body.trim() === '') return done(null, {});
-    parseJson(request, body, done);
-  });
 
   app.setErrorHandler(handleError);
-  // DRF answers 405 for a known path with another method; Fastify would say 404.
-  const methodsByPath = new Map<string, Set<string>>();
-  app.addHook('onRoute', (route) => {
-    const path = route.url.replace(/\/+$/, '');
-    const methods = methodsByPath.get(path) ?? new Set<string>();
-    for (const method of [route.method].flat()) methods.add(method);
-    methodsByPath.set(path, methods);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const methods = methodsByPath.get(request.url.split('?')[0]!.replace(/\/+$/, ''));
-    if (!methods) return sendError(reply, 'not_found');
-    reply.header('allow', [...methods].join(', '));
-    return sendError(reply, 'method_not_allowed', `Method "${request.method}" not allowed.`);
-  });
+  // DRF answers 405 for a known path with another method (after authentication), OPTIONS with its
+  // metadata, and Allow on every response; Fastify would say 404.
+  drfMethods(app, (path) => routeNameOf(config, path.slice(instance.prefix.length)));
 
   metrics(app, auth);
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };

@@ -9,6 +9,12 @@ export const FR: Readonly<Record<string, string>> = {
   // Domain errors (SimpleJWT, DRF; the first is SPEC's own wording).
   'No active account found with the given credentials': 'Identifiants invalides.',
   'Token is invalid or expired': 'Le jeton est invalide ou expiré',
+  'Token has wrong type': 'Le jeton a un type erroné',
+  'Token has no id': "Le jeton n'a pas d'id",
+  "Token has no 'exp' claim": "Le jeton n'a pas de revendication 'exp'",
+  'Token is blacklisted': 'Le jeton a été banni',
+  'Token contained no recognizable user identification': "Le jeton ne contient aucune information d'identification d'utilisateur reconnaissable",
+  'Given token not valid for any token type': "Le jeton donné n'est valide pour aucun type de jeton",
   'Authentication credentials were not provided.': "Informations d'authentification non fournies.",
   'Authorization header must contain two space-delimited values': "L'en-tête 'Authorization' doit contenir deux valeurs séparées par des espaces",
   'User not found': "L'utilisateur n'a pas été trouvé",
@@ -22,6 +28,8 @@ export const FR: Readonly<Record<string, string>> = {
   // Request-level errors (DRF).
   'JSON parse error': "Erreur d'analyse JSON",
   'JSON parse error - {detail}': "Erreur d'analyse JSON - {detail}",
+  'Multipart form parse error - {detail}': "Erreur d'analyse du formulaire multipart - {detail}",
+  'No data provided': 'Aucune donnée fournie',
   'Bad request.': 'Requête invalide.',
   'Unsupported media type in request.': 'Type de média non supporté.',
   'Unsupported media type "{media_type}" in request.': 'Type de média «\u00a0{media_type}\u00a0» non supporté.',

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { epochSeconds, type Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
-import { AuthError } from '../errors.ts';
+import { AuthError, TokenError } from '../errors.ts';
 import { newJti, type TokenClaims } from '../tokens/claims.ts';
 import type { IssuedToken, TokenService } from '../tokens/service.ts';
 import type { RefreshTokenRow, RevokeReason, RevokeTarget, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
@@ -39,10 +39,10 @@ export interface RefreshResult {
 }
 
 /** A spent refresh token presented outside the grace window: its session has been revoked. */
-export class ReuseDetectedError extends AuthError {
+export class ReuseDetectedError extends TokenError {
   readonly claims: TokenClaims;
   constructor(claims: TokenClaims) {
-    super('token_not_valid', 'refresh token reused: session revoked');
+    super('blacklisted', 'refresh token reused: session revoked');
     this.claims = claims;
   }
 }
@@ -110,13 +110,14 @@ export class SessionService {
   async refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
     const now = this.#clock.now();
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
-    if (this.#revocations.isRevoked(claims.sid)) throw invalid('session revoked');
+    if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
 
     const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
       const session = await tx.lockSession(claims.sid);
-      if (!session || session.revoked_at !== null || session.user_id !== claims.userId) throw invalid('no such session');
+      if (!session || session.user_id !== claims.userId) throw invalid('no such session');
+      if (session.revoked_at !== null) throw blacklisted('session revoked');
       const row = await tx.findToken(claims.jti);
       if (!row || row.session_id !== session.id) throw invalid('unknown refresh token');
       if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
@@ -170,10 +171,9 @@ export class SessionService {
   async checkRefresh(verified: TokenClaims): Promise<TokenClaims> {
     const claims = await this.#withSession(verified);
     const [session, row] = await Promise.all([this.#repo.findSession(claims.sid), this.#repo.findToken(claims.jti)]);
-    if (!session || session.revoked_at !== null || session.user_id !== claims.userId || !row || row.session_id !== session.id) {
-      throw invalid('revoked');
-    }
-    if (this.#settings.rotateRefreshTokens && row.spent_at !== null) throw invalid('spent');
+    if (!session || session.user_id !== claims.userId || !row || row.session_id !== session.id) throw invalid('unknown session or token');
+    if (session.revoked_at !== null) throw blacklisted('session revoked');
+    if (this.#settings.rotateRefreshTokens && row.spent_at !== null) throw blacklisted('spent');
     return claims;
   }
 
@@ -287,6 +287,11 @@ function clientChanges(client: ClientInfo) {
   return { userAgent: clip(client.userAgent), ip: client.ip };
 }
 
-function invalid(reason: string): AuthError {
-  return new AuthError('token_not_valid', reason);
+function invalid(what: string): TokenError {
+  return new TokenError('invalid', what);
+}
+
+/** Spent, logged out or revoked: SimpleJWT's "Token is blacklisted". */
+function blacklisted(what: string): TokenError {
+  return new TokenError('blacklisted', what);
 }

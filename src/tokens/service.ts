@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { AuthError } from '../errors.ts';
+import { AuthError, TokenError } from '../errors.ts';
 import { decode, encode, CodecError, type Payload } from './codec.ts';
 import type { KeySet } from './keys.ts';
 import type { TokenClaims, TokenType } from './claims.ts';
@@ -51,8 +51,9 @@ export class TokenService {
   }
 
   /**
-   * Verifies signature, expiry (with LEEWAY), type, issuer and audience.
-   * Every failure is the same `token_not_valid` to the caller.
+   * Verifies signature, time claims (with LEEWAY), type, issuer and audience,
+   * in PyJWT's and SimpleJWT's order, so the first failure is the one
+   * SimpleJWT would name (a TokenError's `reason`).
    * @example const claims = tokens.verify(bearer, 'access', clock.now());
    */
   verify(token: string, expected: TokenType | 'any', nowMs: number): TokenClaims {
@@ -60,7 +61,7 @@ export class TokenService {
     try {
       payload = decode(token, this.#keys.all, this.#keys.current, this.#keys.refresh);
     } catch (error) {
-      if (error instanceof CodecError) throw new AuthError('token_not_valid', error.message);
+      if (error instanceof CodecError) throw new TokenError('invalid', error.message);
       throw error;
     }
     return this.check(payload, expected, nowMs);
@@ -71,35 +72,36 @@ export class TokenService {
    * checked elsewhere (latchkey/verify against a remote JWKS).
    */
   check(payload: Payload, expected: TokenType | 'any', nowMs: number): TokenClaims {
-    const claims = this.#readClaims(payload);
-    if (expected !== 'any' && claims.tokenType !== expected) throw invalid('wrong token type');
-    if (claims.exp * 1000 + this.#settings.leeway <= nowMs) throw invalid('expired');
-    return claims;
+    return this.#readClaims(payload, expected, nowMs);
   }
 
-  #readClaims(payload: Payload): TokenClaims {
-    const { userIdClaim, jwtIssuer, jwtAudience } = this.#settings;
-    const { token_type: tokenType, exp, iat, jti, sid, role, account_id: accountId, password_reset_required: resetRequired } = payload;
-    const userId = payload[userIdClaim];
-    if (tokenType !== 'access' && tokenType !== 'refresh') throw invalid('token_type');
-    if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) throw invalid('exp/iat');
-    if (typeof jti !== 'string') throw invalid('jti');
+  #readClaims(payload: Payload, expected: TokenType | 'any', nowMs: number): TokenClaims {
+    const { userIdClaim, jwtIssuer, jwtAudience, leeway } = this.#settings;
+    const { token_type: tokenType, exp, iat, nbf, jti, sid, role, account_id: accountId, password_reset_required: resetRequired } = payload;
+    // PyJWT, while decoding: exp passed, nbf or iat in the future (LEEWAY either way), issuer, audience.
+    if (exp !== undefined && (!Number.isSafeInteger(exp) || (exp as number) * 1000 + leeway <= nowMs)) throw invalid('exp');
+    if (!Number.isSafeInteger(iat) || (iat as number) * 1000 > nowMs + leeway) throw invalid('iat in the future');
+    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf) || nbf * 1000 > nowMs + leeway)) throw invalid('nbf');
+    if (jwtIssuer !== undefined && payload.iss !== jwtIssuer) throw invalid('iss');
+    if (jwtAudience !== undefined && !audienceMatches(payload.aud, jwtAudience)) throw invalid('aud');
+    // SimpleJWT's Token.verify(): exp present, jti present, then the type.
+    if (exp === undefined) throw new TokenError('no_exp');
+    if (typeof jti !== 'string') throw new TokenError('no_id');
+    if (tokenType !== 'access' && tokenType !== 'refresh') throw new TokenError('wrong_type');
+    if (expected !== 'any' && tokenType !== expected) throw new TokenError('wrong_type');
     // SimpleJWT's own refresh tokens carry no sid; its access tokens without one are refused,
     // and the client answers that 401 by refreshing.
     const legacy = sid === undefined && tokenType === 'refresh';
     if (typeof sid !== 'string' && !legacy) throw invalid('sid');
-    if (!Number.isSafeInteger(userId)) throw invalid('user id');
     if (role !== undefined && typeof role !== 'string') throw invalid('role');
     if (accountId !== undefined && !Number.isSafeInteger(accountId)) throw invalid('account_id');
     if (resetRequired !== undefined && resetRequired !== true) throw invalid('password_reset_required');
-    if (jwtIssuer !== undefined && payload.iss !== jwtIssuer) throw invalid('iss');
-    if (jwtAudience !== undefined && !audienceMatches(payload.aud, jwtAudience)) throw invalid('aud');
     return {
       tokenType,
       exp: exp as number,
       iat: iat as number,
       jti,
-      userId: userId as number,
+      userId: readUserId(payload, userIdClaim),
       sid: legacy ? '' : (sid as string),
       role: (role as string | undefined) ?? null,
       accountId: (accountId as number | undefined) ?? null,
@@ -107,6 +109,19 @@ export class TokenService {
       ...(legacy ? { legacy: true } : {}),
     };
   }
+}
+
+/**
+ * The user id claim: a number, or a string of digits (Django casts it to the
+ * same id). Missing is SimpleJWT's "no recognizable user identification";
+ * anything else names no user.
+ */
+function readUserId(payload: Payload, claim: string): number {
+  const value = payload[claim];
+  if (value === undefined || value === null) throw new TokenError('no_user_id', 'no user id claim');
+  if (Number.isSafeInteger(value) && (value as number) >= 0) return value as number;
+  if (typeof value === 'string' && /^[0-9]{1,15}$/.test(value)) return Number(value);
+  throw new AuthError('user_not_found', 'user id claim names no user');
 }
 
 /** For a TokenService that only checks claims (`check`): it has no key to sign or verify with. */
@@ -121,6 +136,6 @@ function audienceMatches(aud: unknown, expected: string): boolean {
   return aud === expected || (Array.isArray(aud) && aud.includes(expected));
 }
 
-function invalid(reason: string): AuthError {
-  return new AuthError('token_not_valid', `token rejected: ${reason}`);
+function invalid(what: string): TokenError {
+  return new TokenError('invalid', `token rejected: ${what}`);
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
 import {
   PASSWORD, bearer, claimsOf, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness,
-  NOT_AUTHENTICATED, NOT_FOUND, TOKEN_NOT_VALID,
+  NOT_AUTHENTICATED, NOT_FOUND, BLACKLISTED, credentialNotValid,
 } from '../support/harness.ts';
 
 const PERMISSION_DENIED = { detail: 'You do not have permission to perform this action.', code: 'permission_denied' };
@@ -66,7 +66,7 @@ for (const name of storeNames()) {
         [{}, { name: ['This field is required.'] }],
         [{ name: '   ' }, { name: ['This field may not be blank.'] }],
         [{ name: 'x'.repeat(151) }, { name: ['Ensure this field has no more than 150 characters.'] }],
-        [{ name: 42 }, { name: ['Not a valid string.'] }],
+        [{ name: true }, { name: ['Not a valid string.'] }],
         [{ name: taken.name.toUpperCase() }, { name: ['An account with that name already exists.'] }],
         [{ name: ` ${taken.name} ` }, { name: ['An account with that name already exists.'] }],
       ];
@@ -137,7 +137,7 @@ for (const name of storeNames()) {
       assert.deepEqual((await call('GET', `/admin/accounts/${account.id}/`)).json(), { ...account, is_active: false });
       for (const user of [alice, bob]) {
         const refused = await me(user.access);
-        assert.deepEqual([refused.statusCode, refused.json()], [401, TOKEN_NOT_VALID]);
+        assert.deepEqual([refused.statusCode, refused.json()], [401, credentialNotValid(BLACKLISTED)]);
         const refreshed = await h.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh: user.refresh } });
         assert.equal(refreshed.statusCode, 401);
         const again = await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username: user.username, password: PASSWORD } });
@@ -154,7 +154,7 @@ for (const name of storeNames()) {
       const dave = await member(account.id);
       const off = await call('PATCH', `/admin/accounts/${account.id}/`, { is_active: false });
       assert.deepEqual([off.statusCode, off.json()], [200, { ...account, is_active: false }]);
-      assert.deepEqual((await me(dave.access)).json(), TOKEN_NOT_VALID);
+      assert.deepEqual((await me(dave.access)).json(), credentialNotValid(BLACKLISTED));
       const on = await h.app.inject({
         method: 'PATCH', url: `/admin/accounts/${account.id}/`, payload: 'is_active=true',
         headers: { ...bearer(admin), 'content-type': 'application/x-www-form-urlencoded' },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { LightMyRequestResponse as Response } from 'fastify';
 import {
   PASSWORD, bearer, claimsOf, createUser, harness, login, manualClock, storeNames, uniqueName, type Harness,
-  NOT_AUTHENTICATED, NOT_FOUND, NO_ACTIVE_ACCOUNT, TOKEN_NOT_VALID,
+  NOT_AUTHENTICATED, NOT_FOUND, NO_ACTIVE_ACCOUNT, BLACKLISTED, credentialNotValid, tokenNotValid,
 } from '../support/harness.ts';
 
 const PERMISSION_DENIED = { detail: 'You do not have permission to perform this action.', code: 'permission_denied' };
@@ -86,7 +86,7 @@ for (const name of storeNames()) {
       it('a bad token is 401 token_not_valid', async () => {
         const response = await call('GET', '/admin/users/', undefined, `${admin}x`);
         assert.equal(response.statusCode, 401);
-        assert.deepEqual(response.json(), TOKEN_NOT_VALID);
+        assert.deepEqual(response.json(), credentialNotValid());
       });
 
       it('is_staff or role admin is enough; the staff flag alone need not go with the role', async () => {
@@ -244,7 +244,7 @@ for (const name of storeNames()) {
           [{ username: uniqueName(), password: PASSWORD, role: 'boss' }, { role: ['"boss" is not a valid choice.'] }],
           [{ username: uniqueName(), password: 'short' }, { password: ['This password is too short. It must contain at least 8 characters.'] }],
           [
-            { username: 5, password: PASSWORD, is_staff: 'yes', account_id: '5', first_name: null },
+            { username: false, password: PASSWORD, is_staff: 'yes', account_id: '5', first_name: null },
             {
               username: ['Not a valid string.'], is_staff: ['Must be a valid boolean.'], account_id: ['A valid integer is required.'],
               first_name: ['This field may not be null.'],
@@ -328,7 +328,7 @@ for (const name of storeNames()) {
           [{ account_id: 99999999999 }, { account_id: ['Invalid pk "99999999999" - object does not exist.'] }],
           [{ role: 'boss', email: 'x' }, { email: ['Enter a valid email address.'], role: ['"boss" is not a valid choice.'] }],
           [
-            { is_active: 'false', is_manager: 1, password_needs_reset: null, first_name: 7, account_id: 'x' },
+            { is_active: 'false', is_manager: 1, password_needs_reset: null, first_name: [7], account_id: 'x' },
             {
               is_active: ['Must be a valid boolean.'], is_manager: ['Must be a valid boolean.'], password_needs_reset: ['This field may not be null.'],
               first_name: ['Not a valid string.'], account_id: ['A valid integer is required.'],
@@ -352,7 +352,7 @@ for (const name of storeNames()) {
         const response = await call('PATCH', `/admin/users/${u.id}/`, { is_active: false });
         assert.deepEqual([response.statusCode, response.json()], [200, shown(u, { is_active: false, last_login: iso(t0) })]);
         const me = await call('GET', '/auth/me/', undefined, access);
-        assert.deepEqual([me.statusCode, me.json()], [401, TOKEN_NOT_VALID]);
+        assert.deepEqual([me.statusCode, me.json()], [401, credentialNotValid(BLACKLISTED)]);
         const refreshed = await h.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh } });
         assert.equal(refreshed.statusCode, 401);
         const again = await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username: u.username, password: PASSWORD } });
@@ -390,7 +390,7 @@ for (const name of storeNames()) {
         assert.equal(response.body, '');
         assert.deepEqual((await call('GET', `/admin/users/${u.id}/`)).json(), shown(u, { is_active: false, last_login: iso(t0) }));
         const me = await call('GET', '/auth/me/', undefined, access);
-        assert.deepEqual([me.statusCode, me.json()], [401, TOKEN_NOT_VALID]);
+        assert.deepEqual([me.statusCode, me.json()], [401, credentialNotValid(BLACKLISTED)]);
         const again = await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username: u.username, password: PASSWORD } });
         assert.deepEqual([again.statusCode, again.json()], [401, NO_ACTIVE_ACCOUNT]);
         assert.equal((await call('DELETE', `/admin/users/${u.id}`)).statusCode, 204);
@@ -406,9 +406,9 @@ for (const name of storeNames()) {
         assert.deepEqual([response.statusCode, response.json()], [200, { sessions_ended: 2 }]);
         for (const session of [phone, laptop]) {
           const me = await call('GET', '/auth/me/', undefined, session.access);
-          assert.deepEqual([me.statusCode, me.json()], [401, TOKEN_NOT_VALID]);
+          assert.deepEqual([me.statusCode, me.json()], [401, credentialNotValid(BLACKLISTED)]);
           const refreshed = await h.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh: session.refresh } });
-          assert.deepEqual([refreshed.statusCode, refreshed.json()], [401, TOKEN_NOT_VALID]);
+          assert.deepEqual([refreshed.statusCode, refreshed.json()], [401, tokenNotValid(BLACKLISTED)]);
         }
         assert.deepEqual((await call('POST', `/admin/users/${u.id}/logout`)).json(), { sessions_ended: 0 });
         assert.equal((await call('GET', '/auth/me/', undefined, (await login(h, u.username)).access)).statusCode, 200);

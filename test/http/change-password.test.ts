@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PASSWORD, bearer, claimsOf, createUser, harness, login, storeNames, type Harness,
-  NO_ACTIVE_ACCOUNT, NOT_AUTHENTICATED, TOKEN_NOT_VALID,
+  NO_ACTIVE_ACCOUNT, NOT_AUTHENTICATED, BLACKLISTED, credentialNotValid,
 } from '../support/harness.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase 42';
@@ -84,7 +84,7 @@ for (const name of storeNames()) {
       // The phone is logged out on the very next request.
       const phoneMe = await me(phone.access);
       assert.equal(phoneMe.statusCode, 401);
-      assert.deepEqual(phoneMe.json(), TOKEN_NOT_VALID);
+      assert.deepEqual(phoneMe.json(), credentialNotValid(BLACKLISTED));
       assert.equal((await refresh(phone.refresh)).statusCode, 401);
 
       // This device carries on.

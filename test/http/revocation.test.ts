@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createAuth } from '../../src/create-auth.ts';
-import { bearer, claimsOf, createUser, harness, login, openTestStore, storeNames, testConfig, type Harness } from '../support/harness.ts';
+import { bearer, claimsOf, createUser, harness, login, openTestStore, storeNames, testConfig, type Harness, BLACKLISTED, credentialNotValid } from '../support/harness.ts';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/connect.ts';
 
@@ -31,7 +31,11 @@ for (const name of storeNames()) {
       const out = await post(h, '/auth/logout/', { refresh: t.refresh });
       assert.deepEqual([out.statusCode, out.json()], [200, {}]);
       const after = await me(h, t.access);
-      assert.deepEqual([after.statusCode, after.json()], [401, { detail: 'Token is invalid or expired', code: 'token_not_valid' }]);
+      assert.deepEqual([after.statusCode, after.json()], [401, credentialNotValid(BLACKLISTED)]);
+      const verified = await post(h, '/auth/verify/', { token: t.access });
+      assert.deepEqual([verified.statusCode, verified.json()], [401, { detail: BLACKLISTED, code: 'token_not_valid' }], 'verify: a revoked access token is "blacklisted"');
+      const verifiedRefresh = await post(h, '/auth/verify/', { token: t.refresh });
+      assert.deepEqual([verifiedRefresh.statusCode, verifiedRefresh.json()], [400, { non_field_errors: [BLACKLISTED] }], 'verify: a logged-out refresh token');
       assert.equal((await post(h, '/auth/refresh/', { refresh: t.refresh })).statusCode, 401);
       assert.equal((await post(h, '/auth/logout/', { refresh: t.refresh })).statusCode, 401, 'a second logout finds nothing to end');
     });

@@ -164,6 +164,17 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** SPEC.md's error bodies, written out here rather than read from src/, so a changed message fails the tests. */
 export const TOKEN_NOT_VALID = { detail: 'Token is invalid or expired', code: 'token_not_valid' };
+/** A refused token from a body (refresh, verify, logout), with SimpleJWT's REASON. */
+export const tokenNotValid = (reason: string) => ({ detail: reason, code: 'token_not_valid' });
+/** A refused token from the Authorization header of an authenticated route, SimpleJWT's shape. */
+export const credentialNotValid = (reason = 'Token is invalid or expired') => ({
+  detail: 'Given token not valid for any token type',
+  code: 'token_not_valid',
+  messages: [{ token_class: 'AccessToken', token_type: 'access', message: reason }],
+});
+export const BLACKLISTED = 'Token is blacklisted';
+export const WRONG_TYPE = 'Token has wrong type';
+export const NO_USER_ID = { detail: 'Token contained no recognizable user identification', code: 'token_not_valid' };
 export const NOT_AUTHENTICATED = { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' };
 export const NO_ACTIVE_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
 export const NOT_FOUND = { detail: 'Not found.', code: 'not_found' };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DOMAIN_ERRORS, FIELD_MESSAGES, HTTP_ERRORS, fieldErrors } from '../../src/http/errors.ts';
+import { DOMAIN_ERRORS, FIELD_MESSAGES, HTTP_ERRORS, NO_TOKEN_TYPE, TOKEN_REASONS, fieldErrors } from '../../src/http/errors.ts';
 import { FR } from '../../src/i18n/fr.ts';
 import { negotiateLanguage, translate, translateFields } from '../../src/i18n/index.ts';
 import { validatePassword } from '../../src/users/validators.ts';
@@ -49,6 +49,8 @@ const CODE_MESSAGES = [
   'Invalid pk "42" - object does not exist.',
   'Select a valid choice. nope is not one of the available choices.',
   'An account with that name already exists.',
+  'No data provided',
+  'Multipart form parse error - Unexpected end of multipart data',
   'The new password must be different from the old one.',
   'Ensure this search has no more than 10 terms.',
 ];
@@ -57,6 +59,8 @@ describe('the French catalog', () => {
   const english = [
     ...Object.values(DOMAIN_ERRORS).map((wire) => wire.detail),
     ...Object.values(HTTP_ERRORS).map((wire) => wire.detail),
+    ...Object.values(TOKEN_REASONS),
+    NO_TOKEN_TYPE,
     ...Object.values(FIELD_MESSAGES),
     ...validatorMessages(),
     ...schemaMessages(),

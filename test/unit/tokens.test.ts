@@ -6,7 +6,7 @@ import { createHmac, createSecretKey } from 'node:crypto';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Config } from '../../src/config.ts';
-import { AuthError } from '../../src/errors.ts';
+import { TokenError, type TokenFailure } from '../../src/errors.ts';
 import { JTI_PATTERN, newJti, type TokenClaims } from '../../src/tokens/claims.ts';
 import { CodecError, MAX_TOKEN_BYTES, decode, encode, type CodecFailure, type Payload, type VerificationKey } from '../../src/tokens/codec.ts';
 import { hmacKeySet, keyId, type KeySet } from '../../src/tokens/keys.ts';
@@ -230,10 +230,12 @@ describe('TokenService', () => {
     ...overrides,
   });
 
-  function invalid(fn: () => unknown): void {
+  /** A refused token: `token_not_valid`, and SimpleJWT's reason when one is given. */
+  function invalid(fn: () => unknown, reason?: TokenFailure): void {
     assert.throws(fn, (error: unknown) => {
-      assert.ok(error instanceof AuthError, `expected AuthError, got ${String(error)}`);
+      assert.ok(error instanceof TokenError, `expected TokenError, got ${String(error)}`);
       assert.equal(error.code, 'token_not_valid');
+      if (reason !== undefined) assert.equal(error.reason, reason);
       return true;
     });
   }
@@ -350,28 +352,52 @@ describe('TokenService', () => {
     });
   });
 
-  describe('malformed claims (correctly signed) are token_not_valid', () => {
+  describe('malformed claims (correctly signed) are token_not_valid, with SimpleJWT’s reason', () => {
     const base = (): Payload => decode(service().sign(claims()).token, keys.all, key);
-    const cases: Array<[string, (p: Payload) => Payload]> = [
-      ['token_type missing', ({ token_type: _, ...p }) => p],
-      ['token_type unknown', (p) => ({ ...p, token_type: 'id' })],
-      ['exp missing', ({ exp: _, ...p }) => p],
-      ['exp a string', (p) => ({ ...p, exp: String(p.exp) })],
-      ['exp a float', (p) => ({ ...p, exp: (p.exp as number) + 0.5 })],
-      ['iat missing', ({ iat: _, ...p }) => p],
-      ['jti missing', ({ jti: _, ...p }) => p],
-      ['jti a number', (p) => ({ ...p, jti: 1 })],
-      ['sid missing on an access token', ({ sid: _, ...p }) => p],
-      ['sid a number', (p) => ({ ...p, sid: 1 })],
-      ['user_id missing', ({ user_id: _, ...p }) => p],
-      ['user_id a string', (p) => ({ ...p, user_id: '42' })],
-      ['user_id a float', (p) => ({ ...p, user_id: 4.2 })],
-      ['user_id unsafe', (p) => ({ ...p, user_id: 2 ** 60 })],
-      ['role a number', (p) => ({ ...p, role: 1 })],
-      ['account_id a string', (p) => ({ ...p, account_id: '3' })],
+    const cases: Array<[string, (p: Payload) => Payload, TokenFailure]> = [
+      ['token_type missing', ({ token_type: _, ...p }) => p, 'wrong_type'],
+      ['token_type unknown', (p) => ({ ...p, token_type: 'id' }), 'wrong_type'],
+      ['exp missing', ({ exp: _, ...p }) => p, 'no_exp'],
+      ['exp a string', (p) => ({ ...p, exp: String(p.exp) }), 'invalid'],
+      ['exp a float', (p) => ({ ...p, exp: (p.exp as number) + 0.5 }), 'invalid'],
+      ['iat missing', ({ iat: _, ...p }) => p, 'invalid'],
+      ['jti missing', ({ jti: _, ...p }) => p, 'no_id'],
+      ['jti a number', (p) => ({ ...p, jti: 1 }), 'no_id'],
+      ['sid missing on an access token', ({ sid: _, ...p }) => p, 'invalid'],
+      ['sid a number', (p) => ({ ...p, sid: 1 }), 'invalid'],
+      ['user_id missing', ({ user_id: _, ...p }) => p, 'no_user_id'],
+      ['role a number', (p) => ({ ...p, role: 1 }), 'invalid'],
+      ['account_id a string', (p) => ({ ...p, account_id: '3' }), 'invalid'],
     ];
-    for (const [title, change] of cases) {
-      it(title, () => invalid(() => service().verify(encode(change(base()), key), 'any', NOW)));
+    for (const [title, change, reason] of cases) {
+      it(`${title} → ${reason}`, () => invalid(() => service().verify(encode(change(base()), key), 'any', NOW), reason));
+    }
+
+    it('a wrong type is SimpleJWT’s "wrong_type"', () => {
+      invalid(() => service().verify(service().sign(claims()).token, 'refresh', NOW), 'wrong_type');
+    });
+
+    it('a user_id of digits names the same user as the number, as Django casts it', () => {
+      assert.equal(service().verify(encode({ ...base(), user_id: '42' }, key), 'any', NOW).userId, 42);
+      assert.equal(service().verify(encode({ ...base(), user_id: '0042' }, key), 'any', NOW).userId, 42);
+    });
+
+    it('nbf or iat in the future beyond LEEWAY is refused, as PyJWT refuses it; within LEEWAY it passes', () => {
+      const seconds = NOW / 1000;
+      invalid(() => service().verify(encode({ ...base(), nbf: seconds + 1 }, key), 'any', NOW), 'invalid');
+      invalid(() => service().verify(encode({ ...base(), iat: seconds + 1 }, key), 'any', NOW), 'invalid');
+      invalid(() => service().verify(encode({ ...base(), nbf: 'soon' }, key), 'any', NOW), 'invalid');
+      assert.equal(service().verify(encode({ ...base(), nbf: seconds }, key), 'any', NOW).userId, 42);
+      const lenient = service({ leeway: 30_000 });
+      assert.equal(lenient.verify(encode({ ...base(), nbf: seconds + 30, iat: seconds + 30 }, key), 'any', NOW).userId, 42);
+      invalid(() => lenient.verify(encode({ ...base(), nbf: seconds + 31 }, key), 'any', NOW), 'invalid');
+      invalid(() => lenient.verify(encode({ ...base(), iat: seconds + 31 }, key), 'any', NOW), 'invalid');
+    });
+
+    for (const [title, userId] of [['a float', 4.2], ['unsafe', 2 ** 60], ['negative', -1], ['a word', 'ann'], ['a list', [42]], ['a digit string too long', '9'.repeat(20)]] as const) {
+      it(`user_id ${title} names no user: user_not_found`, () => {
+        assert.throws(() => service().verify(encode({ ...base(), user_id: userId }, key), 'any', NOW), { code: 'user_not_found' });
+      });
     }
 
     it('codec failures surface as token_not_valid too', () => {

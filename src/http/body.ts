@@ -1,0 +1,106 @@
+/**
+ * Request bodies read as DRF reads them, once for every route: JSON, form and
+ * multipart parsers (DRF's defaults), an empty body as an empty form, and
+ * string fields as DRF's CharField takes them — driven by each route's body
+ * schema, so no route does it by hand.
+ */
+import multipart from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+import { ValidationError } from '../errors.ts';
+import { FIELD_MESSAGES, MultipartParseError, PayloadTooLargeError } from './errors.ts';
+import type { App } from './types.ts';
+
+/** DRF's answer to a JSON body of `null`. */
+export const NO_DATA = 'No data provided';
+
+/**
+ * Registers the body parsers and the hook that shapes bodies before the schema
+ * checks them. Call before the routes are added.
+ */
+export async function readBodies(app: App, config: Pick<Config, 'bodyLimit'>): Promise<void> {
+  // JSON and form (formbody, registered by the plugin) and multipart, as DRF's default parsers.
+  // Multipart parts are read in the hook below (fields only), under these limits.
+  await app.register(multipart, {
+    limits: { fieldSize: config.bodyLimit, fileSize: config.bodyLimit, fields: 100, files: 10, parts: 110, headerPairs: 100 },
+  });
+  // An empty JSON body is an empty object (fields "required"), as DRF reads it.
+  app.removeContentTypeParser('text/plain');
+  const parseJson = app.getDefaultJsonParser('error', 'remove');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.bodyLimit }, (request, body, done) => {
+    if (typeof body !== 'string' || body.trim() === '') return done(null, {});
+    parseJson(request, body, done);
+  });
+  app.addHook('preValidation', async (request) => {
+    if (request.isMultipart()) request.body = await readParts(request, config.bodyLimit);
+    shapeBody(request);
+  });
+}
+
+/**
+ * No body reads as an empty form; a JSON `null` is DRF's "No data provided";
+ * string fields of the route's schema are trimmed, and a number there becomes
+ * its decimal string, as DRF's CharField does.
+ */
+function shapeBody(request: FastifyRequest): void {
+  if (request.body === undefined) {
+    request.body = {};
+    return;
+  }
+  if (request.body === null) throw new ValidationError({ non_field_errors: [NO_DATA] });
+  if (typeof request.body !== 'object' || Array.isArray(request.body)) return; // the schema names its type
+  const body = request.body as Record<string, unknown>;
+  for (const field of stringFields(request.routeOptions.schema?.body)) {
+    const value = body[field];
+    if (typeof value === 'string') body[field] = value.trim();
+    else if (typeof value === 'number' && Number.isFinite(value)) body[field] = String(value);
+  }
+}
+
+/**
+ * A multipart body's fields (the last value of a repeated one, as Django's
+ * QueryDict gives it). A file part is refused: every field here is text.
+ */
+async function readParts(request: FastifyRequest, bodyLimit: number): Promise<Record<string, unknown>> {
+  // After authentication (onRequest), as Fastify checks other bodies' length.
+  if (Number(request.headers['content-length']) > bodyLimit) throw new PayloadTooLargeError();
+  const body: Record<string, unknown> = {};
+  const files: Record<string, string[]> = {};
+  let bytes = 0;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        part.file.resume();
+        files[part.fieldname] = [FIELD_MESSAGES.string];
+        continue;
+      }
+      if (part.valueTruncated) throw new PayloadTooLargeError();
+      body[part.fieldname] = part.value;
+      bytes += typeof part.value === 'string' ? Buffer.byteLength(part.value) : 0;
+    }
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (error instanceof PayloadTooLargeError || status === 413) throw new PayloadTooLargeError();
+    throw new MultipartParseError(error instanceof Error ? error.message : String(error));
+  }
+  // A chunked body has no length to check up front: its fields are counted instead.
+  if (bytes > bodyLimit) throw new PayloadTooLargeError();
+  if (Object.keys(files).length > 0) throw new ValidationError(files);
+  return body;
+}
+
+const STRING_FIELDS = new WeakMap<object, readonly string[]>();
+
+/** The top-level properties a body schema types as strings, found once per schema. */
+function stringFields(schema: unknown): readonly string[] {
+  if (typeof schema !== 'object' || schema === null) return [];
+  let fields = STRING_FIELDS.get(schema);
+  if (fields === undefined) {
+    const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+    fields = Object.entries(properties)
+      .filter(([, property]) => [property.type].flat().includes('string'))
+      .map(([name]) => name);
+    STRING_FIELDS.set(schema, fields);
+  }
+  return fields;
+}
