@@ -6,6 +6,7 @@
  * runs no inline script: its settings travel in a <meta> tag, and the CSP
  * (headers.ts) allows scripts from this origin only.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -13,7 +14,9 @@ import { build } from 'esbuild';
 import type { App, RouteContext } from './types.ts';
 
 const PAGES = fileURLToPath(new URL('../pages/admin/', import.meta.url));
-const CLIENT_ENTRY = fileURLToPath(new URL('../client/index.ts', import.meta.url));
+// The sources when run from src/ (tests, tsx), the compiled module when run from dist/ (`npm start`, the package).
+const CLIENT_SOURCE = fileURLToPath(new URL('../client/index.ts', import.meta.url));
+const CLIENT_ENTRY = existsSync(CLIENT_SOURCE) ? CLIENT_SOURCE : fileURLToPath(new URL('../client/index.js', import.meta.url));
 
 /**
  * latchkey/client (src/client/ and src/wire.ts) as one ES module with no imports.

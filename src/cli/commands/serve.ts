@@ -62,6 +62,23 @@ Environment:
                     password hashes at once (default: every core but one)
                     and waiting (default 16 per slot); past both, a login
                     gets 503 with Retry-After at once
+  AUTH_COOKIES (alias ENABLE_JWT_AUTH)
+                    cookie mode: httpOnly access/refresh cookies and a CSRF
+                    token cookie echoed in X-CSRF-Token (default false)
+  COOKIE_SECURE, COOKIE_SAMESITE, COOKIE_DOMAIN, COOKIE_BODY_TOKENS
+                    cookie attributes (true, Lax, unset) and whether token
+                    strings stay in JSON bodies too (false); SameSite None
+                    needs Secure
+  CORS_ORIGINS      exact browser origins allowed to call the API, with
+                    credentials, comma-separated (default none)
+  PUBLIC_URL        base of absolute URLs in responses (paging links);
+                    unset = only for localhost requests, else relative
+  REVOCATION_FEED_TOKEN
+                    bearer token (32+ bytes) for GET AUTH_BASE_PATH/revocations/,
+                    the revocation stream other services follow (unset = off)
+  REVOCATION_MAX_STALENESS
+                    refuse access tokens (503) once the database's revocation
+                    feed has been lost this long (default 2m, 0 = never)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
