@@ -15,7 +15,6 @@ export type AuthErrorCode =
   | 'not_found'
   | 'service_unavailable'
   | 'throttled'
-
   | 'csrf_failed';
 
 export class AuthError extends Error {

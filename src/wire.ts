@@ -167,7 +167,6 @@ export type ErrorCode =
   | 'request_timeout'
   | 'request_header_fields_too_large'
   | 'throttled'
-
   | 'csrf_failed';
 
 /** DRF's error body: `detail` and a stable `code`. */
