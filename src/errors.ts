@@ -2,20 +2,10 @@
  * Domain errors. Each carries a stable `code`; the HTTP layer turns codes into
  * DRF-shaped bodies in exactly one table (src/http/errors.ts).
  */
-export type AuthErrorCode =
-  | 'no_active_account'
-  | 'token_not_valid'
-  | 'not_authenticated'
-  | 'bad_authorization_header'
-  | 'user_not_found'
-  | 'user_inactive'
-  | 'permission_denied'
-  | 'password_reset_required'
-  | 'account_inactive'
-  | 'not_found'
-  | 'service_unavailable'
-  | 'throttled'
-  | 'csrf_failed';
+import type { DomainErrorCode } from './wire.ts';
+
+/** The codes the domain raises, listed once in the wire module so clients know them too. */
+export type AuthErrorCode = DomainErrorCode;
 
 export class AuthError extends Error {
   readonly code: AuthErrorCode;

@@ -145,8 +145,8 @@ export interface Paged<T> {
   results: T[];
 }
 
-/** Every stable error code the API answers with (the server checks its error table against this list). */
-export type ErrorCode =
+/** Error codes the domain raises (src/errors.ts's AuthError). */
+export type DomainErrorCode =
   | 'no_active_account'
   | 'token_not_valid'
   | 'not_authenticated'
@@ -158,6 +158,11 @@ export type ErrorCode =
   | 'account_inactive'
   | 'not_found'
   | 'service_unavailable'
+  | 'throttled'
+  | 'csrf_failed';
+
+/** Error codes only the HTTP layer raises: the request's shape, not the domain. */
+export type HttpErrorCode =
   | 'parse_error'
   | 'bad_request'
   | 'unsupported_media_type'
@@ -165,9 +170,10 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'error'
   | 'request_timeout'
-  | 'request_header_fields_too_large'
-  | 'throttled'
-  | 'csrf_failed';
+  | 'request_header_fields_too_large';
+
+/** Every stable error code the API answers with; src/http/errors.ts has a row for each. */
+export type ErrorCode = DomainErrorCode | HttpErrorCode;
 
 /** DRF's error body: `detail` and a stable `code`. */
 export interface ErrorBody {

@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthError, OverloadedError, StoreUnavailableError, ThrottledError, TokenError, ValidationError, type AuthErrorCode, type TokenFailure } from '../errors.ts';
-import type { ErrorCode } from '../wire.ts';
+import type { ErrorCode, HttpErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
 export interface Wire {
@@ -84,12 +84,9 @@ export const HTTP_ERRORS = {
   error: { status: 500, detail: 'A server error occurred.' },
   request_timeout: { status: 408, detail: 'The request was not received in time.' },
   request_header_fields_too_large: { status: 431, detail: 'Request header fields are too large.' },
-} as const satisfies Record<string, Wire>;
+} as const satisfies Record<HttpErrorCode, Wire>;
 
-export type WireCode = AuthErrorCode | keyof typeof HTTP_ERRORS;
-// Every code sent must be one the wire module (and so the client) knows.
-type Assert<T extends true> = T;
-export type WireCodesKnown = Assert<WireCode extends ErrorCode ? true : false>;
+export type WireCode = ErrorCode;
 
 export const WWW_AUTHENTICATE = 'Bearer realm="api"';
 
