@@ -22,6 +22,7 @@ import type { KeyDirectory } from './tokens/key-directory.ts';
 import type { KeyRing } from './tokens/keys.ts';
 import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
+import type { UserCache, UserCacheStats } from './users/cache.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
 import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
 
@@ -76,6 +77,8 @@ export interface AuthParts {
   throttle: Throttle;
   /** Bounds password hashing (load shedding); read for /metrics. */
   hashGate: HashGate;
+  /** Users rows for GET /auth/me/ and refresh; read for /metrics. */
+  userCache?: UserCache;
   /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
 }
@@ -283,12 +286,13 @@ export class Auth {
   }
 
   async updateMe(principal: Principal, names: { first_name?: string; last_name?: string }): Promise<PublicUser> {
-    await this.#activeUser(principal);
+    await this.#activeUser(principal, true);
     return publicUser(await this.#users.updateNames(principal.userId, names));
   }
 
-  async #activeUser(principal: Principal): Promise<UserRow> {
-    const user = await this.#users.get(principal.userId);
+  /** `fresh`: read the database, not the user cache (before a write or a password check). */
+  async #activeUser(principal: Principal, fresh = false): Promise<UserRow> {
+    const user = await this.#users.get(principal.userId, { fresh });
     if (!user) throw new AuthError('user_not_found', 'user gone');
     if (!user.is_active) throw new AuthError('user_inactive', 'user inactive');
     return user;
@@ -335,7 +339,7 @@ export class Auth {
    * lifted, and the current session carries on with a fresh pair.
    */
   async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
-    const user = await this.#activeUser(principal);
+    const user = await this.#activeUser(principal, true);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
     const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
@@ -431,6 +435,11 @@ export class Auth {
   async #recordLockout(lockout: Lockout, client: ClientInfo, userId: number | null): Promise<void> {
     this.#lockouts.set(lockout.limit, (this.#lockouts.get(lockout.limit) ?? 0) + 1);
     await this.#audit.record({ type: 'throttled', outcome: 'failure', userId, client, detail: { limit: lockout.limit, retry_after: lockout.retryAfter } });
+  }
+
+  /** The user cache's hits, misses, bypassed reads, invalidations and size (for /metrics). */
+  userCacheStats(): UserCacheStats | undefined {
+    return this.#parts.userCache?.stats();
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */

@@ -70,6 +70,31 @@ export function metrics(app: App, auth: Auth): void {
     },
   });
 
+  // The user cache (GET /auth/me/, refresh): lookups by outcome, and its size.
+  const lookups = { hits: 0, misses: 0, bypassed: 0 };
+  new Counter({
+    name: 'latchkey_user_cache_lookups_total',
+    help: 'User cache lookups by outcome: hit, miss, or bypassed (revocation feed not followed: read from the database)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      const stats = auth.userCacheStats();
+      if (!stats) return;
+      for (const [outcome, key] of [['hit', 'hits'], ['miss', 'misses'], ['bypassed', 'bypassed']] as const) {
+        if (stats[key] > lookups[key]) this.inc({ outcome }, stats[key] - lookups[key]);
+        lookups[key] = stats[key];
+      }
+    },
+  });
+  new Gauge({
+    name: 'latchkey_user_cache_entries',
+    help: 'Users rows held in the user cache (at most USER_CACHE_SIZE)',
+    registers: [registry],
+    collect() {
+      this.set(auth.userCacheStats()?.size ?? 0);
+    },
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     // Unmatched URLs share one label, so scanners cannot blow up the series count.
     const route = request.routeOptions.url ?? 'unmatched';

@@ -9,6 +9,12 @@ export interface RevocationSink {
   resync(): void;
   /** The feed lost its connection: until it resyncs, revocations may be missed (see `staleFor`). */
   lost?(): void;
+  /**
+   * These users' rows changed (`'all'`: any may have): the users trigger's
+   * `{"users": [ids]}` on the same channel. Optional: a feed that carries only
+   * revocations leaves it out.
+   */
+  usersChanged?(userIds: readonly number[] | 'all'): void;
   /** Hears the revocations this process makes, for a feed that also publishes them (Redis). */
   onLocal?(listener: (sessionIds: readonly string[], revokedAtMs: number) => void): () => void;
 }
@@ -35,6 +41,12 @@ export interface RevocationSyncOptions {
   reconcileEveryMs: number;
   clock: Clock;
   onError?: (error: unknown) => void;
+  /**
+   * Hears users whose rows changed, and `'all'` whenever something may have
+   * been missed: a feed (re)connecting, and each reconciliation (the user
+   * cache empties itself then).
+   */
+  usersChanged?: (userIds: readonly number[] | 'all') => void;
 }
 
 /**
@@ -50,6 +62,7 @@ export class RevocationSync {
   /** Feeds whose connection is lost, by name, and since when. */
   readonly #lost = new Map<string, number>();
   #reloadedAt = 0;
+  #running = false;
 
   constructor(list: RevocationList, options: RevocationSyncOptions) {
     this.#list = list;
@@ -61,8 +74,11 @@ export class RevocationSync {
     let started = false;
     const sinkFor = (feed: RevocationFeed): RevocationSink => ({
       revoked: (ids, at) => this.#list.add(ids, at ?? this.#options.clock.now(), 'feed'),
+      usersChanged: (ids) => this.#options.usersChanged?.(ids),
       // Before the first reload below, a resync would only repeat it.
       resync: () => {
+        // Changes to users may have gone unheard while the feed was away.
+        this.#options.usersChanged?.('all');
         if (!started) return;
         this.reload().then(() => this.#lost.delete(feed.name), (error) => this.#options.onError?.(error));
       },
@@ -76,8 +92,10 @@ export class RevocationSync {
     for (const feed of this.#options.feeds) await feed.start(sinkFor(feed));
     await this.reload();
     started = true;
+    this.#running = true;
     this.#timer = setInterval(() => {
       this.#list.prune();
+      this.#options.usersChanged?.('all');
       this.reload().catch((error) => this.#options.onError?.(error));
     }, this.#options.reconcileEveryMs);
     this.#timer.unref();
@@ -102,7 +120,16 @@ export class RevocationSync {
     return Math.max(0, this.#options.clock.now() - since);
   }
 
+  /**
+   * True while every feed is connected and has been since its last reload:
+   * nothing can have been missed. The user cache is used only then.
+   */
+  following(): boolean {
+    return this.#running && this.#lost.size === 0;
+  }
+
   async stop(): Promise<void> {
+    this.#running = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     for (const feed of this.#options.feeds) await feed.stop?.();
