@@ -114,6 +114,14 @@ export class SessionService {
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
 
+    // The usual case in one statement: an unspent token of a live session, an active user.
+    if (this.#settings.rotateRefreshTokens && subject?.isActive && subject.accountActive) {
+      const pair = this.#newPair(subject, claims.sid, now);
+      const spend = { jti: claims.jti, sessionId: claims.sid, userId: claims.userId, at: new Date(now) };
+      if (await this.#repo.rotate(spend, tokenRow(pair), clientChanges(client))) return { ...pair, claims };
+    }
+    // Anything else (a spent token: grace or reuse; a revoked session; an unknown token; rotation off)
+    // under the session's lock, which tells them apart.
     const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
       const session = await tx.lockSession(claims.sid);
       if (!session || session.user_id !== claims.userId) throw invalid('no such session');
