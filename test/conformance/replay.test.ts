@@ -62,7 +62,8 @@ for (const name of storeNames()) {
     let answers: Record<string, Answer>;
     before(async () => {
       const clock = manualClock(Date.now());
-      h = await harness(name, { clock });
+      // Latchkey's defaults, throttling included (the harness turns it off unless asked).
+      h = await harness(name, { clock, env: { THROTTLE: 'on' } });
       answers = await replay(h, clock);
     });
     after(async () => h?.close());
@@ -85,6 +86,21 @@ for (const name of storeNames()) {
     });
   });
 }
+
+describe('LOGIN_RESPONSE=minimal (pglite)', () => {
+  it("gives SimpleJWT's login body exactly where the table says the full one differs", async () => {
+    const clock = manualClock(Date.now());
+    const h = await harness('pglite', { clock, env: { THROTTLE: 'on', LOGIN_RESPONSE: 'minimal' } });
+    try {
+      const answers = await replay(h, clock);
+      const steps = table.differences.find((difference) => difference.id === 'richer-login-body')?.cases.flatMap((c) => c.steps) ?? [];
+      assert.ok(steps.length > 0);
+      for (const step of steps) assert.deepEqual(answers[step]?.body, goldenAnswers[step]?.body, step);
+    } finally {
+      await h.close();
+    }
+  });
+});
 
 describe('the table of chosen differences', () => {
   it('covers steps that exist, and differences.md is its rendering', () => {
