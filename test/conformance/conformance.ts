@@ -118,7 +118,7 @@ export const COMPARED_HEADERS = ['www-authenticate', 'allow', 'location'] as con
 const OTHER_KEY = 'another-signing-key-that-is-at-least-32-bytes-long';
 
 type Jose = { header: Record<string, unknown>; payload: Record<string, unknown> };
-type Recipe = (token: Jose, now: number) => Jose & { key?: string; unsigned?: true; keepSignature?: true };
+type Recipe = (token: Jose, now: number, userIds: Record<string, number>) => Jose & { key?: string; unsigned?: true; keepSignature?: true };
 
 const num = (value: unknown) => (typeof value === 'number' ? value : 0);
 
@@ -138,6 +138,8 @@ export const RECIPES: Record<string, Recipe> = {
   'user-id-string': ({ header, payload }) => ({ header, payload: { ...payload, user_id: String(payload.user_id) } }),
   'user-id-unknown': ({ header, payload }) => ({ header, payload: { ...payload, user_id: 999_999 } }),
   'user-id-garbage': ({ header, payload }) => ({ header, payload: { ...payload, user_id: 'not-a-number' } }),
+  /** The user id of dan, the inactive user of requests.json. */
+  'user-id-inactive': ({ header, payload }, _now, userIds) => ({ header, payload: { ...payload, user_id: userIds.dan ?? 0 } }),
   'type-other': ({ header, payload }) => ({ header, payload: { ...payload, token_type: 'other' } }),
   'wrong-key': ({ header, payload }) => ({ header, payload, key: OTHER_KEY }),
   hs512: ({ header, payload }) => ({ header: { ...header, alg: 'HS512' }, payload }),
@@ -149,12 +151,12 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 const HASHES: Record<string, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 
 /** Applies a recipe to a token, signing with `key` (HS256/384/512, as the header says). */
-export function mint(recipe: string, token: string, key: string, nowSeconds: number): string {
+export function mint(recipe: string, token: string, key: string, nowSeconds: number, userIds: Record<string, number> = {}): string {
   const make = RECIPES[recipe];
   if (!make) throw new Error(`unknown token recipe ${recipe}`);
   const [h = '', p = '', s = ''] = token.split('.');
   const decoded = { header: JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>, payload: JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown> };
-  const made = make(decoded, nowSeconds);
+  const made = make(decoded, nowSeconds, userIds);
   const input = `${b64(made.header)}.${b64(made.payload)}`;
   if (made.unsigned) return `${input}.`;
   if (made.keepSignature) return `${input}.${s}`;
@@ -170,7 +172,7 @@ const TEMPLATE = /\{\{(?:([a-z0-9-]+)\()?([a-z0-9-]+)\.([a-zA-Z0-9_.]+)\)?\}\}/g
  * there becomes `missing:<template>`, so the step still runs and the
  * comparison shows where things went wrong first.
  */
-export function resolveTemplates<T>(value: T, answers: Map<string, RawAnswer>, key: string, nowSeconds: number): T {
+export function resolveTemplates<T>(value: T, answers: Map<string, RawAnswer>, key: string, nowSeconds: number, userIds: Record<string, number>): T {
   if (typeof value === 'string') {
     return value.replace(TEMPLATE, (whole, recipe: string | undefined, step: string, path: string) => {
       const answer = answers.get(step);
@@ -181,12 +183,12 @@ export function resolveTemplates<T>(value: T, answers: Map<string, RawAnswer>, k
         found = undefined;
       }
       if (typeof found !== 'string') return `missing:${whole.slice(2, -2)}`;
-      return recipe ? mint(recipe, found, key, nowSeconds) : found;
+      return recipe ? mint(recipe, found, key, nowSeconds, userIds) : found;
     }) as T;
   }
-  if (Array.isArray(value)) return value.map((item: unknown) => resolveTemplates(item, answers, key, nowSeconds)) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => resolveTemplates(item, answers, key, nowSeconds, userIds)) as T;
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveTemplates(v, answers, key, nowSeconds)])) as T;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveTemplates(v, answers, key, nowSeconds, userIds)])) as T;
   }
   return value;
 }

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     const answers: Golden['answers'] = {};
     for (const step of set.steps) {
       if (step.wait) await sleep(Math.min(step.wait, 30) * 1000);
-      const resolved = resolveTemplates(step, raw, TEST_SIGNING_KEY, Math.floor(Date.now() / 1000));
+      const resolved = resolveTemplates(step, raw, TEST_SIGNING_KEY, Math.floor(Date.now() / 1000), userIds);
       const answer = await send(encodeStep(resolved));
       raw.set(step.id, answer);
       answers[step.id] = { request: `${step.method} ${step.path}`, ...normalise(answer, userIds) };

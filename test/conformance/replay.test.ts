@@ -40,7 +40,7 @@ async function replay(h: Harness, clock: ReturnType<typeof manualClock>): Promis
   const answers: Record<string, Answer> = {};
   for (const step of set.steps) {
     if (step.wait) clock.advance(step.wait * 1000);
-    const request = encodeStep(resolveTemplates(step, raw, TEST_SIGNING_KEY, Math.floor(clock.now() / 1000)));
+    const request = encodeStep(resolveTemplates(step, raw, TEST_SIGNING_KEY, Math.floor(clock.now() / 1000), userIds));
     const response = await h.app.inject({
       method: request.method as 'GET',
       url: request.path,
