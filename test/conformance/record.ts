@@ -8,6 +8,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,18 @@ import { GOLDEN_PATH, encodeStep, loadRequestSet, normalise, resolveTemplates, t
 
 const PYTHON = '/usr/bin/python3';
 const PROJECT = fileURLToPath(new URL('project/', import.meta.url));
-const PORT = Number(process.env.CONFORMANCE_PORT ?? 18_000 + Math.floor(Math.random() * 2000));
+
+/** A loopback port nothing listens on now (or CONFORMANCE_PORT). */
+async function freePort(): Promise<number> {
+  if (process.env.CONFORMANCE_PORT) return Number(process.env.CONFORMANCE_PORT);
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const PORT = await freePort();
 
 function send(encoded: ReturnType<typeof encodeStep>): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
@@ -47,7 +59,8 @@ async function main(): Promise<void> {
   try {
     let up = false;
     for (let attempt = 0; attempt < 100 && !up; attempt += 1) {
-      up = await send({ method: 'GET', path: '/auth/me/', headers: {} }).then(() => true, () => false);
+      // Gunicorn's own answer, not another process's that took the port meanwhile.
+      up = await send({ method: 'GET', path: '/auth/me/', headers: {} }).then((answer) => answer.headers.server === 'gunicorn', () => false);
       if (!up) await sleep(100);
     }
     if (!up) throw new Error(`gunicorn did not answer on 127.0.0.1:${PORT} within 10 s`);
