@@ -183,9 +183,11 @@ export class Auth {
   async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResponse> {
     await this.#counted(() => this.#throttle.refresh(client.ip), client);
     try {
-      const result = await this.#sessions.refresh(refreshToken, client);
-      const { userId, sid: sessionId } = result.claims;
-      await this.#audit.record({ type: 'token_refreshed', outcome: 'success', userId, sessionId, client });
+      // The event is written by the rotation's own statement when it can be (one commit), else here.
+      const event = (claims: TokenClaims) => ({ type: 'token_refreshed', outcome: 'success', userId: claims.userId, sessionId: claims.sid, client }) as const;
+      const result = await this.#sessions.refresh(refreshToken, client, (claims) => this.#audit.row(event(claims)));
+      if (result.audited) this.#audit.logged(result.audited);
+      else await this.#audit.record(event(result.claims));
       return {
         access: result.access.token,
         access_expires_at: isoSeconds(result.access.expiresAt),

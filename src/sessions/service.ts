@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { AuthError, TokenError } from '../errors.ts';
 import { newJti, type TokenClaims } from '../tokens/claims.ts';
 import type { IssuedToken, TokenService } from '../tokens/service.ts';
+import type { NewAuditEvent } from '../store/repos/audit.ts';
 import type { RefreshTokenRow, RevokeReason, RevokeTarget, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
 import type { RevocationList } from './revocation.ts';
 
@@ -36,6 +37,8 @@ export interface RefreshResult {
   refresh?: IssuedToken;
   /** The presented refresh token's claims (who refreshed, which session). */
   claims: TokenClaims;
+  /** The audit row written with the rotation, when it was (the caller then only logs it). */
+  audited?: NewAuditEvent;
 }
 
 /** A spent refresh token presented outside the grace window: its session has been revoked. */
@@ -106,8 +109,10 @@ export class SessionService {
   /**
    * Exchanges a refresh token. A spent token inside REFRESH_REUSE_GRACE gets the
    * same successor pair back; outside it, the whole session is revoked.
+   * `audit` gives the event to write in the rotation's own statement, when it
+   * takes the one-statement path (`audited` in the result says it did).
    */
-  async refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
+  async refresh(token: string, client: ClientInfo, audit?: (claims: TokenClaims) => NewAuditEvent): Promise<RefreshResult> {
     const now = this.#clock.now();
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
@@ -118,7 +123,8 @@ export class SessionService {
     if (this.#settings.rotateRefreshTokens && subject?.isActive && subject.accountActive) {
       const pair = this.#newPair(subject, claims.sid, now);
       const spend = { jti: claims.jti, sessionId: claims.sid, userId: claims.userId, at: new Date(now) };
-      if (await this.#repo.rotate(spend, tokenRow(pair), clientChanges(client))) return { ...pair, claims };
+      const row = audit?.(claims);
+      if (await this.#repo.rotate(spend, tokenRow(pair), clientChanges(client), row)) return { ...pair, claims, ...(row ? { audited: row } : {}) };
     }
     // Anything else (a spent token: grace or reuse; a revoked session; an unknown token; rotation off)
     // under the session's lock, which tells them apart.

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, RefreshTokensTable, SessionsTable } from '../schema.ts';
+import type { NewAuditEvent } from './audit.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
@@ -94,9 +95,23 @@ export class SessionsRepo {
    * the locking path, which tells a spent token (grace or reuse) from a
    * revoked session or an unknown token. Two refreshes of one token cannot
    * both spend it: the second waits for the first's row lock, re-reads the
-   * row and finds it spent.
+   * row and finds it spent. `audit`, if given, is inserted by the same
+   * statement once the rotation is done: one commit (one WAL flush) per refresh.
    */
-  async rotate(spend: { jti: string; sessionId: string; userId: number; at: Date }, successor: NewRefreshToken, session: { userAgent: string | null; ip: string | null }): Promise<boolean> {
+  async rotate(
+    spend: { jti: string; sessionId: string; userId: number; at: Date },
+    successor: NewRefreshToken,
+    session: { userAgent: string | null; ip: string | null },
+    audit?: NewAuditEvent,
+  ): Promise<boolean> {
+    const audited = audit
+      ? sql`, audited as (
+        insert into audit_events (type, at, user_id, session_id, ip, user_agent, outcome, detail)
+        select ${audit.type}, ${audit.at}, ${audit.userId}, ${audit.sessionId}, ${audit.ip}, ${audit.userAgent}, ${audit.outcome}, ${JSON.stringify(audit.detail)}::jsonb
+        from touched
+        returning id
+      )`
+      : sql``;
     const { rows } = await sql<{ rotated: number }>`
       with spent as (
         update refresh_tokens set spent_at = ${spend.at}, successor_jti = ${successor.jti}
@@ -112,7 +127,7 @@ export class SessionsRepo {
         update sessions set last_used_at = ${spend.at}, expires_at = ${successor.expiresAt}, user_agent = ${session.userAgent}, ip = ${session.ip}
         where id = ${spend.sessionId} and exists (select 1 from added)
         returning id
-      )
+      )${audited}
       select (select count(*) from touched)::int as rotated`.execute(this.#db);
     return rows[0]?.rotated === 1;
   }
