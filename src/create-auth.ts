@@ -128,11 +128,14 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     clock,
     roles: config.roles,
   });
+  const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
+  // Every revocation this process makes goes out on Redis too, whether or not it follows the feeds (a CLI command does not).
+  if (fanOut) revocations.onLocal(fanOut.publish);
   const sync = new RevocationSync(revocations, {
     // Two fan-out paths: NOTIFY from the revoking transaction, and Redis pub/sub where PgBouncer cannot LISTEN.
     feeds: [
       ...(config.revocationListen ? [storeNotifications(store)] : []),
-      ...(redis ? [redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) })] : []),
+      ...(fanOut ? [fanOut.feed] : []),
       ...(deps.feeds ?? []),
     ],
     loadRevokedSince: (since) => sessionsRepo.revokedSince(since),

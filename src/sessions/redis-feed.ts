@@ -23,6 +23,14 @@ export function revocationChannel(prefix: string, storeChannel: string): string 
   return schema ? `${prefix}:revocations:${schema}` : `${prefix}:revocations`;
 }
 
+/** The two halves of the Redis fan-out: what this process revokes goes out, what the others revoke comes in. */
+export interface RedisRevocations {
+  /** Publishes revocations this process made (`RevocationList.onLocal`); needs no started feed, so one-shot commands publish too. */
+  publish(sessionIds: readonly string[], revokedAtMs: number): void;
+  /** The subscriber, one more entry in RevocationSync's feeds. */
+  feed: RevocationFeed;
+}
+
 /**
  * Revocations fanned out through Redis pub/sub, a second path beside
  * PostgreSQL's NOTIFY (which PgBouncer in transaction mode cannot deliver).
@@ -32,12 +40,11 @@ export function revocationChannel(prefix: string, storeChannel: string): string 
  * reconnects by itself (ioredis); every (re)subscription asks for a resync,
  * so what was published while it was away is read from the database.
  */
-export function redisRevocations(options: RedisFeedOptions): RevocationFeed {
+export function redisRevocations(options: RedisFeedOptions): RedisRevocations {
   const { client, channel, onError } = options;
   const instance = randomUUID();
   // Subscribed again by hand on each `ready`, so that the resync follows the subscription, never precedes it.
   const subscriber = client.duplicate({ lazyConnect: true, autoResubscribe: false, enableOfflineQueue: false });
-  let stopLocal: (() => void) | undefined;
   let stopped = false;
 
   const publish = (ids: readonly string[], revokedAtMs: number) => {
@@ -48,7 +55,7 @@ export function redisRevocations(options: RedisFeedOptions): RevocationFeed {
     }
   };
 
-  return {
+  const feed: RevocationFeed = {
     name: 'redis',
     async start(sink: RevocationSink) {
       let subscribed = false;
@@ -77,7 +84,6 @@ export function redisRevocations(options: RedisFeedOptions): RevocationFeed {
         settle();
       });
       subscriber.on('error', (error: unknown) => onError?.(error));
-      stopLocal = sink.onLocal?.(publish);
       // Unreachable at start: the feed counts as lost and ioredis keeps reconnecting.
       await subscriber.connect().catch((error: unknown) => {
         if (!subscribed) sink.lost?.();
@@ -88,10 +94,10 @@ export function redisRevocations(options: RedisFeedOptions): RevocationFeed {
     },
     async stop() {
       stopped = true;
-      stopLocal?.();
       await subscriber.quit().catch(() => subscriber.disconnect());
     },
   };
+  return { publish, feed };
 }
 
 /** A message's session ids and time; anything malformed is ignored. */

@@ -9,8 +9,6 @@ export interface RevocationSink {
   resync(): void;
   /** The feed lost its connection: until it resyncs, revocations may be missed (see `staleFor`). */
   lost?(): void;
-  /** Hears the revocations this process makes, for a feed that also publishes them (Redis). */
-  onLocal?(listener: (sessionIds: readonly string[], revokedAtMs: number) => void): () => void;
 }
 
 /**
@@ -73,7 +71,6 @@ export class RevocationSync {
       lost: () => {
         if (!this.#lost.has(feed.name)) this.#lost.set(feed.name, this.#options.clock.now());
       },
-      onLocal: (listener) => this.#list.onLocal(listener),
     });
     for (const feed of this.#options.feeds) await feed.start(sinkFor(feed));
     await this.reload();

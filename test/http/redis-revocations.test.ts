@@ -16,10 +16,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import type { Auth } from '../../src/auth.ts';
+import { perform } from '../../src/cli/runtime.ts';
 import { createAuth } from '../../src/create-auth.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { App } from '../../src/http/types.ts';
 import { openStore, type Store } from '../../src/store/connect.ts';
+import { migrateToLatest } from '../../src/store/migrate.ts';
 import { createUser, login, openTestStore, storeNames, testConfig, testPasswords, type Harness } from '../support/harness.ts';
 
 const SHARED_REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -218,3 +220,40 @@ for (const name of storeNames()) {
     });
   });
 }
+
+describe('revocations a CLI command makes go out on Redis too', { skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL (commands run directly on PostgreSQL)' }, () => {
+  it('`invalidate-all-tokens` on PostgreSQL reaches an instance whose only channel is Redis within 2 s', async () => {
+    // Commands use the database's default schema: a database of the test's own.
+    const name = `lk_redis_cli_${process.pid}_${Date.now().toString(36)}`;
+    const admin = async (statement: string) => {
+      const store = await openStore({ databaseUrl: process.env.DATABASE_URL });
+      try {
+        await sql.raw(statement).execute(store.db);
+      } finally {
+        await store.close();
+      }
+    };
+    await admin(`create database "${name}"`);
+    const url = new URL(process.env.DATABASE_URL ?? '');
+    url.pathname = `/${name}`;
+    const env = { DATABASE_URL: url.toString(), REDIS_URL: SHARED_REDIS, REDIS_PREFIX: `lk-test-${randomBytes(4).toString('hex')}` };
+    const store = await openStore({ databaseUrl: env.DATABASE_URL });
+    let server: Instance | undefined;
+    try {
+      await migrateToLatest(store.db);
+      server = await instance(store, { ...env, REVOCATION_LISTEN: 'false' });
+      const h = { app: server.app, auth: server.auth } as unknown as Harness;
+      const { username } = await createUser(h);
+      const pair = await login(h, username);
+      const auth = server.auth;
+      assert.equal(refuses(auth, pair.access), false);
+      const result = await perform(testConfig(env), 'invalidate-all-tokens', {});
+      assert.equal(result.sessionsEnded, 1);
+      assert.ok(await within(2000, () => refuses(auth, pair.access)), 'the command published the revocation');
+    } finally {
+      await server?.close();
+      await store.close();
+      await admin(`drop database if exists "${name}" with (force)`);
+    }
+  });
+});
