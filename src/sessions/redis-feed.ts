@@ -73,8 +73,13 @@ export function redisRevocations(options: RedisFeedOptions): RedisRevocations {
             sink.resync();
             settle();
           },
-          // The connection went away again: `close` says so, and the next `ready` tries again.
-          (error: unknown) => onError?.(error),
+          // Usually the connection went away again (`close` follows, and the next `ready` tries again);
+          // refused for another reason (an ACL), the feed stays lost and start() does not wait for ever.
+          (error: unknown) => {
+            sink.lost?.();
+            settle();
+            onError?.(error);
+          },
         );
       });
       subscriber.on('close', () => {
