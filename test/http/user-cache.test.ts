@@ -206,6 +206,20 @@ for (const name of storeNames()) {
       }
     });
 
+    it('is off without the store\'s notifications (REVOCATION_LISTEN=false): every read goes to the database', async () => {
+      const deaf = await harness(name, { env: { REVOCATION_LISTEN: 'false' } });
+      try {
+        const u = await createUser(deaf);
+        const { access } = await login(deaf, u.username);
+        assert.equal((await me(deaf, access)).status, 200);
+        assert.equal((await me(deaf, access)).status, 200);
+        const stats = deaf.auth.userCacheStats()!;
+        assert.deepEqual([stats.size, stats.hits], [0, 0]);
+      } finally {
+        await deaf.close();
+      }
+    });
+
     if (name === 'postgres') {
       it('a change through another instance shows here (its own connections, as another process)', async () => {
         const otherStore = await openStore({ databaseUrl: process.env.DATABASE_URL, schema: await currentSchema(h.store) });
