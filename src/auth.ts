@@ -10,7 +10,10 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
 import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
+import type { Language } from './i18n/index.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
+import type { Mailer } from './mail/outbox.ts';
+import type { Dialect, RecoveryService, ResetConfirmation } from './recovery/service.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
@@ -33,6 +36,7 @@ export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
 export type { CreateUserInput } from './users/service.ts';
 export type { BatchResult, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
+export type { Dialect, ResetConfirmation } from './recovery/service.ts';
 
 export type RegistrationInput = Pick<CreateUserInput, 'username' | 'email' | 'password' | 'firstName' | 'lastName'>;
 
@@ -78,6 +82,10 @@ export interface AuthParts {
   hashGate: HashGate;
   /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
+  /** Password reset and email verification by mail (SPEC §11). */
+  recovery: RecoveryService;
+  /** The mail outbox and its sender. */
+  mailer: Mailer;
 }
 
 /**
@@ -348,6 +356,46 @@ export class Auth {
       detail: { sessions_ended: ended.length, forced_reset_cleared: user.password_needs_reset },
     });
     return pairBody(pair);
+  }
+
+  /**
+   * Asks for a reset link (SPEC §11): answers the same, at once, whether the
+   * address is known or not; past THROTTLE_PASSWORD_RESETS_PER_IP, 429.
+   * @example await auth.requestPasswordReset('ann@example.com', 'fr', client);
+   */
+  requestPasswordReset(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.requestReset(email, lang, client);
+  }
+
+  /** Checks a reset link without using it; the dialect's 400 when it is not good. */
+  validatePasswordReset(uid: string, token: string, dialect: Dialect): Promise<void> {
+    return this.#parts.recovery.validateReset(uid, token, dialect);
+  }
+
+  /**
+   * Sets a new password from a reset link: every session of the user ends, on
+   * every instance; nobody is logged in by it.
+   */
+  confirmPasswordReset(input: ResetConfirmation, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.confirmReset(input, client);
+  }
+
+  /**
+   * Mails a user a reset link on an administrator's word (the admin API, `latchkey send-password-reset`).
+   * @example await auth.sendPasswordReset(42, { source: 'cli' });
+   */
+  sendPasswordReset(userId: number, by: { principal: Principal; client: ClientInfo } | { source: 'cli' }, lang: Language = 'en'): Promise<void> {
+    return this.#parts.recovery.adminReset(userId, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
+  }
+
+  /** Resolves once background work started by requests (reset lookups, outbox rows) is done. */
+  settled(): Promise<void> {
+    return this.#parts.recovery.settled();
+  }
+
+  /** Sends every mail due now (a command about to exit); bounded by `deadlineMs`. */
+  drainMail(deadlineMs?: number): Promise<void> {
+    return this.#parts.mailer.drain(deadlineMs);
   }
 
   /**

@@ -118,6 +118,10 @@ export const AUDIT_EVENT_TYPES = [
   'account_deactivated',
   'users_imported',
   'sessions_imported',
+  'password_reset_requested',
+  'password_reset_completed',
+  'email_verification_sent',
+  'email_verified',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

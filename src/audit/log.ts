@@ -38,6 +38,23 @@ export class AuditLog {
 
   /** @example await audit.record({ type: 'logout', outcome: 'success', userId: 7, sessionId, client }); */
   async record(event: AuditEvent): Promise<void> {
+    try {
+      await this.#repo.insert(this.#logged(event));
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /**
+   * Records an event as part of a transaction (`repo` is bound to it): the row
+   * exists only if the transaction commits, and a failed insert fails it.
+   */
+  async recordIn(repo: AuditRepo, event: AuditEvent): Promise<void> {
+    await repo.insert(this.#logged(event));
+  }
+
+  /** The row for `event`, written to the log on the way. */
+  #logged(event: AuditEvent) {
     const row = {
       type: event.type,
       at: new Date(this.#clock.now()),
@@ -63,11 +80,7 @@ export class AuditLog {
       },
       `audit ${row.type}`,
     );
-    try {
-      await this.#repo.insert(row);
-    } catch (error) {
-      this.#onError(error);
-    }
+    return row;
   }
 
   /** One page of the trail, newest first, and how many events match in all. */

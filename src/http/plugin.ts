@@ -30,6 +30,8 @@ import { healthRoutes } from './routes/health.ts';
 import { jwksRoute } from './routes/jwks.ts';
 import { revocationsRoute } from './routes/revocations.ts';
 import { loginRoute } from './routes/login.ts';
+import { djRestAuthResetRoutes } from './routes/password-reset-dj-rest-auth.ts';
+import { passwordResetRoutes } from './routes/password-reset.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
 import { meRoutes } from './routes/me.ts';
@@ -61,6 +63,8 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   healthRoutes,
   jwksRoute,
   revocationsRoute,
+  passwordResetRoutes,
+  djRestAuthResetRoutes,
 ];
 
 /**

@@ -109,6 +109,11 @@ export class UserService {
     await this.#repo.updatePassword(user.id, await this.#hashing(() => this.#passwords.hash(newPassword), gone), { clearReset: true });
   }
 
+  /** A new argon2id hash of `password`, through the hashing gate (a password reset stores it). */
+  hashPassword(password: string, gone?: ClientGone): Promise<string> {
+    return this.#hashing(() => this.#passwords.hash(password), gone);
+  }
+
   async get(id: number): Promise<UserRow | undefined> {
     return this.#repo.findById(id);
   }
