@@ -388,9 +388,10 @@ export class Auth {
     return this.#parts.recovery.adminReset(userId, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
   }
 
-  /** Resolves once background work started by requests (reset lookups, outbox rows) is done. */
-  settled(): Promise<void> {
-    return this.#parts.recovery.settled();
+  /** Resolves once background work started by requests (reset lookups, outbox rows, the sending they woke) is done. */
+  async settled(): Promise<void> {
+    await this.#parts.recovery.settled();
+    await this.#parts.mailer.idle();
   }
 
   /** Sends every mail due now (a command about to exit); bounded by `deadlineMs`. */

@@ -38,6 +38,7 @@ export class Mailer {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  #woken: Promise<void> | undefined;
   #started = false;
 
   constructor(deps: { repo: OutboxRepo; templates: MailTemplates; transport: MailTransport; clock: Clock; options?: Partial<SenderOptions>; onError?: (error: unknown) => void }) {
@@ -63,7 +64,13 @@ export class Mailer {
   /** Sends what is due soon, without waiting for the next poll. */
   wake(): void {
     if (!this.#started) return;
-    setImmediate(() => void this.#pass());
+    this.#woken = new Promise((resolve) => setImmediate(() => void this.#pass().then(resolve)));
+  }
+
+  /** Resolves when no pass is running or about to (tests, and `Auth.settled`). */
+  async idle(): Promise<void> {
+    await this.#woken;
+    await this.#running;
   }
 
   start(): void {

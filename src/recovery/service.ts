@@ -238,8 +238,9 @@ export class RecoveryService {
     return `${base}${path.startsWith('/') ? '' : '/'}${path}`;
   }
 
+  /** Runs `work` once the current answer is on its way (on PGlite a query would otherwise hold it up). */
   #later(work: () => Promise<void>): void {
-    const task = work().catch((error: unknown) => this.#deps.onError?.(error));
+    const task = new Promise<void>((resolve) => setImmediate(resolve)).then(work).catch((error: unknown) => this.#deps.onError?.(error));
     this.#pending.add(task);
     void task.finally(() => this.#pending.delete(task));
   }

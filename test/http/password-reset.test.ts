@@ -13,17 +13,13 @@ import type { ParsedMail } from 'mailparser';
 import {
   PASSWORD, bearer, createUser, harness, login, manualClock, storeNames, credentialNotValid, BLACKLISTED, type Harness,
 } from '../support/harness.ts';
-import { linkIn, startSmtp, type Inbox } from '../support/smtp.ts';
+import { linkIn, mailEnv, startSmtp, type Inbox } from '../support/smtp.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase 42';
 const QUICK = { backoffMs: 100, maxBackoffMs: 400, pollMs: 100 };
 const DJOSER = JSON.parse(readFileSync(new URL('../fixtures/djoser/reset.json', import.meta.url), 'utf8')) as {
   cases: Array<{ name: string; path: string; body: Record<string, string>; status: number; response: unknown }>;
 };
-
-export function mailEnv(inbox: Inbox, extra: Record<string, string> = {}): Record<string, string> {
-  return { EMAIL_BACKEND: 'smtp', EMAIL_HOST: '127.0.0.1', EMAIL_PORT: String(inbox.port), PUBLIC_URL: 'https://id.example.test', ...extra };
-}
 
 for (const name of storeNames()) {
   describe(`password reset, djoser's dialect (${name})`, () => {

@@ -94,3 +94,8 @@ export function linkIn(mail: ParsedMail, path = '/account/reset/'): { url: strin
   const [uid = '', token = ''] = url.slice(url.indexOf(path) + path.length).split('/');
   return { url, uid, token };
 }
+
+/** Settings that send mail to `inbox`, with links under a fixed PUBLIC_URL. */
+export function mailEnv(inbox: Inbox, extra: Record<string, string> = {}): Record<string, string> {
+  return { EMAIL_BACKEND: 'smtp', EMAIL_HOST: '127.0.0.1', EMAIL_PORT: String(inbox.port), PUBLIC_URL: 'https://id.example.test', ...extra };
+}
