@@ -381,11 +381,16 @@ export class Auth {
   }
 
   /**
-   * Mails a user a reset link on an administrator's word (the admin API, `latchkey send-password-reset`).
-   * @example await auth.sendPasswordReset(42, { source: 'cli' });
+   * Mails a user a reset link on an administrator's word (the admin API, `latchkey send-password-reset`):
+   * a user id, or a username or email.
+   * @example await auth.sendPasswordReset('ann', { source: 'cli' });
    */
-  sendPasswordReset(userId: number, by: { principal: Principal; client: ClientInfo } | { source: 'cli' }, lang: Language = 'en'): Promise<void> {
-    return this.#parts.recovery.adminReset(userId, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
+  async sendPasswordReset(
+    user: number | string,
+    by: { principal: Principal; client: ClientInfo } | { source: 'cli' },
+    lang: Language = 'en',
+  ): Promise<{ id: number; username: string; email: string }> {
+    return this.#parts.recovery.adminReset(user, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
   }
 
   /** Resolves once background work started by requests (reset lookups, outbox rows, the sending they woke) is done. */

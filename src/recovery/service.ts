@@ -106,11 +106,12 @@ export class RecoveryService {
   }
 
   /** An administrator mails a user a link: 404 for no such user, 400 when the user has no address. */
-  async adminReset(userId: number, by: { userId: number; client: ClientInfo } | { source: 'cli' }, lang: Language = 'en'): Promise<void> {
-    const user = await this.#deps.users.findById(userId);
-    if (!user) throw new AuthError('not_found', 'no such user');
+  async adminReset(who: number | string, by: { userId: number; client: ClientInfo } | { source: 'cli' }, lang: Language = 'en'): Promise<{ id: number; username: string; email: string }> {
+    const user = typeof who === 'number' ? await this.#deps.users.findById(who) : await this.#deps.users.findByIdentifier(who);
+    if (!user) throw new AuthError('not_found', typeof who === 'number' ? 'no such user' : `no user named ${JSON.stringify(who)}`);
     if (user.email === '') throw new ValidationError({ email: [NO_ADDRESS] });
     await this.#issueReset(user, lang, 'userId' in by ? { via: 'admin', by: by.userId } : { via: 'cli' }, 'userId' in by ? by.client : undefined);
+    return { id: user.id, username: user.username, email: user.email };
   }
 
   /** Checks a link without using it (djoser's validate route): throws the dialect's 400. */
