@@ -162,6 +162,11 @@ export class Auth {
       }
       throw new AuthError('no_active_account', attempt.reason);
     }
+    // Only after the password (SPEC §11): an unverified address is no secret from its owner.
+    if (this.config.emailVerification === 'mandatory' && !attempt.user.email_verified) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AuthError('email_not_verified');
+    }
     // Only after the password: an inactive tenant is no secret from someone who knows it.
     // The account is checked in the same statement that writes last_login, so a refused login writes nothing.
     const user = await this.#users.recordLogin(attempt.user);
@@ -330,11 +335,15 @@ export class Auth {
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
-  async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
+  async register(input: RegistrationInput, client: ClientInfo, lang: Language = 'en'): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
     await this.#counted(() => this.#throttle.registration(client.ip), client);
     const user = await this.#users.create({ ...input, emailRequired: true }, client.gone);
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
+    if (this.config.emailVerification !== 'none') {
+      await this.#parts.recovery.startVerification(user.id, lang, client);
+      return publicUser({ ...user, email_verified: false });
+    }
     return publicUser(user);
   }
 
@@ -391,6 +400,24 @@ export class Auth {
     lang: Language = 'en',
   ): Promise<{ id: number; username: string; email: string }> {
     return this.#parts.recovery.adminReset(user, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
+  }
+
+  /** Mails a new verification link; the same answer whatever the address (SPEC §11). */
+  resendVerification(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.resendVerification(email, lang, client);
+  }
+
+  /** Follows a verification link: `uid` and `token` (djoser), or dj-rest-auth's `key` (`uid:token`). */
+  verifyEmail(link: { uid: string; token: string } | { key: string }, client: ClientInfo): Promise<void> {
+    if ('key' in link) {
+      const [uid = '', token = '', extra] = link.key.split(':');
+      // dj-rest-auth answers a bad key with 404.
+      return this.#parts.recovery.verifyEmail(uid, token, client).catch((error: unknown) => {
+        if (error instanceof ValidationError || (error instanceof AuthError && error.code === 'stale_token') || extra !== undefined) throw new AuthError('not_found', 'bad key');
+        throw error;
+      });
+    }
+    return this.#parts.recovery.verifyEmail(link.uid, link.token, client);
   }
 
   /** Resolves once background work started by requests (reset lookups, outbox rows, the sending they woke) is done. */

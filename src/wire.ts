@@ -163,7 +163,9 @@ export type DomainErrorCode =
   | 'not_found'
   | 'service_unavailable'
   | 'throttled'
-  | 'csrf_failed';
+  | 'csrf_failed'
+  | 'email_not_verified'
+  | 'stale_token';
 
 /** Error codes only the HTTP layer raises: the request's shape, not the domain. */
 export type HttpErrorCode =

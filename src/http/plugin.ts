@@ -38,6 +38,7 @@ import { meRoutes } from './routes/me.ts';
 import { refreshRoute } from './routes/refresh.ts';
 import { registerRoute } from './routes/register.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
+import { verifyEmailRoutes } from './routes/verify-email.ts';
 import { verifyRoute } from './routes/verify.ts';
 import type { App, RouteContext } from './types.ts';
 
@@ -65,6 +66,7 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   revocationsRoute,
   passwordResetRoutes,
   djRestAuthResetRoutes,
+  verifyEmailRoutes,
 ];
 
 /**

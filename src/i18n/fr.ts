@@ -85,6 +85,9 @@ export const FR: Readonly<Record<string, string>> = {
   'Password reset e-mail has been sent.': 'Un e-mail de réinitialisation du mot de passe a été envoyé.',
   'Password has been reset with the new password.': 'Le mot de passe a été réinitialisé avec le nouveau mot de passe.',
   'This user has no email address.': 'Cet utilisateur n’a pas d’adresse électronique.',
+  'Email address is not verified.': 'L’adresse électronique n’est pas vérifiée.',
+  'Stale token for given user.': 'Jeton périmé pour cet utilisateur.',
+  ok: 'ok',
 
   // Password validators (django.contrib.auth.password_validation).
   'This password is too short. It must contain at least {min_length} character.': 'Ce mot de passe est trop court. Il doit contenir au minimum {min_length} caractère.',

@@ -187,6 +187,75 @@ export class RecoveryService {
     throw new ValidationError({ token: [messages.token] });
   }
 
+  /**
+   * Starts verifying a user's address (registration, or a changed address,
+   * under EMAIL_VERIFICATION): the address counts as unverified until the
+   * mailed link is followed.
+   */
+  async startVerification(userId: number, lang: Language, client?: ClientInfo): Promise<void> {
+    const user = await this.#deps.users.findById(userId);
+    if (!user || user.email === '') return;
+    await this.#issueVerification(user, lang, client, true);
+  }
+
+  /** Mails a new verification link (djoser's resend_activation): answers the same whatever the address. */
+  async resendVerification(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    await this.#deps.throttle.passwordReset(client.ip);
+    if (!EMAIL.test(email)) throw new ValidationError({ email: [INVALID_EMAIL] });
+    this.#later(async () => {
+      const user = await this.#deps.users.findByEmail(email);
+      if (!user || !user.is_active || user.email_verified || this.#deps.config.emailVerification === 'none') return;
+      if (!(await this.#deps.throttle.mailToAddress(user.email))) return;
+      await this.#issueVerification(user, lang, client, false);
+    });
+  }
+
+  /**
+   * Follows a verification link: 400 for a bad uid or token (djoser's words),
+   * 403 `stale_token` when the address is verified already.
+   */
+  async verifyEmail(uid: string, token: string, client: ClientInfo): Promise<void> {
+    const messages = RESET_MESSAGES.djoser;
+    const id = decodeUid(uid);
+    const user = id === undefined ? undefined : await this.#deps.users.findById(id);
+    if (!user) throw new ValidationError({ uid: [messages.uid] });
+    const now = this.#deps.clock.now();
+    // A reset token is never a verification token: rows are looked up by purpose.
+    const row = RECOVERY_TOKEN.test(token) ? await this.#deps.recovery.find(user.id, 'email_verify', hashRecoveryToken(token)) : undefined;
+    if (!row || row.bound_to !== bindingOf(user.email.toLowerCase())) throw new ValidationError({ token: [messages.token] });
+    if (user.email_verified) throw new AuthError('stale_token', 'address already verified');
+    if (row.used_at !== null || row.expires_at.getTime() <= now) throw new ValidationError({ token: [messages.token] });
+    await this.#deps.transaction(async (unit) => {
+      if (!(await unit.recovery.consume(row.id, new Date(now)))) throw new AuthError('stale_token', 'verified meanwhile');
+      await unit.users.setEmailVerified(user.id, true);
+      await this.#deps.audit.recordIn(unit.audit, { type: 'email_verified', outcome: 'success', userId: user.id, client });
+    });
+  }
+
+  async #issueVerification(user: UserRow, lang: Language, client: ClientInfo | undefined, markUnverified: boolean): Promise<void> {
+    const { config, clock } = this.#deps;
+    const now = clock.now();
+    const { token, hash } = newRecoveryToken();
+    const link = this.#link(config.activationUrl, user.id, token);
+    await this.#deps.transaction(async (unit) => {
+      if (markUnverified) await unit.users.setEmailVerified(user.id, false);
+      await unit.recovery.replace({
+        userId: user.id,
+        purpose: 'email_verify',
+        hash,
+        boundTo: bindingOf(user.email.toLowerCase()),
+        at: new Date(now),
+        expiresAt: new Date(now + config.emailVerificationTokenLifetime),
+      });
+      await this.#deps.mailer.queue(
+        { kind: 'email_verify', to: user.email, lang, values: { username: user.username, email: user.email, link, lifetime: describeLifetime(config.emailVerificationTokenLifetime, lang) } },
+        unit.outbox,
+      );
+      await this.#deps.audit.recordIn(unit.audit, { type: 'email_verification_sent', outcome: 'success', userId: user.id, ...(client ? { client } : {}) });
+    });
+    this.#deps.mailer.wake();
+  }
+
   /** The background half of a request: silent whatever happens (no such user, over the hourly limit). */
   async #mailResetLink(email: string, lang: Language, client: ClientInfo): Promise<void> {
     const user = await this.#deps.users.findByEmail(email);

@@ -41,6 +41,17 @@ export class RecoveryRepo {
       .executeTakeFirst();
   }
 
+  /** The token with this hash for this user and purpose, used or expired or not. */
+  async find(userId: number, purpose: RecoveryPurpose, hash: string): Promise<RecoveryTokenRow | undefined> {
+    return this.#db
+      .selectFrom('recovery_tokens')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('purpose', '=', purpose)
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
+  }
+
   /** Marks the token used if it still is live; false when another request got there first. */
   async consume(id: string, now: Date): Promise<boolean> {
     const result = await this.#db
