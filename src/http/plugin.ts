@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
+import { registerAccountPages } from './account.ts';
 import { registerConsole } from './console.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
@@ -130,6 +131,7 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   for (const register of ROUTES) register(app, context);
   await registerDocsRoutes(app);
   await registerConsole(app, context);
+  await registerAccountPages(app, context);
 };
 
 function routerIgnoresTrailingSlash(instance: FastifyInstance): boolean {
