@@ -166,7 +166,7 @@ async function serve(config: Config): Promise<void> {
     const { applied, identifierClashes = [] } = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
     const logger = createLogger(config);
-    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
+    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, mailLogger: logger, onError: (error) => logError(error, 'background task failed') });
     await auth.start();
     const server = await buildApp({ auth, loggerInstance: logger });
     app = server;
