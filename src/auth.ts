@@ -10,7 +10,10 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
 import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
+import type { Language } from './i18n/index.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
+import type { Mailer } from './mail/outbox.ts';
+import type { Dialect, RecoveryService, ResetConfirmation } from './recovery/service.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
@@ -34,6 +37,7 @@ export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
 export type { CreateUserInput } from './users/service.ts';
 export type { BatchResult, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
+export type { Dialect, ResetConfirmation } from './recovery/service.ts';
 
 export type RegistrationInput = Pick<CreateUserInput, 'username' | 'email' | 'password' | 'firstName' | 'lastName'>;
 
@@ -81,6 +85,10 @@ export interface AuthParts {
   userCache?: UserCache;
   /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
+  /** Password reset and email verification by mail (SPEC §11). */
+  recovery: RecoveryService;
+  /** The mail outbox and its sender. */
+  mailer: Mailer;
 }
 
 /**
@@ -156,6 +164,11 @@ export class Auth {
         await this.#recordLockout(lockout, client, attempt.userId);
       }
       throw new AuthError('no_active_account', attempt.reason);
+    }
+    // Only after the password (SPEC §11): an unverified address is no secret from its owner.
+    if (this.config.emailVerification === 'mandatory' && !attempt.user.email_verified) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AuthError('email_not_verified');
     }
     // Only after the password: an inactive tenant is no secret from someone who knows it.
     // The account is checked in the same statement that writes last_login, so a refused login writes nothing.
@@ -328,11 +341,15 @@ export class Auth {
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
-  async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
+  async register(input: RegistrationInput, client: ClientInfo, lang: Language = 'en'): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
     await this.#counted(() => this.#throttle.registration(client.ip), client);
     const user = await this.#users.create({ ...input, emailRequired: true }, client.gone);
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
+    if (this.config.emailVerification !== 'none') {
+      await this.#parts.recovery.startVerification(user.id, lang, client);
+      return publicUser({ ...user, email_verified: false });
+    }
     return publicUser(user);
   }
 
@@ -354,6 +371,70 @@ export class Auth {
       detail: { sessions_ended: ended.length, forced_reset_cleared: user.password_needs_reset },
     });
     return pairBody(pair);
+  }
+
+  /**
+   * Asks for a reset link (SPEC §11): answers the same, at once, whether the
+   * address is known or not; past THROTTLE_PASSWORD_RESETS_PER_IP, 429.
+   * @example await auth.requestPasswordReset('ann@example.com', 'fr', client);
+   */
+  requestPasswordReset(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.requestReset(email, lang, client);
+  }
+
+  /** Checks a reset link without using it; the dialect's 400 when it is not good. */
+  validatePasswordReset(uid: string, token: string, dialect: Dialect): Promise<void> {
+    return this.#parts.recovery.validateReset(uid, token, dialect);
+  }
+
+  /**
+   * Sets a new password from a reset link: every session of the user ends, on
+   * every instance; nobody is logged in by it.
+   */
+  confirmPasswordReset(input: ResetConfirmation, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.confirmReset(input, client);
+  }
+
+  /**
+   * Mails a user a reset link on an administrator's word (the admin API, `latchkey send-password-reset`):
+   * a user id, or a username or email.
+   * @example await auth.sendPasswordReset('ann', { source: 'cli' });
+   */
+  async sendPasswordReset(
+    user: number | string,
+    by: { principal: Principal; client: ClientInfo } | { source: 'cli' },
+    lang: Language = 'en',
+  ): Promise<{ id: number; username: string; email: string }> {
+    return this.#parts.recovery.adminReset(user, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
+  }
+
+  /** Mails a new verification link; the same answer whatever the address (SPEC §11). */
+  resendVerification(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.resendVerification(email, lang, client);
+  }
+
+  /** Follows a verification link: `uid` and `token` (djoser), or dj-rest-auth's `key` (`uid:token`). */
+  verifyEmail(link: { uid: string; token: string } | { key: string }, client: ClientInfo): Promise<void> {
+    if ('key' in link) {
+      const [uid = '', token = '', extra] = link.key.split(':');
+      // dj-rest-auth answers a bad key with 404.
+      return this.#parts.recovery.verifyEmail(uid, token, client).catch((error: unknown) => {
+        if (error instanceof ValidationError || (error instanceof AuthError && error.code === 'stale_token') || extra !== undefined) throw new AuthError('not_found', 'bad key');
+        throw error;
+      });
+    }
+    return this.#parts.recovery.verifyEmail(link.uid, link.token, client);
+  }
+
+  /** Resolves once background work started by requests (reset lookups, outbox rows, the sending they woke) is done. */
+  async settled(): Promise<void> {
+    await this.#parts.recovery.settled();
+    await this.#parts.mailer.idle();
+  }
+
+  /** Sends every mail due now (a command about to exit); bounded by `deadlineMs`. */
+  drainMail(deadlineMs?: number): Promise<void> {
+    return this.#parts.mailer.drain(deadlineMs);
   }
 
   /**

@@ -65,6 +65,36 @@ export interface Config {
   corsOrigins: string[];
   /** Base of absolute URLs in responses (`https://auth.example.com`), without a trailing slash. */
   publicUrl: string | undefined;
+  /** Mail (SPEC §11): how it leaves, with Django's EMAIL_* settings. */
+  mail: MailConfig;
+  /** Where mailed links point: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL / ACTIVATION_URL (djoser's names). */
+  frontendUrl: string | undefined;
+  passwordResetConfirmUrl: string;
+  activationUrl: string;
+  emailVerification: 'none' | 'optional' | 'mandatory';
+  /** Milliseconds. */
+  passwordResetTokenLifetime: number;
+  emailVerificationTokenLifetime: number;
+  /** The replaced Django site's SECRET_KEY: its mailed reset links keep working (Django's PasswordResetTokenGenerator). */
+  djangoSecretKey: string | undefined;
+  /** Django's PASSWORD_RESET_TIMEOUT, in milliseconds. */
+  djangoPasswordResetTimeout: number;
+}
+
+/** Django's EMAIL_* settings, under Django's names in the environment. */
+export interface MailConfig {
+  backend: 'console' | 'smtp';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  useTls: boolean;
+  useSsl: boolean;
+  /** Milliseconds a connection may take (EMAIL_TIMEOUT). */
+  timeout: number;
+  from: string;
+  /** A directory whose templates replace the built-in ones, file by file. */
+  templatesDir: string | undefined;
 }
 
 /** Throttling limits, each per window and per client IP unless said otherwise. */
@@ -76,6 +106,10 @@ export interface ThrottleConfig {
   loginFailuresPerIp: number;
   registrationsPerIp: number;
   refreshesPerIp: number;
+  /** Password-reset (and verification) requests per IP per window: past it, 429. */
+  passwordResetsPerIp: number;
+  /** Requests per address per hour: past it, dropped silently. */
+  passwordResetsPerAddress: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -180,6 +214,26 @@ export const DEFAULTS = {
   COOKIE_BODY_TOKENS: { default: 'false', parse: parseBoolean },
   CORS_ORIGINS: { default: undefined, parse: parseOrigins },
   PUBLIC_URL: { default: undefined, parse: parsePublicUrl },
+  THROTTLE_PASSWORD_RESETS_PER_IP: { default: '20', parse: parseLimit },
+  THROTTLE_PASSWORD_RESETS_PER_ADDRESS: { default: '3', parse: parseLimit },
+  EMAIL_BACKEND: { default: 'console', parse: oneOf(['console', 'smtp'] as const) },
+  EMAIL_HOST: { default: 'localhost', parse: (v: string) => v.trim() },
+  EMAIL_PORT: { default: '25', parse: parsePort },
+  EMAIL_HOST_USER: { default: '', parse: (v: string) => v },
+  EMAIL_HOST_PASSWORD: { default: '', parse: (v: string) => v },
+  EMAIL_USE_TLS: { default: 'false', parse: parseBoolean },
+  EMAIL_USE_SSL: { default: 'false', parse: parseBoolean },
+  EMAIL_TIMEOUT: { default: '30s', parse: parseDuration },
+  DEFAULT_FROM_EMAIL: { default: 'webmaster@localhost', parse: (v: string) => v.trim() },
+  EMAIL_TEMPLATES_DIR: { default: undefined, parse: (v: string) => v },
+  FRONTEND_URL: { default: undefined, parse: parsePublicUrl },
+  PASSWORD_RESET_CONFIRM_URL: { default: '/account/reset/{uid}/{token}', parse: parseLinkTemplate },
+  ACTIVATION_URL: { default: '/account/verify-email/{uid}/{token}', parse: parseLinkTemplate },
+  EMAIL_VERIFICATION: { default: 'none', parse: oneOf(['none', 'optional', 'mandatory'] as const) },
+  PASSWORD_RESET_TOKEN_LIFETIME: { default: '1h', parse: parseDuration },
+  EMAIL_VERIFICATION_TOKEN_LIFETIME: { default: '24h', parse: parseDuration },
+  DJANGO_SECRET_KEY: { default: undefined, parse: (v: string) => v },
+  PASSWORD_RESET_TIMEOUT: { default: '259200', parse: parseDuration },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -240,6 +294,13 @@ function parsePublicUrl(value: string, variable: string): string {
   const parsed = new URL(url);
   if (parsed.search || parsed.hash) throw new ConfigError(variable, 'must not carry a query or a fragment');
   return url.replace(/\/+$/, '');
+}
+
+/** A link path or URL with `{uid}` and `{token}` (djoser's PASSWORD_RESET_CONFIRM_URL, ACTIVATION_URL). */
+function parseLinkTemplate(value: string, variable: string): string {
+  const v = value.trim();
+  if (!v.includes('{uid}') || !v.includes('{token}')) throw new ConfigError(variable, 'must contain {uid} and {token}');
+  return v;
 }
 
 function parseRoles(value: string, variable: string): string[] {
@@ -371,6 +432,8 @@ export function loadConfig(env: Env = process.env): Config {
           loginFailuresPerIp: required(read(env, 'THROTTLE_LOGIN_FAILURES_PER_IP')),
           registrationsPerIp: required(read(env, 'THROTTLE_REGISTRATIONS_PER_IP')),
           refreshesPerIp: required(read(env, 'THROTTLE_REFRESHES_PER_IP')),
+          passwordResetsPerIp: required(read(env, 'THROTTLE_PASSWORD_RESETS_PER_IP')),
+          passwordResetsPerAddress: required(read(env, 'THROTTLE_PASSWORD_RESETS_PER_ADDRESS')),
         }
       : undefined,
     ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
@@ -383,7 +446,33 @@ export function loadConfig(env: Env = process.env): Config {
     cookieBodyTokens: required(read(env, 'COOKIE_BODY_TOKENS')),
     corsOrigins: read(env, 'CORS_ORIGINS') ?? [],
     publicUrl: read(env, 'PUBLIC_URL'),
+    mail: {
+      backend: required(read(env, 'EMAIL_BACKEND')),
+      host: required(read(env, 'EMAIL_HOST')),
+      port: required(read(env, 'EMAIL_PORT')),
+      user: required(read(env, 'EMAIL_HOST_USER')),
+      password: required(read(env, 'EMAIL_HOST_PASSWORD')),
+      useTls: required(read(env, 'EMAIL_USE_TLS')),
+      useSsl: required(read(env, 'EMAIL_USE_SSL')),
+      timeout: required(read(env, 'EMAIL_TIMEOUT')),
+      from: required(read(env, 'DEFAULT_FROM_EMAIL')),
+      templatesDir: read(env, 'EMAIL_TEMPLATES_DIR'),
+    },
+    frontendUrl: read(env, 'FRONTEND_URL'),
+    passwordResetConfirmUrl: required(read(env, 'PASSWORD_RESET_CONFIRM_URL')),
+    activationUrl: required(read(env, 'ACTIVATION_URL')),
+    emailVerification: required(read(env, 'EMAIL_VERIFICATION')),
+    passwordResetTokenLifetime: required(read(env, 'PASSWORD_RESET_TOKEN_LIFETIME')),
+    emailVerificationTokenLifetime: required(read(env, 'EMAIL_VERIFICATION_TOKEN_LIFETIME')),
+    djangoSecretKey: read(env, 'DJANGO_SECRET_KEY'),
+    djangoPasswordResetTimeout: required(read(env, 'PASSWORD_RESET_TIMEOUT')),
   };
+  // Django refuses both too: implicit TLS (SSL) and STARTTLS (TLS) exclude each other.
+  if (config.mail.useTls && config.mail.useSsl) throw new ConfigError('EMAIL_USE_SSL', 'cannot be true with EMAIL_USE_TLS (choose one)');
+  // Mailed links are never built from a Host header: production must say where they point.
+  if (production && config.mail.backend === 'smtp' && !config.frontendUrl && !config.publicUrl) {
+    throw new ConfigError('PUBLIC_URL', 'is required with EMAIL_BACKEND=smtp when NODE_ENV=production and FRONTEND_URL is unset (mailed links)');
+  }
   if (config.throttle && config.throttle.window < 1000) throw new ConfigError('THROTTLE_WINDOW', 'must be at least 1s');
   // Browsers drop a SameSite=None cookie that is not Secure.
   if (config.cookieSameSite === 'None' && !config.cookieSecure) {

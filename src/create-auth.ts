@@ -10,6 +10,10 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Redis } from 'ioredis';
 import { HashGate } from './limits/hashing.ts';
+import { Mailer, type SenderOptions } from './mail/outbox.ts';
+import { MailTemplates } from './mail/templates.ts';
+import { consoleTransport, smtpTransport, type MailLogger, type MailTransport } from './mail/transport.ts';
+import { RecoveryService } from './recovery/service.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { redisRevocations, revocationChannel } from './sessions/redis-feed.ts';
@@ -20,6 +24,8 @@ import type { Store } from './store/connect.ts';
 import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
+import { OutboxRepo } from './store/repos/outbox.ts';
+import { RecoveryRepo } from './store/repos/recovery.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
 import { UsersRepo } from './store/repos/users.ts';
 import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
@@ -58,6 +64,12 @@ export interface AuthDeps {
   redis?: Redis;
   /** Replaces the throttle the settings describe (tests). */
   throttle?: Throttle;
+  /** Where EMAIL_BACKEND=console writes each mail (the server's pino logger); default: standard output. */
+  mailLogger?: MailLogger;
+  /** Replaces the transport EMAIL_BACKEND describes. */
+  mailTransport?: MailTransport;
+  /** The outbox sender's retry timing (tests make it quick). */
+  mailSender?: Partial<SenderOptions>;
 }
 
 /** How often each instance re-reads recent revocations, in case a notification was lost. */
@@ -133,6 +145,37 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     clock,
     roles: config.roles,
   });
+  const mailer = new Mailer({
+    repo: new OutboxRepo(store.db),
+    templates: new MailTemplates(config.mail.templatesDir),
+    transport: deps.mailTransport ?? (config.mail.backend === 'smtp' ? smtpTransport(config.mail) : consoleTransport(config.mail.from, deps.mailLogger)),
+    clock,
+    ...(deps.mailSender ? { options: deps.mailSender } : {}),
+    ...(onError ? { onError } : {}),
+  });
+  resources.push({ start: async () => mailer.start(), stop: () => mailer.stop() });
+  const recovery = new RecoveryService({
+    config,
+    clock,
+    users: usersRepo,
+    recovery: new RecoveryRepo(store.db),
+    userService: users,
+    mailer,
+    audit,
+    throttle,
+    revocations,
+    transaction: (work) =>
+      store.db.transaction().execute((tx) =>
+        work({
+          users: new UsersRepo(tx),
+          recovery: new RecoveryRepo(tx),
+          sessions: new SessionsRepo(tx, store.channel),
+          audit: new AuditRepo(tx),
+          outbox: new OutboxRepo(tx),
+        }),
+      ),
+    ...(onError ? { onError } : {}),
+  });
   const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
   // Every revocation this process makes goes out on Redis too, whether or not it follows the feeds (a CLI command does not).
   if (fanOut) revocations.onLocal(fanOut.publish);
@@ -169,5 +212,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     hashGate,
     userCache,
     resources,
+    recovery,
+    mailer,
   });
 }

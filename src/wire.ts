@@ -118,6 +118,10 @@ export const AUDIT_EVENT_TYPES = [
   'account_deactivated',
   'users_imported',
   'sessions_imported',
+  'password_reset_requested',
+  'password_reset_completed',
+  'email_verification_sent',
+  'email_verified',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -159,7 +163,9 @@ export type DomainErrorCode =
   | 'not_found'
   | 'service_unavailable'
   | 'throttled'
-  | 'csrf_failed';
+  | 'csrf_failed'
+  | 'email_not_verified'
+  | 'stale_token';
 
 /** Error codes only the HTTP layer raises: the request's shape, not the domain. */
 export type HttpErrorCode =

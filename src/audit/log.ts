@@ -48,6 +48,16 @@ export class AuditLog {
   }
 
   /**
+   * Records an event as part of a transaction (`repo` is bound to it): the row
+   * exists only if the transaction commits, and a failed insert fails it.
+   */
+  async recordIn(repo: AuditRepo, event: AuditEvent): Promise<void> {
+    const row = this.row(event);
+    await repo.insert(row);
+    this.logged(row);
+  }
+
+  /**
    * The event's row, not yet written nor logged: for a caller that writes it
    * in its own statement (a refresh writes its rotation and its event in one),
    * then calls `logged` once it is written.

@@ -29,6 +29,8 @@ export const DOMAIN_ERRORS = {
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
   throttled: { status: 429, detail: 'Request was throttled.' },
   csrf_failed: { status: 403, detail: 'CSRF Failed: CSRF token missing or incorrect.' },
+  email_not_verified: { status: 403, detail: 'Email address is not verified.' },
+  stale_token: { status: 403, detail: 'Stale token for given user.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** SimpleJWT's words for why a token was refused: the `detail` (in a body) or the `message` (from a header). */

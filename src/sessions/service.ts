@@ -17,6 +17,8 @@ export interface TokenSubject {
   /** False when the user's account (tenant) is deactivated. */
   accountActive: boolean;
   passwordNeedsReset: boolean;
+  /** Whether the address is proven (the `email_verified` claim, with EMAIL_VERIFICATION). */
+  emailVerified?: boolean;
 }
 
 export interface ClientInfo {
@@ -278,6 +280,7 @@ export class SessionService {
       role: subject.role,
       accountId: subject.accountId,
       ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
+      ...(subject.emailVerified !== undefined ? { emailVerified: subject.emailVerified } : {}),
     };
   }
 }

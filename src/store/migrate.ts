@@ -3,6 +3,7 @@ import * as initial from './migrations/0001_initial.ts';
 import * as accountsAudit from './migrations/0002_accounts_audit.ts';
 import * as identifierRule from './migrations/0003_identifier_rule.ts';
 import * as userChanges from './migrations/0004_user_changes.ts';
+import * as mailRecovery from './migrations/0005_mail_recovery.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_accounts_audit': accountsAudit,
   '0003_identifier_rule': identifierRule,
   '0004_user_changes': userChanges,
+  '0005_mail_recovery': mailRecovery,
 };
 
 export interface MigrationReport {

@@ -18,6 +18,8 @@ export interface TokenClaims {
   accountId: number | null;
   /** Set on tokens of a user who must change their password first (forced reset): most routes refuse them. */
   passwordResetRequired?: boolean;
+  /** Whether the user's address is proven; written only when EMAIL_VERIFICATION is not `none`. */
+  emailVerified?: boolean;
 }
 
 /** A JWT ID as SimpleJWT makes one: a uuid4 in 32 lowercase hex characters. */

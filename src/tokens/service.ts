@@ -11,7 +11,7 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
-type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'>;
+type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'> & { emailVerification?: Config['emailVerification'] };
 
 /**
  * Issues and verifies Latchkey's JWTs with SimpleJWT's claims. Knows nothing of
@@ -45,6 +45,7 @@ export class TokenService {
     if (claims.role !== null) payload.role = claims.role;
     if (claims.accountId !== null) payload.account_id = claims.accountId;
     if (claims.passwordResetRequired) payload.password_reset_required = true;
+    if (claims.emailVerified !== undefined && (this.#settings.emailVerification ?? 'none') !== 'none') payload.email_verified = claims.emailVerified;
     if (jwtIssuer !== undefined) payload.iss = jwtIssuer;
     if (jwtAudience !== undefined) payload.aud = jwtAudience;
     return { token: encode(payload, this.#keys.current), claims, expiresAt: claims.exp * 1000 };

@@ -115,6 +115,11 @@ export class UserService {
     await this.#repo.updatePassword(user.id, await this.#hashing(() => this.#passwords.hash(newPassword), gone), { clearReset: true });
   }
 
+  /** A new argon2id hash of `password`, through the hashing gate (a password reset stores it). */
+  hashPassword(password: string, gone?: ClientGone): Promise<string> {
+    return this.#hashing(() => this.#passwords.hash(password), gone);
+  }
+
   /** The user's row; from the user cache unless `fresh` (a password check reads the database). */
   async get(id: number, options: { fresh?: boolean } = {}): Promise<UserRow | undefined> {
     if (this.#cache === undefined || options.fresh) return this.#repo.findById(id);

@@ -88,6 +88,36 @@ Environment:
                     from the database since (default 2m, 0 = never)
   REVOCATION_LISTEN follow revocations with PostgreSQL LISTEN (default true;
                     false behind PgBouncer in transaction mode: set REDIS_URL)
+  THROTTLE_PASSWORD_RESETS_PER_IP
+                    password-reset and verification-mail requests from one IP
+                    per window (default 20; past it, 429)
+  THROTTLE_PASSWORD_RESETS_PER_ADDRESS
+                    such requests for one address per hour (default 3; past
+                    it, dropped silently: still 204)
+  EMAIL_BACKEND     console (default: each mail, link included, in the log) or smtp
+  EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD
+                    the SMTP server, Django's names (localhost, 25, none)
+  EMAIL_USE_TLS, EMAIL_USE_SSL
+                    STARTTLS or implicit TLS (both false by default; not both)
+  EMAIL_TIMEOUT     SMTP connection timeout (default 30s)
+  DEFAULT_FROM_EMAIL
+                    the From address (default webmaster@localhost)
+  EMAIL_TEMPLATES_DIR
+                    templates replacing the built-in ones, file by file:
+                    KIND.LANG.subject.txt, KIND.LANG.txt, KIND.LANG.html
+  FRONTEND_URL      base of mailed links (unset = Latchkey's own /account/
+                    pages under PUBLIC_URL, or this server's HOST:PORT)
+  PASSWORD_RESET_CONFIRM_URL, ACTIVATION_URL
+                    link paths with {uid} and {token} (djoser's names;
+                    /account/reset/{uid}/{token}, /account/verify-email/{uid}/{token})
+  EMAIL_VERIFICATION
+                    none (default), optional or mandatory (login refused
+                    until the address is verified)
+  PASSWORD_RESET_TOKEN_LIFETIME, EMAIL_VERIFICATION_TOKEN_LIFETIME
+                    how long mailed links work (1h, 24h)
+  DJANGO_SECRET_KEY, PASSWORD_RESET_TIMEOUT
+                    the replaced Django site's SECRET_KEY: its reset links
+                    keep working within PASSWORD_RESET_TIMEOUT (default 3 days)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
@@ -139,7 +169,7 @@ async function serve(config: Config): Promise<void> {
     const { applied, identifierClashes = [] } = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
     const logger = createLogger(config);
-    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
+    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, mailLogger: logger, onError: (error) => logError(error, 'background task failed') });
     await auth.start();
     const server = await buildApp({ auth, loggerInstance: logger });
     app = server;

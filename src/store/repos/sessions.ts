@@ -25,7 +25,8 @@ export type RevokeReason =
   | 'admin_logout'
   | 'password_reset_forced'
   | 'claims_changed'
-  | 'all_tokens_invalidated';
+  | 'all_tokens_invalidated'
+  | 'password_reset';
 
 /** Whose sessions to end: listed ones, every one of a user, or of every user of an account. */
 export type RevokeTarget =

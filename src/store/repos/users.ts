@@ -54,6 +54,21 @@ export class UsersRepo {
     return this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** The user with this email address, case-insensitively (password reset); never for an empty address. */
+  async findByEmail(email: string): Promise<UserRow | undefined> {
+    if (email === '') return undefined;
+    return this.#db.selectFrom('users').selectAll().where(sql`lower(email)`, '=', email.toLowerCase()).limit(1).executeTakeFirst();
+  }
+
+  /** The user, locked until the transaction ends (a reset confirm checks and writes the password under it). */
+  async lockById(id: number): Promise<UserRow | undefined> {
+    return this.#db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
+  async setEmailVerified(id: number, verified: boolean): Promise<void> {
+    await this.#db.updateTable('users').set({ email_verified: verified }).where('id', '=', id).execute();
+  }
+
   /**
    * Which of username and email already name someone (case-insensitively): a
    * username is taken by another's username or email, an email by another's
