@@ -164,16 +164,21 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     audit,
     throttle,
     revocations,
-    transaction: (work) =>
-      store.db.transaction().execute((tx) =>
+    // Users changed in the transaction leave this instance's cache once it commits (the trigger's notification may come later).
+    transaction: async (work) => {
+      const changed: number[] = [];
+      const result = await store.db.transaction().execute((tx) =>
         work({
-          users: new UsersRepo(tx),
+          users: new UsersRepo(tx, { changed: (ids) => changed.push(...ids) }),
           recovery: new RecoveryRepo(tx),
           sessions: new SessionsRepo(tx, store.channel),
           audit: new AuditRepo(tx),
           outbox: new OutboxRepo(tx),
         }),
-      ),
+      );
+      userCache.invalidate(changed);
+      return result;
+    },
     ...(onError ? { onError } : {}),
   });
   const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
