@@ -191,7 +191,16 @@ export class Auth {
     } catch (error) {
       if (error instanceof ReuseDetectedError) {
         const { userId, sid: sessionId } = error.claims;
-        await this.#audit.record({ type: 'refresh_reuse_detected', outcome: 'failure', userId, sessionId, client, detail: { session_revoked: true } });
+        await this.#audit.record({
+          type: 'refresh_reuse_detected',
+          outcome: 'failure',
+          userId,
+          sessionId,
+          client,
+          detail: { session_revoked: true, successor_unused: error.successorUnused },
+        });
+        // The classic non-rotating front end (SimpleJWT's default): it never stored the rotated token.
+        if (error.successorUnused) this.#audit.warn({ user_id: userId, session_id: sessionId }, ROTATION_HINT);
       }
       throw error;
     }
@@ -452,6 +461,12 @@ function pairBody(pair: TokenPair): TokenPairResponse {
     refresh_expires_at: isoSeconds(pair.refresh.expiresAt),
   };
 }
+
+/** Logged when a spent refresh token comes back and the token it was exchanged for was never used. */
+export const ROTATION_HINT =
+  'refresh token reuse: the client presented a rotated-out refresh token and never used the one it was given in exchange, '
+  + 'so its session was revoked. A front end written for SimpleJWT without rotation never stores the rotated token; '
+  + 'if the replaced site had ROTATE_REFRESH_TOKENS off (SimpleJWT\'s default), set ROTATE_REFRESH_TOKENS=false here too';
 
 /** SimpleJWT's words, as its verify serializer raises them. */
 const BLACKLISTED = 'Token is blacklisted';

@@ -118,6 +118,7 @@ export const AUDIT_EVENT_TYPES = [
   'account_deactivated',
   'users_imported',
   'sessions_imported',
+  'simplejwt_token_exchanged',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

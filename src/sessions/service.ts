@@ -41,9 +41,16 @@ export interface RefreshResult {
 /** A spent refresh token presented outside the grace window: its session has been revoked. */
 export class ReuseDetectedError extends TokenError {
   readonly claims: TokenClaims;
-  constructor(claims: TokenClaims) {
+  /**
+   * The token the reused one was exchanged for was never presented itself: the
+   * client kept the old one, as a front end written for SimpleJWT without
+   * rotation does (its ROTATE_REFRESH_TOKENS was off).
+   */
+  readonly successorUnused: boolean;
+  constructor(claims: TokenClaims, successorUnused = false) {
     super('blacklisted', 'refresh token reused: session revoked');
     this.claims = claims;
+    this.successorUnused = successorUnused;
   }
 }
 
@@ -114,7 +121,7 @@ export class SessionService {
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
 
-    const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
+    const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | { reuse: { successorUnused: boolean } }> => {
       const session = await tx.lockSession(claims.sid);
       if (!session || session.user_id !== claims.userId) throw invalid('no such session');
       if (session.revoked_at !== null) throw blacklisted('session revoked');
@@ -139,12 +146,12 @@ export class SessionService {
         return this.#resign(subject, successor);
       }
       await tx.revoke({ sessionIds: [session.id] }, 'reuse_detected', new Date(now));
-      return 'reuse';
+      return { reuse: { successorUnused: successor !== undefined && successor.spent_at === null } };
     });
 
-    if (outcome === 'reuse') {
+    if ('reuse' in outcome) {
       this.#revocations.add([claims.sid], now);
-      throw new ReuseDetectedError(claims);
+      throw new ReuseDetectedError(claims, outcome.reuse.successorUnused);
     }
     return { ...outcome, claims };
   }
