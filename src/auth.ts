@@ -182,7 +182,8 @@ export class Auth {
     try {
       const result = await this.#sessions.refresh(refreshToken, client);
       const { userId, sid: sessionId } = result.claims;
-      await this.#audit.record({ type: 'token_refreshed', outcome: 'success', userId, sessionId, client });
+      // A SimpleJWT token's first exchange (ACCEPT_SIMPLEJWT_TOKENS, or an imported session) is its own event.
+      await this.#audit.record({ type: result.exchanged ? 'simplejwt_token_exchanged' : 'token_refreshed', outcome: 'success', userId, sessionId, client });
       return {
         access: result.access.token,
         access_expires_at: isoSeconds(result.access.expiresAt),
@@ -237,6 +238,9 @@ export class Auth {
     const bound = this.config.revocationMaxStaleness;
     if (bound > 0 && this.#parts.sync.staleFor() > bound) throw new AuthError('service_unavailable', 'revocations not heard for too long');
     if (this.#sessions.isRevoked(claims.sid)) throw new TokenError('blacklisted', 'session revoked');
+    // A SimpleJWT access token (ACCEPT_SIMPLEJWT_TOKENS) has no session: refused once its user was logged
+    // out everywhere, deactivated or invalidated since it was issued. Also from memory.
+    if (claims.legacy && this.#sessions.isCutOff(claims.userId, claims.iat)) throw new TokenError('blacklisted', 'user-wide logout since issued');
     return {
       userId: claims.userId,
       sessionId: claims.sid,
@@ -248,11 +252,23 @@ export class Auth {
 
   /** Ends one session: the refresh token's if given, else the caller's current one. */
   async logout(by: { refreshToken: string } | { principal: Principal }, client: ClientInfo = NO_CLIENT): Promise<void> {
-    const { userId, sessionId } = 'refreshToken' in by
-      ? await this.#sessions.checkRefresh(this.#tokens.verify(by.refreshToken, 'refresh', this.#clock.now())).then((c) => ({ userId: c.userId, sessionId: c.sid }))
-      : by.principal;
-    await this.#sessions.revoke({ sessionIds: [sessionId] }, 'logout');
-    await this.#audit.record({ type: 'logout', outcome: 'success', userId, sessionId, client });
+    let ended: { userId: number; sessionId: string };
+    if ('refreshToken' in by) {
+      const claims = await this.#sessions.checkRefresh(this.#tokens.verify(by.refreshToken, 'refresh', this.#clock.now()));
+      if (claims.adopt) {
+        // A SimpleJWT refresh token never exchanged here: it has no session to end, and may never be exchanged now.
+        await this.#sessions.spendLegacy(claims, 'logged_out');
+        await this.#audit.record({ type: 'logout', outcome: 'success', userId: claims.userId, client, detail: { simplejwt: true } });
+        return;
+      }
+      ended = { userId: claims.userId, sessionId: claims.sid };
+    } else {
+      ended = by.principal;
+    }
+    const { userId, sessionId } = ended;
+    // A SimpleJWT access token alone (ACCEPT_SIMPLEJWT_TOKENS) names no session: nothing to end, as on the old site.
+    if (sessionId !== '') await this.#sessions.revoke({ sessionIds: [sessionId] }, 'logout');
+    await this.#audit.record({ type: 'logout', outcome: 'success', userId, sessionId: sessionId || null, client });
   }
 
   /** Ends every session of the caller, on every device. */
@@ -347,7 +363,9 @@ export class Auth {
     const user = await this.#activeUser(principal);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
-    const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
+    const subject = tokenSubject({ ...user, password_needs_reset: false }, true);
+    // A caller with a SimpleJWT access token (no session) carries on in a new session.
+    const pair = principal.sessionId === '' ? await this.#sessions.open(subject, client) : await this.#sessions.reissue(subject, principal.sessionId, client);
     await this.#audit.record({
       type: 'password_changed',
       outcome: 'success',

@@ -129,6 +129,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   const sync = new RevocationSync(revocations, {
     feeds: [storeNotifications(store), ...(deps.feeds ?? [])],
     loadRevokedSince: (since) => sessionsRepo.revokedSince(since),
+    loadCutoffsSince: (since) => sessionsRepo.cutoffsSince(since),
     reconcileEveryMs: RECONCILE_EVERY_MS,
     clock,
     ...(onError ? { onError } : {}),

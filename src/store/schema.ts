@@ -7,6 +7,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   accounts: AccountsTable;
   audit_events: AuditEventsTable;
+  token_cutoffs: TokenCutoffsTable;
+  simplejwt_spent_tokens: SimplejwtSpentTokensTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -77,6 +79,20 @@ export interface AuditEventsTable {
   detail: ColumnType<Record<string, unknown>, string, string>;
 }
 
+/** Per user (`subject`: the id in decimal) or for everyone (`*`): tokens without a session issued before `not_before` are void. */
+export interface TokenCutoffsTable {
+  subject: string;
+  not_before: Timestamp;
+}
+
+/** SimpleJWT refresh-token jtis that must not be exchanged (again), until they expire. */
+export interface SimplejwtSpentTokensTable {
+  jti: string;
+  /** `blacklisted` (imported), `logged_out`, `ended` (its session is gone). */
+  reason: string;
+  expires_at: Timestamp;
+}
+
 /** Every column of every table, checked against the migrated database by a test. */
 export const COLUMNS = {
   users: {
@@ -96,4 +112,6 @@ export const COLUMNS = {
   audit_events: {
     id: true, type: true, at: true, user_id: true, session_id: true, ip: true, user_agent: true, outcome: true, detail: true,
   },
+  token_cutoffs: { subject: true, not_before: true },
+  simplejwt_spent_tokens: { jti: true, reason: true, expires_at: true },
 } as const satisfies { [T in keyof Database]: Record<keyof Database[T], true> };
