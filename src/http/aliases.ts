@@ -33,7 +33,9 @@ export function pathAliases(app: App, config: Pick<Config, 'authBasePath' | 'pat
     if (done) return;
     const captured = route as Captured;
     const path = captured.routePath.replace(/\/+$/, '');
-    if (path.endsWith('*')) wildcards.push(path.slice(0, -1).replace(/\/+$/, ''));
+    // A wildcard under a path (static assets) claims what is below it; a bare `*` (the CORS preflight) claims nothing.
+    const wildcard = path.endsWith('*') ? path.slice(0, -1).replace(/\/+$/, '') : undefined;
+    if (wildcard) wildcards.push(wildcard);
     taken.add(path);
     const name = routeNameOf(config, path);
     // Fastify adds HEAD beside each GET (the alias's GET gets its own); a trailing-slash twin (plugin.ts) is the
