@@ -8,7 +8,15 @@ import type { Admin } from './admin/service.ts';
 import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
+import {
+  importDjangoBatch,
+  importDjangoSessions,
+  type BatchResult,
+  type ImportBlacklisted,
+  type ImportSession,
+  type ImportUser,
+  type SessionBatchResult,
+} from './django/import.ts';
 import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
@@ -32,7 +40,7 @@ export type { UserChanges } from './store/repos/users.ts';
 export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
 export type { CreateUserInput } from './users/service.ts';
-export type { BatchResult, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
+export type { BatchResult, ImportBlacklisted, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
 
 export type RegistrationInput = Pick<CreateUserInput, 'username' | 'email' | 'password' | 'firstName' | 'lastName'>;
 
@@ -344,6 +352,11 @@ export class Auth {
       detail: { imported: result.imported, already_present: result.present, users: result.userIds.length },
     });
     return result;
+  }
+
+  /** Records a batch of tokens the Django site had blacklisted: under ACCEPT_SIMPLEJWT_TOKENS they are refused, never exchanged. */
+  async importBlacklisted(tokens: ImportBlacklisted[]): Promise<{ recorded: number }> {
+    return { recorded: await this.#parts.imports.insertBlacklisted(tokens.map((token) => ({ jti: token.jti, expiresAt: new Date(token.expiresAt) }))) };
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
