@@ -15,6 +15,7 @@ import {
   credentialNotValid,
   harness,
   login,
+  manualClock,
   PASSWORD,
   storeNames,
   TEST_SIGNING_KEY,
@@ -186,6 +187,29 @@ for (const name of storeNames()) {
       assert.equal((await me(h, pair.access)).statusCode, 200);
       assert.equal((await me(h, django.access)).statusCode, 401);
       assert.equal((await refresh(h, django.refresh)).statusCode, 401);
+    });
+  });
+
+  describe(`ACCEPT_SIMPLEJWT_TOKENS=true and flush-expired-tokens on ${name}`, () => {
+    const clock = manualClock(Date.now());
+    let h: Harness;
+    before(async () => { h = await harness(name, { clock, env: ON }); });
+    after(() => h.close());
+
+    it('a Django refresh token whose session was ended and purged is still refused until it expires', async () => {
+      const { id } = await createUser(h);
+      const django = mint(id);
+      // The manual clock catches up with the real time SimpleJWT stamped the token with.
+      clock.advance(Math.max(0, Date.now() - clock.now()) + 1000);
+      const pair = (await refresh(h, django.refresh)).json() as { refresh: string };
+      assert.equal((await post(h, '/auth/logout/', { refresh: pair.refresh })).statusCode, 200);
+      // Past the revocation horizon (an access lifetime): the purge deletes the session and the token's row.
+      clock.advance(20 * 60_000);
+      await h.auth.flushExpiredTokens();
+      assert.equal((await h.store.db.selectFrom('refresh_tokens').select('jti').where('jti', '=', claimsOf(django.refresh).jti as string).execute()).length, 0);
+      const again = await refresh(h, django.refresh);
+      assert.deepEqual([again.statusCode, again.json()], [401, tokenNotValid(BLACKLISTED)]);
+      assert.equal((await h.store.db.selectFrom('sessions').select('id').where('user_id', '=', id).execute()).length, 0, 'no new session');
     });
   });
 
