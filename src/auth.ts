@@ -282,7 +282,7 @@ export class Auth {
   /** Ends every session of the caller, on every device. */
   async logoutAll(principal: Principal, client: ClientInfo = NO_CLIENT): Promise<number> {
     const ended = (await this.#sessions.revoke({ userId: principal.userId }, 'logout_all')).length;
-    await this.#audit.record({ type: 'logout_all', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId, client, detail: { sessions_ended: ended } });
+    await this.#audit.record({ type: 'logout_all', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId || null, client, detail: { sessions_ended: ended } });
     return ended;
   }
 
@@ -383,7 +383,8 @@ export class Auth {
       type: 'password_changed',
       outcome: 'success',
       userId: user.id,
-      sessionId: principal.sessionId,
+      // The session carried on, or the one opened for a SimpleJWT access token.
+      sessionId: pair.refresh.claims.sid,
       client,
       detail: { sessions_ended: ended.length, forced_reset_cleared: user.password_needs_reset },
     });
