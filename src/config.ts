@@ -45,6 +45,10 @@ export interface Config {
   logFormat: 'auto' | 'pretty' | 'json';
   /** Rate-limit counters and revocation fan-out shared by every instance; unset = process memory. */
   redisUrl: string | undefined;
+  /** Prefix of every key and pub/sub channel Latchkey uses in Redis (two deployments on one Redis set different ones). */
+  redisPrefix: string;
+  /** Follow revocations with PostgreSQL LISTEN/NOTIFY (off behind PgBouncer in transaction mode, where LISTEN hears nothing). */
+  revocationListen: boolean;
   /** Fastify's `trustProxy`: whom to believe about the client's address in `X-Forwarded-For`. */
   trustProxy: boolean | number | string[];
   /** SPEC §5's limits; undefined with THROTTLE=off. */
@@ -175,6 +179,8 @@ export const DEFAULTS = {
   JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
   REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
   REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
+  REVOCATION_LISTEN: { default: 'true', parse: parseBoolean },
+  REDIS_PREFIX: { default: 'latchkey', parse: parseRedisPrefix },
   AUTH_COOKIES: { default: undefined, parse: parseBoolean },
   ENABLE_JWT_AUTH: { default: undefined, parse: parseBoolean },
   COOKIE_SECURE: { default: 'true', parse: parseBoolean },
@@ -216,6 +222,11 @@ function parsePathList(value: string, variable: string): string[] {
   const paths = value.split(',').map((p) => p.trim()).filter(Boolean);
   if (paths.length === 0) throw new ConfigError(variable, 'must name a PEM file (a comma-separated list: the first signs, the others verify)');
   return paths;
+}
+
+function parseRedisPrefix(value: string, variable: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(value)) throw new ConfigError(variable, `"${value}" must be 1 to 64 letters, digits or . _ : -`);
+  return value;
 }
 
 function parseFeedToken(value: string, variable: string): string {
@@ -376,6 +387,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: required(read(env, 'LOG_LEVEL')),
     logFormat: required(read(env, 'LOG_FORMAT')),
     redisUrl: read(env, 'REDIS_URL'),
+    redisPrefix: required(read(env, 'REDIS_PREFIX')),
+    revocationListen: required(read(env, 'REVOCATION_LISTEN')),
     trustProxy: required(read(env, 'TRUST_PROXY')),
     throttle: required(read(env, 'THROTTLE'))
       ? {

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { HashGate } from './limits/hashing.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { storeNotifications } from './sessions/feeds.ts';
+import { redisRevocations, revocationChannel } from './sessions/redis-feed.ts';
 import { RevocationList } from './sessions/revocation.ts';
 import { SessionService } from './sessions/service.ts';
 import { RevocationSync, type RevocationFeed } from './sessions/sync.ts';
@@ -38,7 +39,8 @@ export interface AuthDeps {
   onError?: (error: unknown) => void;
   /**
    * Revocation feeds besides the store's own notifications (PostgreSQL NOTIFY,
-   * or PGlite in-process), which are always followed.
+   * or PGlite in-process; followed unless REVOCATION_LISTEN=false) and Redis
+   * pub/sub (with a Redis client).
    */
   feeds?: readonly RevocationFeed[];
   /**
@@ -88,7 +90,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     redis = owned;
   }
   const throttle = deps.throttle
-    ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis } : { kind: 'memory' }) : noThrottle);
+    ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis, prefix: config.redisPrefix } : { kind: 'memory' }) : noThrottle);
 
   const hashGate = new HashGate({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   // SIGNING_KEY, or key files; re-read when `latchkey keys …` changes the key directory.
@@ -126,8 +128,16 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     clock,
     roles: config.roles,
   });
+  const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
+  // Every revocation this process makes goes out on Redis too, whether or not it follows the feeds (a CLI command does not).
+  if (fanOut) revocations.onLocal(fanOut.publish);
   const sync = new RevocationSync(revocations, {
-    feeds: [storeNotifications(store), ...(deps.feeds ?? [])],
+    // Two fan-out paths: NOTIFY from the revoking transaction, and Redis pub/sub where PgBouncer cannot LISTEN.
+    feeds: [
+      ...(config.revocationListen ? [storeNotifications(store)] : []),
+      ...(fanOut ? [fanOut.feed] : []),
+      ...(deps.feeds ?? []),
+    ],
     loadRevokedSince: (since) => sessionsRepo.revokedSince(since),
     loadCutoffsSince: (since) => sessionsRepo.cutoffsSince(since),
     reconcileEveryMs: RECONCILE_EVERY_MS,

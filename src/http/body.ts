@@ -39,6 +39,7 @@ export async function readBodies(app: App, config: Pick<Config, 'bodyLimit'>): P
 
 /**
  * No body reads as an empty form; a JSON `null` is DRF's "No data provided";
+ * a form field given twice is its last value (Django's QueryDict, as multipart);
  * string fields of the route's schema are trimmed, and a number there becomes
  * its decimal string, as DRF's CharField does.
  */
@@ -50,6 +51,9 @@ function shapeBody(request: FastifyRequest): void {
   if (request.body === null) throw new ValidationError({ non_field_errors: [NO_DATA] });
   if (typeof request.body !== 'object' || Array.isArray(request.body)) return; // the schema names its type
   const body = request.body as Record<string, unknown>;
+  if (String(request.headers['content-type']).toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+    for (const [name, value] of Object.entries(body)) if (Array.isArray(value)) body[name] = value.at(-1);
+  }
   for (const field of stringFields(request.routeOptions.schema?.body)) {
     const value = body[field];
     if (typeof value === 'string') body[field] = value.trim();

@@ -34,16 +34,21 @@ const METHOD_ORDER = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'
 
 /**
  * SimpleJWT's view names and docstrings for its four views, as its OPTIONS shows
- * them; other routes are named by their schema's summary.
+ * them (DRF keeps the docstrings' line breaks), and the read-only fields of their
+ * serializers; other routes are named by their schema's summary.
  */
-const SIMPLEJWT_VIEWS: Record<string, { name: string; description: string }> = {
+const SIMPLEJWT_VIEWS: Record<string, { name: string; description: string; readOnly?: string[] }> = {
   login: {
     name: 'Token Obtain Pair',
-    description: 'Takes a set of user credentials and returns an access and refresh JSON web token pair to prove the authentication of those credentials.',
+    description: 'Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.',
   },
-  refresh: { name: 'Token Refresh', description: 'Takes a refresh type JSON web token and returns an access type JSON web token if the refresh token is valid.' },
-  verify: { name: 'Token Verify', description: 'Takes a token and indicates if it is valid.  This view provides no information about a token\'s fitness for a particular use.' },
-  logout: { name: 'Token Blacklist', description: 'Takes a token and blacklists it. Must be used with the `rest_framework_simplejwt.token_blacklist` app installed.' },
+  refresh: {
+    name: 'Token Refresh',
+    description: 'Takes a refresh type JSON web token and returns an access type JSON web\ntoken if the refresh token is valid.',
+    readOnly: ['access'],
+  },
+  verify: { name: 'Token Verify', description: 'Takes a token and indicates if it is valid.  This view provides no\ninformation about a token\'s fitness for a particular use.' },
+  logout: { name: 'Token Blacklist', description: 'Takes a token and blacklists it. Must be used with the\n`rest_framework_simplejwt.token_blacklist` app installed.' },
 };
 
 const PARSES = ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'];
@@ -106,7 +111,7 @@ function metadata(info: PathInfo, view: string | undefined) {
     parses: PARSES,
   };
   if (info.bodies.size > 0) {
-    body.actions = Object.fromEntries([...info.bodies].map(([method, schema]) => [method, fieldsOf(schema)]));
+    body.actions = Object.fromEntries([...info.bodies].map(([method, schema]) => [method, { ...fieldsOf(schema), ...readOnlyFields(known?.readOnly ?? []) }]));
   }
   return body;
 }
@@ -126,6 +131,11 @@ function fieldsOf(schema: BodySchema): Record<string, Record<string, unknown>> {
       return [name, field];
     }),
   );
+}
+
+/** A serializer's read-only fields (DRF lists them among the POST fields). */
+function readOnlyFields(names: string[]): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string', required: false, read_only: true, label: label(name) }]));
 }
 
 /** Django's default label: the field name, underscores as spaces, first letter capitalised. */

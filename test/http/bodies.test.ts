@@ -122,6 +122,14 @@ for (const name of storeNames()) {
         assert.deepEqual([response.statusCode, response.json()], [400, { token: ['This field is required.'] }]);
       });
 
+      it('a form field given twice is its last value, as Django\'s QueryDict gives it', async () => {
+        const other = await createUser(h);
+        const payload = new URLSearchParams([['username', other.username], ['username', user.username], ['password', PASSWORD]]).toString();
+        const response = await post('/auth/login/', payload, { 'content-type': 'application/x-www-form-urlencoded' });
+        assert.equal(response.statusCode, 200, response.body);
+        assert.equal(response.json().user.id, user.id);
+      });
+
       it('French: "No data provided" translated', async () => {
         const response = await post('/auth/login/', 'null', { 'content-type': 'application/json', 'accept-language': 'fr' });
         assert.deepEqual([response.statusCode, response.json()], [400, { non_field_errors: ['Aucune donnée fournie'] }]);

@@ -27,7 +27,7 @@ function assertEnglish(response: Response, status: number, body: unknown): void 
 
 /** SimpleJWT's authenticated-route refusal, in French. */
 const frenchRefusal = (message: string) => ({
-  detail: "Le jeton donné n'est valide pour aucun type de jeton",
+  detail: "Le type de jeton fourni n'est pas valide",
   code: 'token_not_valid',
   messages: [{ token_class: 'AccessToken', token_type: 'access', message }],
 });

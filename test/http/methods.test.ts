@@ -43,7 +43,7 @@ for (const name of storeNames()) {
         assert.equal(response.headers.allow, 'POST, OPTIONS');
         assert.deepEqual(response.json(), {
           name: 'Token Obtain Pair',
-          description: 'Takes a set of user credentials and returns an access and refresh JSON web token pair to prove the authentication of those credentials.',
+          description: 'Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.',
           renders: ['application/json'],
           parses: PARSES,
           actions: { POST: { username: text('Username'), password: text('Password'), email: text('Email', false) } },
@@ -52,7 +52,7 @@ for (const name of storeNames()) {
 
       it('refresh, verify and logout under their aliases too', async () => {
         const refresh = (await h.app.inject({ method: 'OPTIONS', url: '/api/token/refresh/' })).json();
-        assert.deepEqual([refresh.name, refresh.actions], ['Token Refresh', { POST: { refresh: text('Refresh') } }]);
+        assert.deepEqual([refresh.name, refresh.actions], ['Token Refresh', { POST: { refresh: text('Refresh'), access: { type: 'string', required: false, read_only: true, label: 'Access' } } }]);
         const verify = (await h.app.inject({ method: 'OPTIONS', url: '/auth/token/verify' })).json();
         assert.deepEqual([verify.name, verify.actions], ['Token Verify', { POST: { token: text('Token') } }]);
         const logout = (await h.app.inject({ method: 'OPTIONS', url: '/auth/token/blacklist/' })).json();

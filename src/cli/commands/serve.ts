@@ -55,7 +55,10 @@ Environment:
   LOG_FORMAT        auto (default: pretty on a terminal, JSON otherwise), pretty, json
   NODE_ENV          production: SIGNING_KEY required, request lines only at debug
   REDIS_URL         redis://… : throttling counters shared by every instance
-                    (unset = counted in this process's memory)
+                    (unset = counted in this process's memory), and
+                    revocations fanned out by pub/sub beside LISTEN/NOTIFY
+  REDIS_PREFIX      prefix of Latchkey's Redis keys and channel (default
+                    latchkey; revocations on REDIS_PREFIX:revocations)
   TRUST_PROXY       whom to believe about the client IP in X-Forwarded-For:
                     false (default: the socket's address), true, a hop count,
                     or proxy addresses/CIDR ranges, comma-separated
@@ -89,8 +92,11 @@ Environment:
                     bearer token (32+ bytes) for GET AUTH_BASE_PATH/revocations/,
                     the revocation stream other services follow (unset = off)
   REVOCATION_MAX_STALENESS
-                    refuse access tokens (503) once the database's revocation
-                    feed has been lost this long (default 2m, 0 = never)
+                    refuse access tokens (503) once every revocation feed
+                    (LISTEN, Redis) has been lost this long with no reload
+                    from the database since (default 2m, 0 = never)
+  REVOCATION_LISTEN follow revocations with PostgreSQL LISTEN (default true;
+                    false behind PgBouncer in transaction mode: set REDIS_URL)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
