@@ -30,6 +30,7 @@ import type { KeyDirectory } from './tokens/key-directory.ts';
 import type { KeyRing } from './tokens/keys.ts';
 import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
+import type { UserCache, UserCacheStats } from './users/cache.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
 import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
 
@@ -84,6 +85,8 @@ export interface AuthParts {
   throttle: Throttle;
   /** Bounds password hashing (load shedding); read for /metrics. */
   hashGate: HashGate;
+  /** Users rows for GET /auth/me/ and refresh; read for /metrics. */
+  userCache?: UserCache;
   /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
 }
@@ -188,10 +191,14 @@ export class Auth {
   async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResponse> {
     await this.#counted(() => this.#throttle.refresh(client.ip), client);
     try {
-      const result = await this.#sessions.refresh(refreshToken, client);
-      const { userId, sid: sessionId } = result.claims;
+      // The event is written by the rotation's own statement when it can be (one commit), else here.
       // A SimpleJWT token's first exchange (ACCEPT_SIMPLEJWT_TOKENS, or an imported session) is its own event.
-      await this.#audit.record({ type: result.exchanged ? 'simplejwt_token_exchanged' : 'token_refreshed', outcome: 'success', userId, sessionId, client });
+      const event = (claims: TokenClaims) => ({ type: 'token_refreshed', outcome: 'success', userId: claims.userId, sessionId: claims.sid, client }) as const;
+      const result = await this.#sessions.refresh(refreshToken, client, (claims) => this.#audit.row(event(claims)));
+      const { userId, sid: sessionId } = result.claims;
+      if (result.audited) this.#audit.logged(result.audited);
+      else if (result.exchanged) await this.#audit.record({ type: 'simplejwt_token_exchanged', outcome: 'success', userId, sessionId, client });
+      else await this.#audit.record(event(result.claims));
       return {
         access: result.access.token,
         access_expires_at: isoSeconds(result.access.expiresAt),
@@ -316,12 +323,13 @@ export class Auth {
   }
 
   async updateMe(principal: Principal, names: { first_name?: string; last_name?: string }): Promise<PublicUser> {
-    await this.#activeUser(principal);
+    await this.#activeUser(principal, true);
     return publicUser(await this.#users.updateNames(principal.userId, names));
   }
 
-  async #activeUser(principal: Principal): Promise<UserRow> {
-    const user = await this.#users.get(principal.userId);
+  /** `fresh`: read the database, not the user cache (before a write or a password check). */
+  async #activeUser(principal: Principal, fresh = false): Promise<UserRow> {
+    const user = await this.#users.get(principal.userId, { fresh });
     if (!user) throw new AuthError('user_not_found', 'user gone');
     if (!user.is_active) throw new AuthError('user_inactive', 'user inactive');
     return user;
@@ -373,7 +381,7 @@ export class Auth {
    * lifted, and the current session carries on with a fresh pair.
    */
   async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
-    const user = await this.#activeUser(principal);
+    const user = await this.#activeUser(principal, true);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
     const subject = tokenSubject({ ...user, password_needs_reset: false }, true);
@@ -472,6 +480,11 @@ export class Auth {
   async #recordLockout(lockout: Lockout, client: ClientInfo, userId: number | null): Promise<void> {
     this.#lockouts.set(lockout.limit, (this.#lockouts.get(lockout.limit) ?? 0) + 1);
     await this.#audit.record({ type: 'throttled', outcome: 'failure', userId, client, detail: { limit: lockout.limit, retry_after: lockout.retryAfter } });
+  }
+
+  /** The user cache's hits, misses, bypassed reads, invalidations and size (for /metrics). */
+  userCacheStats(): UserCacheStats | undefined {
+    return this.#parts.userCache?.stats();
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */

@@ -56,6 +56,8 @@ export interface Config {
   /** Password hashes running at once, and waiting; past both, 503 (load shedding). */
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  /** Users rows kept in memory for GET /auth/me/ and refresh (an LRU); 0 = none. */
+  userCacheSize: number;
   /** Cookie mode (SPEC §4): tokens in httpOnly cookies, CSRF header on unsafe cookie requests. */
   authCookies: boolean;
   cookieSecure: boolean;
@@ -176,6 +178,7 @@ export const DEFAULTS = {
   THROTTLE_REFRESHES_PER_IP: { default: '600', parse: parseLimit },
   PASSWORD_HASH_CONCURRENCY: { default: 'auto', parse: autoOr(parseLimit) },
   PASSWORD_HASH_QUEUE: { default: 'auto', parse: autoOr(parseLimit) },
+  USER_CACHE_SIZE: { default: '10000', parse: parseCount },
   JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
   REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
   REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
@@ -281,6 +284,12 @@ function parseRoles(value: string, variable: string): string[] {
 /** `auto` (undefined: the caller picks from the machine) or the parser's value. */
 function autoOr<T>(parse: (value: string, variable: string) => T) {
   return (value: string, variable: string): T | 'auto' => (value.trim() === 'auto' ? 'auto' : parse(value, variable));
+}
+
+function parseCount(value: string, variable: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new ConfigError(variable, `"${value}" is not a whole number`);
+  return n;
 }
 
 function parseLimit(value: string, variable: string): number {
@@ -400,6 +409,7 @@ export function loadConfig(env: Env = process.env): Config {
         }
       : undefined,
     ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
+    userCacheSize: required(read(env, 'USER_CACHE_SIZE')),
     // ENABLE_JWT_AUTH is the name the replaced Django site used; AUTH_COOKIES wins when both are set.
     authCookies: read(env, 'AUTH_COOKIES') ?? read(env, 'ENABLE_JWT_AUTH') ?? false,
     cookieSecure: required(read(env, 'COOKIE_SECURE')),

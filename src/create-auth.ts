@@ -25,6 +25,7 @@ import { UsersRepo } from './store/repos/users.ts';
 import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
 import { TokenService } from './tokens/service.ts';
 import { Passwords } from './users/passwords.ts';
+import { UserCache } from './users/cache.ts';
 import { tokenSubject } from './users/public.ts';
 import { UserService } from './users/service.ts';
 
@@ -96,9 +97,13 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   // SIGNING_KEY, or key files; re-read when `latchkey keys …` changes the key directory.
   const keys = new KeyRing(() => loadKeySet(config, clock.now()), clock);
   const tokens = new TokenService(keys, config);
-  const usersRepo = new UsersRepo(store.db);
+  // Used only while the feeds are followed (`sync` below); emptied by every change to a user it hears of.
+  // Changes are heard only through the store's notifications: without them (REVOCATION_LISTEN=false), no cache.
+  let following = () => false;
+  const userCache = new UserCache({ max: config.revocationListen ? config.userCacheSize : 0, usable: () => following() });
+  const usersRepo = new UsersRepo(store.db, { changed: (ids) => userCache.invalidate(ids) });
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
-  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles });
+  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles, cache: userCache });
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
@@ -143,7 +148,9 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     reconcileEveryMs: RECONCILE_EVERY_MS,
     clock,
     ...(onError ? { onError } : {}),
+    usersChanged: (ids) => userCache.invalidate(ids),
   });
+  following = () => sync.following();
   return new Auth({
     config,
     clock,
@@ -161,6 +168,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ...(onError ? { onError } : {}),
     throttle,
     hashGate,
+    userCache,
     resources,
   });
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { AuditDetail, AuditEventType } from '../wire.ts';
-import type { AuditEventRow, AuditQuery, AuditRepo } from '../store/repos/audit.ts';
+import type { AuditEventRow, AuditQuery, AuditRepo, NewAuditEvent } from '../store/repos/audit.ts';
 
 export { AUDIT_EVENT_TYPES, type AuditDetail, type AuditEventType } from '../wire.ts';
 
@@ -40,7 +40,22 @@ export class AuditLog {
 
   /** @example await audit.record({ type: 'logout', outcome: 'success', userId: 7, sessionId, client }); */
   async record(event: AuditEvent): Promise<void> {
-    const row = {
+    const row = this.row(event);
+    this.logged(row);
+    try {
+      await this.#repo.insert(row);
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /**
+   * The event's row, not yet written nor logged: for a caller that writes it
+   * in its own statement (a refresh writes its rotation and its event in one),
+   * then calls `logged` once it is written.
+   */
+  row(event: AuditEvent): NewAuditEvent {
+    return {
       type: event.type,
       at: new Date(this.#clock.now()),
       userId: event.userId ?? null,
@@ -50,6 +65,10 @@ export class AuditLog {
       outcome: event.outcome,
       detail: event.detail ?? {},
     };
+  }
+
+  /** Writes the event's JSON log line (the server's pino logger), if any. */
+  logged(row: NewAuditEvent): void {
     this.#logger?.info(
       {
         audit: {
@@ -65,11 +84,6 @@ export class AuditLog {
       },
       `audit ${row.type}`,
     );
-    try {
-      await this.#repo.insert(row);
-    } catch (error) {
-      this.#onError(error);
-    }
   }
 
   /** A warning for the operator, on the same logger as the audit lines; no row. Never a credential in `object`. */

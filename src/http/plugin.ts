@@ -109,7 +109,15 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   await readBodies(app, config);
   // After authentication and the schema: NUL characters are refused as DRF's CharField does
   // (PostgreSQL cannot store them).
-  app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      rejectNulCharacters(request.body);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  });
 
   app.setErrorHandler(handleError);
   // DRF answers 405 for a known path with another method (after authentication), OPTIONS with its

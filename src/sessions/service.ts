@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { AuthError, TokenError } from '../errors.ts';
 import { newJti, type TokenClaims } from '../tokens/claims.ts';
 import type { IssuedToken, TokenService } from '../tokens/service.ts';
+import type { NewAuditEvent } from '../store/repos/audit.ts';
 import { LegacyRaceError, type RefreshTokenRow, type RevokeReason, type RevokeTarget, type SessionRow, type SessionsRepo } from '../store/repos/sessions.ts';
 import type { RevocationList } from './revocation.ts';
 
@@ -38,6 +39,8 @@ export interface RefreshResult {
   claims: TokenClaims;
   /** The presented token was SimpleJWT's, exchanged here for its first Latchkey tokens (audit `simplejwt_token_exchanged`). */
   exchanged?: true;
+  /** The audit row written with the rotation, when it was (the caller then only logs it). */
+  audited?: NewAuditEvent;
 }
 
 /** Verified claims with their session; `adopt`: a SimpleJWT refresh token seen for the first time, whose session `sid` is still to open. */
@@ -119,24 +122,36 @@ export class SessionService {
   /**
    * Exchanges a refresh token. A spent token inside REFRESH_REUSE_GRACE gets the
    * same successor pair back; outside it, the whole session is revoked.
+   * `audit` gives the event to write in the rotation's own statement, when it
+   * takes the one-statement path (`audited` in the result says it did).
    */
-  async refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
+  async refresh(token: string, client: ClientInfo, audit?: (claims: TokenClaims) => NewAuditEvent): Promise<RefreshResult> {
     try {
-      return await this.#refresh(token, client);
+      return await this.#refresh(token, client, audit);
     } catch (error) {
       // Another request exchanged the same SimpleJWT token first: now it has a row, and this is a second presentation.
-      if (error instanceof LegacyRaceError) return this.#refresh(token, client);
+      if (error instanceof LegacyRaceError) return this.#refresh(token, client, audit);
       throw error;
     }
   }
 
-  async #refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
+  async #refresh(token: string, client: ClientInfo, audit?: (claims: TokenClaims) => NewAuditEvent): Promise<RefreshResult> {
     const now = this.#clock.now();
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
 
+    // The usual case in one statement: an unspent token of a live session, an active user. A SimpleJWT
+    // token (its first exchange is its own audit event) takes the general path.
+    if (this.#settings.rotateRefreshTokens && subject?.isActive && subject.accountActive && !claims.legacy) {
+      const pair = this.#newPair(subject, claims.sid, now);
+      const spend = { jti: claims.jti, sessionId: claims.sid, userId: claims.userId, at: new Date(now) };
+      const row = audit?.(claims);
+      if (await this.#repo.rotate(spend, tokenRow(pair), clientChanges(client), row)) return { ...pair, claims, ...(row ? { audited: row } : {}) };
+    }
+    // Anything else (a spent token: grace or reuse; a revoked session; an unknown token; rotation off;
+    // a SimpleJWT token) under the session's lock, which tells them apart.
     const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | { reuse: { successorUnused: boolean } }> => {
       if (claims.adopt) {
         // ACCEPT_SIMPLEJWT_TOKENS: the token opens a session in this transaction and is spent in it (below),

@@ -11,6 +11,12 @@ export interface RevocationSink {
   cutoffs?(entries: ReadonlyArray<readonly [string, number]>): void;
   /** The feed lost its connection: until it resyncs, revocations may be missed (see `staleFor`). */
   lost?(): void;
+  /**
+   * These users' rows changed (`'all'`: any may have): the users trigger's
+   * `{"users": [ids]}` on the same channel. Optional: a feed that carries only
+   * revocations leaves it out.
+   */
+  usersChanged?(userIds: readonly number[] | 'all'): void;
 }
 
 /**
@@ -37,6 +43,12 @@ export interface RevocationSyncOptions {
   reconcileEveryMs: number;
   clock: Clock;
   onError?: (error: unknown) => void;
+  /**
+   * Hears users whose rows changed, and `'all'` whenever something may have
+   * been missed: a feed (re)connecting, and each reconciliation (the user
+   * cache empties itself then).
+   */
+  usersChanged?: (userIds: readonly number[] | 'all') => void;
 }
 
 /** Cut-offs are reloaded from this long before the previous reload, for clocks that differ between instances. */
@@ -56,6 +68,7 @@ export class RevocationSync {
   readonly #lost = new Map<string, number>();
   #reloadedAt = 0;
   #cutoffsLoadedAt: number | undefined;
+  #running = false;
 
   constructor(list: RevocationList, options: RevocationSyncOptions) {
     this.#list = list;
@@ -73,7 +86,10 @@ export class RevocationSync {
     const sinkFor = (feed: RevocationFeed): RevocationSink => ({
       revoked: (ids, at) => this.#list.add(ids, at ?? this.#options.clock.now(), 'feed'),
       cutoffs: (entries) => this.#list.cutOff(entries),
+      usersChanged: (ids) => this.#options.usersChanged?.(ids),
       resync: () => {
+        // Changes to users may have gone unheard while the feed was away.
+        this.#options.usersChanged?.('all');
         if (started) resync(feed);
         else if (this.#lost.has(feed.name)) early.add(feed);
       },
@@ -84,9 +100,11 @@ export class RevocationSync {
     for (const feed of this.#options.feeds) await feed.start(sinkFor(feed));
     await this.reload();
     started = true;
+    this.#running = true;
     for (const feed of early) resync(feed);
     this.#timer = setInterval(() => {
       this.#list.prune();
+      this.#options.usersChanged?.('all');
       this.reload().catch((error) => this.#options.onError?.(error));
     }, this.#options.reconcileEveryMs);
     this.#timer.unref();
@@ -126,7 +144,16 @@ export class RevocationSync {
     return Math.max(0, this.#options.clock.now() - since);
   }
 
+  /**
+   * True while every feed is connected and has been since its last reload:
+   * nothing can have been missed. The user cache is used only then.
+   */
+  following(): boolean {
+    return this.#running && this.#lost.size === 0;
+  }
+
   async stop(): Promise<void> {
+    this.#running = false;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     for (const feed of this.#options.feeds) await feed.stop?.();

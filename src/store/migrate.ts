@@ -2,7 +2,8 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from
 import * as initial from './migrations/0001_initial.ts';
 import * as accountsAudit from './migrations/0002_accounts_audit.ts';
 import * as identifierRule from './migrations/0003_identifier_rule.ts';
-import * as simplejwtCutover from './migrations/0004_simplejwt_cutover.ts';
+import * as userChanges from './migrations/0004_user_changes.ts';
+import * as simplejwtCutover from './migrations/0005_simplejwt_cutover.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -10,7 +11,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_accounts_audit': accountsAudit,
   '0003_identifier_rule': identifierRule,
-  '0004_simplejwt_cutover': simplejwtCutover,
+  '0004_user_changes': userChanges,
+  '0005_simplejwt_cutover': simplejwtCutover,
 };
 
 export interface MigrationReport {

@@ -77,6 +77,9 @@ Environment:
                     password hashes at once (default: every core but one)
                     and waiting (default 16 per slot); past both, a login
                     gets 503 with Retry-After at once
+  USER_CACHE_SIZE   users rows kept in memory for GET /auth/me/ and refresh,
+                    dropped on any change to the user (default 10000, 0 = off;
+                    off too with REVOCATION_LISTEN=false, which it needs)
   AUTH_COOKIES (alias ENABLE_JWT_AUTH)
                     cookie mode: httpOnly access/refresh cookies and a CSRF
                     token cookie echoed in X-CSRF-Token (default false)
