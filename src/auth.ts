@@ -8,7 +8,15 @@ import type { Admin } from './admin/service.ts';
 import type { AuditLog } from './audit/log.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
+import {
+  importDjangoBatch,
+  importDjangoSessions,
+  type BatchResult,
+  type ImportBlacklisted,
+  type ImportSession,
+  type ImportUser,
+  type SessionBatchResult,
+} from './django/import.ts';
 import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
 import type { Language } from './i18n/index.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
@@ -36,7 +44,7 @@ export type { UserChanges } from './store/repos/users.ts';
 export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
 export type { CreateUserInput } from './users/service.ts';
-export type { BatchResult, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
+export type { BatchResult, ImportBlacklisted, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
 export type { Dialect, ResetConfirmation } from './recovery/service.ts';
 
 export type RegistrationInput = Pick<CreateUserInput, 'username' | 'email' | 'password' | 'firstName' | 'lastName'>;
@@ -197,9 +205,12 @@ export class Auth {
     await this.#counted(() => this.#throttle.refresh(client.ip), client);
     try {
       // The event is written by the rotation's own statement when it can be (one commit), else here.
+      // A SimpleJWT token's first exchange (ACCEPT_SIMPLEJWT_TOKENS, or an imported session) is its own event.
       const event = (claims: TokenClaims) => ({ type: 'token_refreshed', outcome: 'success', userId: claims.userId, sessionId: claims.sid, client }) as const;
       const result = await this.#sessions.refresh(refreshToken, client, (claims) => this.#audit.row(event(claims)));
+      const { userId, sid: sessionId } = result.claims;
       if (result.audited) this.#audit.logged(result.audited);
+      else if (result.exchanged) await this.#audit.record({ type: 'simplejwt_token_exchanged', outcome: 'success', userId, sessionId, client });
       else await this.#audit.record(event(result.claims));
       return {
         access: result.access.token,
@@ -209,7 +220,16 @@ export class Auth {
     } catch (error) {
       if (error instanceof ReuseDetectedError) {
         const { userId, sid: sessionId } = error.claims;
-        await this.#audit.record({ type: 'refresh_reuse_detected', outcome: 'failure', userId, sessionId, client, detail: { session_revoked: true } });
+        await this.#audit.record({
+          type: 'refresh_reuse_detected',
+          outcome: 'failure',
+          userId,
+          sessionId,
+          client,
+          detail: { session_revoked: true, successor_unused: error.successorUnused },
+        });
+        // The classic non-rotating front end (SimpleJWT's default): it never stored the rotated token.
+        if (error.successorUnused) this.#audit.warn({ user_id: userId, session_id: sessionId }, ROTATION_HINT);
       }
       throw error;
     }
@@ -246,6 +266,9 @@ export class Auth {
     const bound = this.config.revocationMaxStaleness;
     if (bound > 0 && this.#parts.sync.staleFor() > bound) throw new AuthError('service_unavailable', 'revocations not heard for too long');
     if (this.#sessions.isRevoked(claims.sid)) throw new TokenError('blacklisted', 'session revoked');
+    // A SimpleJWT access token (ACCEPT_SIMPLEJWT_TOKENS) has no session: refused once its user was logged
+    // out everywhere, deactivated or invalidated since it was issued. Also from memory.
+    if (claims.legacy && this.#sessions.isCutOff(claims.userId, claims.iat)) throw new TokenError('blacklisted', 'user-wide logout since issued');
     return {
       userId: claims.userId,
       sessionId: claims.sid,
@@ -257,17 +280,29 @@ export class Auth {
 
   /** Ends one session: the refresh token's if given, else the caller's current one. */
   async logout(by: { refreshToken: string } | { principal: Principal }, client: ClientInfo = NO_CLIENT): Promise<void> {
-    const { userId, sessionId } = 'refreshToken' in by
-      ? await this.#sessions.checkRefresh(this.#tokens.verify(by.refreshToken, 'refresh', this.#clock.now())).then((c) => ({ userId: c.userId, sessionId: c.sid }))
-      : by.principal;
-    await this.#sessions.revoke({ sessionIds: [sessionId] }, 'logout');
-    await this.#audit.record({ type: 'logout', outcome: 'success', userId, sessionId, client });
+    let ended: { userId: number; sessionId: string };
+    if ('refreshToken' in by) {
+      const claims = await this.#sessions.checkRefresh(this.#tokens.verify(by.refreshToken, 'refresh', this.#clock.now()));
+      if (claims.adopt) {
+        // A SimpleJWT refresh token never exchanged here: it has no session to end, and may never be exchanged now.
+        await this.#sessions.spendLegacy(claims, 'logged_out');
+        await this.#audit.record({ type: 'logout', outcome: 'success', userId: claims.userId, client, detail: { simplejwt: true } });
+        return;
+      }
+      ended = { userId: claims.userId, sessionId: claims.sid };
+    } else {
+      ended = by.principal;
+    }
+    const { userId, sessionId } = ended;
+    // A SimpleJWT access token alone (ACCEPT_SIMPLEJWT_TOKENS) names no session: nothing to end, as on the old site.
+    if (sessionId !== '') await this.#sessions.revoke({ sessionIds: [sessionId] }, 'logout');
+    await this.#audit.record({ type: 'logout', outcome: 'success', userId, sessionId: sessionId || null, client });
   }
 
   /** Ends every session of the caller, on every device. */
   async logoutAll(principal: Principal, client: ClientInfo = NO_CLIENT): Promise<number> {
     const ended = (await this.#sessions.revoke({ userId: principal.userId }, 'logout_all')).length;
-    await this.#audit.record({ type: 'logout_all', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId, client, detail: { sessions_ended: ended } });
+    await this.#audit.record({ type: 'logout_all', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId || null, client, detail: { sessions_ended: ended } });
     return ended;
   }
 
@@ -340,6 +375,11 @@ export class Auth {
     return result;
   }
 
+  /** Records a batch of tokens the Django site had blacklisted: under ACCEPT_SIMPLEJWT_TOKENS they are refused, never exchanged. */
+  async importBlacklisted(tokens: ImportBlacklisted[]): Promise<{ recorded: number }> {
+    return { recorded: await this.#parts.imports.insertBlacklisted(tokens.map((token) => ({ jti: token.jti, expiresAt: new Date(token.expiresAt) }))) };
+  }
+
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
   async register(input: RegistrationInput, client: ClientInfo, lang: Language = 'en'): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
@@ -361,12 +401,15 @@ export class Auth {
     const user = await this.#activeUser(principal, true);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
-    const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
+    const subject = tokenSubject({ ...user, password_needs_reset: false }, true);
+    // A caller with a SimpleJWT access token (no session) carries on in a new session.
+    const pair = principal.sessionId === '' ? await this.#sessions.open(subject, client) : await this.#sessions.reissue(subject, principal.sessionId, client);
     await this.#audit.record({
       type: 'password_changed',
       outcome: 'success',
       userId: user.id,
-      sessionId: principal.sessionId,
+      // The session carried on, or the one opened for a SimpleJWT access token.
+      sessionId: pair.refresh.claims.sid,
       client,
       detail: { sessions_ended: ended.length, forced_reset_cleared: user.password_needs_reset },
     });
@@ -544,6 +587,12 @@ function pairBody(pair: TokenPair): TokenPairResponse {
     refresh_expires_at: isoSeconds(pair.refresh.expiresAt),
   };
 }
+
+/** Logged when a spent refresh token comes back and the token it was exchanged for was never used. */
+export const ROTATION_HINT =
+  'refresh token reuse: the client presented a rotated-out refresh token and never used the one it was given in exchange, '
+  + 'so its session was revoked. A front end written for SimpleJWT without rotation never stores the rotated token; '
+  + 'if the replaced site had ROTATE_REFRESH_TOKENS off (SimpleJWT\'s default), set ROTATE_REFRESH_TOKENS=false here too';
 
 /** SimpleJWT's words, as its verify serializer raises them. */
 const BLACKLISTED = 'Token is blacklisted';

@@ -32,6 +32,10 @@ export interface Config {
   jwtAudience: string | undefined;
   userIdClaim: string;
   authBasePath: string;
+  /** PATH_ALIASES: extra paths for named routes, in order; checked against the routes when the plugin registers. */
+  pathAliases: PathAlias[];
+  /** Honour access and refresh tokens the replaced SimpleJWT service issued (no `sid`), for the cut-over window. */
+  acceptSimplejwtTokens: boolean;
   loginResponse: 'full' | 'minimal';
   registrationEnabled: boolean;
   roles: string[];
@@ -95,6 +99,12 @@ export interface MailConfig {
   from: string;
   /** A directory whose templates replace the built-in ones, file by file. */
   templatesDir: string | undefined;
+}
+
+/** One PATH_ALIASES entry: `path` (no trailing slash) answers as the route `name` does. */
+export interface PathAlias {
+  name: string;
+  path: string;
 }
 
 /** Throttling limits, each per window and per client IP unless said otherwise. */
@@ -184,6 +194,8 @@ export const DEFAULTS = {
   JWT_AUDIENCE: { default: undefined, parse: (v: string) => v },
   USER_ID_CLAIM: { default: 'user_id', parse: (v: string) => v },
   AUTH_BASE_PATH: { default: '/auth', parse: parseBasePath },
+  PATH_ALIASES: { default: undefined, parse: parsePathAliases },
+  ACCEPT_SIMPLEJWT_TOKENS: { default: 'false', parse: parseBoolean },
   LOGIN_RESPONSE: { default: 'full', parse: oneOf(['full', 'minimal'] as const) },
   REGISTRATION_ENABLED: { default: 'true', parse: parseBoolean },
   ROLES: { default: 'client,employe,admin', parse: parseRoles },
@@ -240,6 +252,27 @@ function parseBasePath(value: string, variable: string): string {
   const v = value.trim().replace(/\/+$/, '');
   if (!/^\/[A-Za-z0-9._~\-/]*$/.test(v) || v === '') throw new ConfigError(variable, `"${value}" must be a path such as /auth`);
   return v;
+}
+
+/**
+ * `login:/api/token/both/,refresh:/api/token/access/`: a route name and a path
+ * each. Only the form is checked here; whether the name is a route and the path
+ * is free is checked against the routes themselves (http/aliases.ts).
+ */
+function parsePathAliases(value: string, variable: string): PathAlias[] {
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) throw new ConfigError(variable, 'names no alias (use name:/path/, comma-separated)');
+  return entries.map((entry) => {
+    const colon = entry.indexOf(':');
+    const name = colon < 0 ? '' : entry.slice(0, colon).trim();
+    const path = colon < 0 ? '' : entry.slice(colon + 1).trim();
+    if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new ConfigError(variable, `"${entry}" is not name:/path/ (a route name such as login, then a path)`);
+    const bare = path.replace(/\/+$/, '');
+    if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(bare)) {
+      throw new ConfigError(variable, `"${path}" in "${entry}" is not a path such as /api/token/both/ (letters, digits, . _ ~ - between single slashes)`);
+    }
+    return { name, path: bare };
+  });
 }
 
 function parsePathList(value: string, variable: string): string[] {
@@ -415,6 +448,8 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: read(env, 'JWT_AUDIENCE'),
     userIdClaim: required(read(env, 'USER_ID_CLAIM')),
     authBasePath: required(read(env, 'AUTH_BASE_PATH')),
+    pathAliases: read(env, 'PATH_ALIASES') ?? [],
+    acceptSimplejwtTokens: required(read(env, 'ACCEPT_SIMPLEJWT_TOKENS')),
     loginResponse: required(read(env, 'LOGIN_RESPONSE')),
     registrationEnabled: required(read(env, 'REGISTRATION_ENABLED')),
     roles: required(read(env, 'ROLES')),

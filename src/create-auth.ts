@@ -192,6 +192,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
       ...(deps.feeds ?? []),
     ],
     loadRevokedSince: (since) => sessionsRepo.revokedSince(since),
+    loadCutoffsSince: (since) => sessionsRepo.cutoffsSince(since),
     reconcileEveryMs: RECONCILE_EVERY_MS,
     clock,
     ...(onError ? { onError } : {}),

@@ -122,6 +122,7 @@ export const AUDIT_EVENT_TYPES = [
   'password_reset_completed',
   'email_verification_sent',
   'email_verified',
+  'simplejwt_token_exchanged',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

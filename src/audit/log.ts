@@ -16,6 +16,8 @@ export interface AuditEvent {
 /** Where each event is also written as one JSON line (pino's `info`). */
 export interface AuditLogger {
   info(object: object, message: string): void;
+  /** Operator hints that are no event of their own (pino's `warn`); optional for loggers that lack it. */
+  warn?(object: object, message: string): void;
 }
 
 /**
@@ -92,6 +94,11 @@ export class AuditLog {
       },
       `audit ${row.type}`,
     );
+  }
+
+  /** A warning for the operator, on the same logger as the audit lines; no row. Never a credential in `object`. */
+  warn(object: object, message: string): void {
+    this.#logger?.warn?.(object, message);
   }
 
   /** One page of the trail, newest first, and how many events match in all. */

@@ -6,7 +6,7 @@
 import type { Auth } from '../auth.ts';
 import type { Store } from '../store/connect.ts';
 import { migrateToLatest } from '../store/migrate.ts';
-import type { ImportSession, ImportUser } from '../django/import.ts';
+import type { ImportBlacklisted, ImportSession, ImportUser } from '../django/import.ts';
 import type { CreateUserInput } from '../users/service.ts';
 import type { AsymmetricAlgorithm } from '../tokens/codec.ts';
 import type { KeyDirectory } from '../tokens/key-directory.ts';
@@ -65,6 +65,10 @@ export const OPERATIONS = {
       await auth.drainMail(30_000);
       return user;
     },
+  }),
+  'import-django-blacklist': operation({
+    schema: 'current',
+    run: async ({ auth }, input: { tokens: ImportBlacklisted[] }) => auth.importBlacklisted(input.tokens),
   }),
   // Key files need no database: `any` skips the schema check.
   'keys-generate': operation({

@@ -382,3 +382,32 @@ export async function importDjangoSessions(repo: ImportsRepo, sessions: readonly
     };
   });
 }
+
+/** A blacklisted SimpleJWT refresh token: never to be exchanged (ACCEPT_SIMPLEJWT_TOKENS). Plain JSON. */
+export interface ImportBlacklisted {
+  jti: string;
+  /** ISO 8601. */
+  expiresAt: string;
+}
+
+/**
+ * The blacklisted tokens still unexpired at `nowMs`, in batches: whoever holds one
+ * must not get a session for it when the cut-over switch is on.
+ */
+export async function* blacklistedBatches(tokens: DjangoTokenSource, nowMs: number): AsyncGenerator<ImportBlacklisted[]> {
+  let batch: ImportBlacklisted[] = [];
+  for await (const page of tokens.blacklisted(SESSION_BATCH_ROWS)) {
+    for (const row of page) {
+      if (!isObject(row.fields)) continue;
+      const { jti, expires_at: expiresAt } = row.fields;
+      if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI) continue;
+      if (!isDatetime(expiresAt) || Date.parse(utc(expiresAt)) <= nowMs) continue;
+      batch.push({ jti, expiresAt: utc(expiresAt) });
+      if (batch.length >= SESSION_BATCH_ROWS) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

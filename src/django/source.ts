@@ -29,6 +29,8 @@ export interface DjangoTokenSource {
   readonly total: number;
   /** The tokens that are not blacklisted, as `{pk, fields}` rows of `token_blacklist.outstandingtoken`. */
   pages(pageSize: number): AsyncIterable<DjangoRow[]>;
+  /** The blacklisted ones, in the same shape: never to be exchanged under ACCEPT_SIMPLEJWT_TOKENS. */
+  blacklisted(pageSize: number): AsyncIterable<DjangoRow[]>;
 }
 
 /** The source cannot be read at all (missing file, not JSON, database unreachable): one line says why. */
@@ -77,7 +79,8 @@ function dumpedTokens(entries: unknown[]): DjangoTokenSource | undefined {
   if (outstanding.length === 0 && blacklisted.length === 0) return undefined;
   const gone = new Set(blacklisted.map((row) => (isObject(row.fields) ? row.fields.token : undefined)));
   const live = outstanding.filter((row) => !gone.has(row.pk));
-  return { total: outstanding.length, pages: (pageSize) => slices(live, pageSize) };
+  const dead = outstanding.filter((row) => gone.has(row.pk));
+  return { total: outstanding.length, pages: (pageSize) => slices(live, pageSize), blacklisted: (pageSize) => slices(dead, pageSize) };
 }
 
 async function* slices<T>(rows: T[], pageSize: number): AsyncGenerator<T[]> {
@@ -96,7 +99,11 @@ async function openDatabase(url: string): Promise<DjangoSource> {
     if (!(await reader.hasTable())) throw new DjangoSourceError(`${label} has no auth_user table: is it the Django site's database?`);
     const total = await reader.count();
     const tokens: DjangoTokenSource | undefined = (await reader.hasTokenTables())
-      ? { total: await reader.countTokens(), pages: (pageSize) => keyset(label, 'token_blacklist_outstandingtoken', (after) => reader.tokenPage(after, pageSize)) }
+      ? {
+          total: await reader.countTokens(),
+          pages: (pageSize) => keyset(label, 'token_blacklist_outstandingtoken', (after) => reader.tokenPage(after, pageSize)),
+          blacklisted: (pageSize) => keyset(label, 'token_blacklist_blacklistedtoken', (after) => reader.tokenPage(after, pageSize, true)),
+        }
       : undefined;
     return {
       label,

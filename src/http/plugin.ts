@@ -18,6 +18,7 @@ import { registerCors } from './cors.ts';
 import { registerDocs, registerDocsRoutes } from './docs.ts';
 import { registerSecurityHeaders } from './headers.ts';
 import { readBodies } from './body.ts';
+import { pathAliases } from './aliases.ts';
 import { handleError } from './errors.ts';
 import { drfMethods } from './methods.ts';
 import { routeNameOf } from './paths.ts';
@@ -130,6 +131,8 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   // metadata, and Allow on every response; Fastify would say 404.
   drfMethods(app, (path) => routeNameOf(config, path.slice(instance.prefix.length)));
 
+  // PATH_ALIASES: each named route again at its extra paths, once every route is in (clashes are checked then).
+  const aliases = pathAliases(app, config);
   metrics(app, auth);
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
   await registerCookies(app, context);
@@ -140,6 +143,7 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   await registerDocsRoutes(app);
   await registerConsole(app, context);
   await registerAccountPages(app, context);
+  aliases.register();
 };
 
 function routerIgnoresTrailingSlash(instance: FastifyInstance): boolean {

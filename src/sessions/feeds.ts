@@ -15,6 +15,8 @@ export function storeNotifications(store: Pick<Store, 'listen'>): RevocationFeed
         onPayload: (payload) => {
           const ids = sessionIdsOf(payload);
           if (ids.length > 0) sink.revoked(ids);
+          const cutoffs = cutoffsOf(payload);
+          if (cutoffs.length > 0) sink.cutoffs?.(cutoffs);
           const users = userIdsOf(payload);
           if (users === 'all' || users.length > 0) sink.usersChanged?.(users);
         },
@@ -29,6 +31,22 @@ export function sessionIdsOf(payload: string): string[] {
   try {
     const parsed = JSON.parse(payload) as { sessions?: unknown };
     return Array.isArray(parsed.sessions) ? parsed.sessions.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The cut-offs in a notification payload, `{"cutoffs": [[subject, ms], …]}` (an optional key beside
+ * `sessions`); anything malformed names none.
+ */
+export function cutoffsOf(payload: string): Array<[string, number]> {
+  try {
+    const parsed = JSON.parse(payload) as { cutoffs?: unknown };
+    if (!Array.isArray(parsed.cutoffs)) return [];
+    return parsed.cutoffs.filter(
+      (entry): entry is [string, number] => Array.isArray(entry) && typeof entry[0] === 'string' && Number.isFinite(entry[1]),
+    );
   } catch {
     return [];
   }

@@ -16,6 +16,8 @@ export class RevocationList {
   readonly #retention: number;
   readonly #revoked = new Map<string, number>();
   readonly #listeners = new Set<RevocationListener>();
+  /** Per user id (decimal) or `*`: tokens without a session issued up to then (ms) are void. */
+  readonly #cutoffs = new Map<string, number>();
   readonly #localListeners = new Set<(sessionIds: readonly string[], revokedAtMs: number) => void>();
 
   constructor(clock: Clock, retentionMs: number) {
@@ -60,6 +62,25 @@ export class RevocationList {
   subscribe(listener: RevocationListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Cut-offs for tokens without a session (the replaced SimpleJWT site's): `[subject, ms]`,
+   * subject a user id in decimal or `*` for everyone. Only the latest per subject counts.
+   */
+  cutOff(entries: Iterable<readonly [string, number]>): void {
+    for (const [subject, at] of entries) {
+      if ((this.#cutoffs.get(subject) ?? -Infinity) < at) this.#cutoffs.set(subject, at);
+    }
+  }
+
+  /** True when a token without a session, issued at `iat` (seconds), was voided since by a user-wide revocation. */
+  isCutOff(userId: number, iat: number): boolean {
+    const issuedMs = iat * 1000;
+    const everyone = this.#cutoffs.get('*');
+    if (everyone !== undefined && issuedMs <= everyone) return true;
+    const user = this.#cutoffs.get(String(userId));
+    return user !== undefined && issuedMs <= user;
   }
 
   isRevoked(sessionId: string): boolean {

@@ -5,7 +5,7 @@ import { AuthError, TokenError } from '../errors.ts';
 import { newJti, type TokenClaims } from '../tokens/claims.ts';
 import type { IssuedToken, TokenService } from '../tokens/service.ts';
 import type { NewAuditEvent } from '../store/repos/audit.ts';
-import type { RefreshTokenRow, RevokeReason, RevokeTarget, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
+import { LegacyRaceError, type RefreshTokenRow, type RevokeReason, type RevokeTarget, type SessionRow, type SessionsRepo } from '../store/repos/sessions.ts';
 import type { RevocationList } from './revocation.ts';
 
 /** What the session layer needs to know of a user to put it in a token. */
@@ -39,20 +39,33 @@ export interface RefreshResult {
   refresh?: IssuedToken;
   /** The presented refresh token's claims (who refreshed, which session). */
   claims: TokenClaims;
+  /** The presented token was SimpleJWT's, exchanged here for its first Latchkey tokens (audit `simplejwt_token_exchanged`). */
+  exchanged?: true;
   /** The audit row written with the rotation, when it was (the caller then only logs it). */
   audited?: NewAuditEvent;
 }
 
+/** Verified claims with their session; `adopt`: a SimpleJWT refresh token seen for the first time, whose session `sid` is still to open. */
+type SessionClaims = TokenClaims & { adopt?: true };
+
 /** A spent refresh token presented outside the grace window: its session has been revoked. */
 export class ReuseDetectedError extends TokenError {
   readonly claims: TokenClaims;
-  constructor(claims: TokenClaims) {
+  /**
+   * The token the reused one was exchanged for was never presented itself: the
+   * client kept the old one, as a front end written for SimpleJWT without
+   * rotation does (its ROTATE_REFRESH_TOKENS was off).
+   */
+  readonly successorUnused: boolean;
+  constructor(claims: TokenClaims, successorUnused = false) {
     super('blacklisted', 'refresh token reused: session revoked');
     this.claims = claims;
+    this.successorUnused = successorUnused;
   }
 }
 
-type SessionSettings = Pick<Config, 'accessTokenLifetime' | 'refreshTokenLifetime' | 'rotateRefreshTokens' | 'refreshReuseGrace'>;
+type SessionSettings = Pick<Config, 'accessTokenLifetime' | 'refreshTokenLifetime' | 'rotateRefreshTokens' | 'refreshReuseGrace'>
+  & Partial<Pick<Config, 'acceptSimplejwtTokens'>>;
 
 const MAX_USER_AGENT = 512;
 
@@ -115,22 +128,47 @@ export class SessionService {
    * takes the one-statement path (`audited` in the result says it did).
    */
   async refresh(token: string, client: ClientInfo, audit?: (claims: TokenClaims) => NewAuditEvent): Promise<RefreshResult> {
+    try {
+      return await this.#refresh(token, client, audit);
+    } catch (error) {
+      // Another request exchanged the same SimpleJWT token first: now it has a row, and this is a second presentation.
+      if (error instanceof LegacyRaceError) return this.#refresh(token, client, audit);
+      throw error;
+    }
+  }
+
+  async #refresh(token: string, client: ClientInfo, audit?: (claims: TokenClaims) => NewAuditEvent): Promise<RefreshResult> {
     const now = this.#clock.now();
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const subject = await this.#loadSubject(claims.userId);
 
-    // The usual case in one statement: an unspent token of a live session, an active user.
-    if (this.#settings.rotateRefreshTokens && subject?.isActive && subject.accountActive) {
+    // The usual case in one statement: an unspent token of a live session, an active user. A SimpleJWT
+    // token (its first exchange is its own audit event) takes the general path.
+    if (this.#settings.rotateRefreshTokens && subject?.isActive && subject.accountActive && !claims.legacy) {
       const pair = this.#newPair(subject, claims.sid, now);
       const spend = { jti: claims.jti, sessionId: claims.sid, userId: claims.userId, at: new Date(now) };
       const row = audit?.(claims);
       if (await this.#repo.rotate(spend, tokenRow(pair), clientChanges(client), row)) return { ...pair, claims, ...(row ? { audited: row } : {}) };
     }
-    // Anything else (a spent token: grace or reuse; a revoked session; an unknown token; rotation off)
-    // under the session's lock, which tells them apart.
-    const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
+    // Anything else (a spent token: grace or reuse; a revoked session; an unknown token; rotation off;
+    // a SimpleJWT token) under the session's lock, which tells them apart.
+    const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | { reuse: { successorUnused: boolean } }> => {
+      if (claims.adopt) {
+        // ACCEPT_SIMPLEJWT_TOKENS: the token opens a session in this transaction and is spent in it (below),
+        // so presenting it again, here or on another instance, finds its row.
+        if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
+        await tx.adoptLegacy(this.#adoptedSession(claims, now, client), {
+          jti: claims.jti,
+          sessionId: claims.sid,
+          issuedAt: new Date(claims.iat * 1000),
+          expiresAt: new Date(claims.exp * 1000),
+          // No access token was issued with it here; the column wants one (as for imported sessions).
+          accessJti: newJti(),
+          accessExpiresAt: new Date(claims.iat * 1000),
+        });
+      }
       const session = await tx.lockSession(claims.sid);
       if (!session || session.user_id !== claims.userId) throw invalid('no such session');
       if (session.revoked_at !== null) throw blacklisted('session revoked');
@@ -139,28 +177,32 @@ export class SessionService {
       if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
       if (!subject.accountActive) throw new AuthError('account_inactive', 'account inactive');
 
+      // A SimpleJWT token's first exchange (imported or adopted); without rotation, only its adoption.
+      const exchanged = claims.legacy && row.spent_at === null && (this.#settings.rotateRefreshTokens || claims.adopt) ? { exchanged: true as const } : {};
       if (!this.#settings.rotateRefreshTokens) {
-        await tx.touchSession(session.id, { lastUsedAt: new Date(now), ...clientChanges(client) });
-        return { access: this.#newAccess(subject, session.id, now, newJti()) };
+        // Without rotation, a SimpleJWT token keeps refreshing the session it opened, as it did on the old site.
+        const expiresAt = claims.adopt ? { expiresAt: new Date(claims.exp * 1000) } : {};
+        await tx.touchSession(session.id, { lastUsedAt: new Date(now), ...expiresAt, ...clientChanges(client) });
+        return { access: this.#newAccess(subject, session.id, now, newJti()), ...exchanged };
       }
       if (row.spent_at === null) {
         const pair = this.#newPair(subject, session.id, now);
         await tx.markSpent(row.jti, pair.refresh.claims.jti, new Date(now));
         await tx.insertToken(tokenRow(pair));
         await tx.touchSession(session.id, { lastUsedAt: new Date(now), expiresAt: new Date(pair.refresh.expiresAt), ...clientChanges(client) });
-        return pair;
+        return { ...pair, ...exchanged };
       }
       const successor = row.successor_jti ? await tx.findToken(row.successor_jti) : undefined;
       if (successor && now - row.spent_at.getTime() <= this.#settings.refreshReuseGrace) {
         return this.#resign(subject, successor);
       }
       await tx.revoke({ sessionIds: [session.id] }, 'reuse_detected', new Date(now));
-      return 'reuse';
+      return { reuse: { successorUnused: successor !== undefined && successor.spent_at === null } };
     });
 
-    if (outcome === 'reuse') {
+    if ('reuse' in outcome) {
       this.#revocations.add([claims.sid], now);
-      throw new ReuseDetectedError(claims);
+      throw new ReuseDetectedError(claims, outcome.reuse.successorUnused);
     }
     return { ...outcome, claims };
   }
@@ -183,9 +225,13 @@ export class SessionService {
     });
   }
 
-  /** Refuses a verified refresh token's claims if the token is spent or its session revoked. */
-  async checkRefresh(verified: TokenClaims): Promise<TokenClaims> {
+  /**
+   * Refuses a verified refresh token's claims if the token is spent or its session revoked. A SimpleJWT
+   * token not seen yet (ACCEPT_SIMPLEJWT_TOKENS) passes with `adopt` and a session id that names nothing yet.
+   */
+  async checkRefresh(verified: TokenClaims): Promise<SessionClaims> {
     const claims = await this.#withSession(verified);
+    if (claims.adopt) return claims;
     const [session, row] = await Promise.all([this.#repo.findSession(claims.sid), this.#repo.findToken(claims.jti)]);
     if (!session || session.user_id !== claims.userId || !row || row.session_id !== session.id) throw invalid('unknown session or token');
     if (session.revoked_at !== null) throw blacklisted('session revoked');
@@ -198,12 +244,29 @@ export class SessionService {
     return this.#revocations.isRevoked(sessionId);
   }
 
-  /** Ends sessions; their access tokens are refused here from the next request on. */
+  /**
+   * Ends sessions; their access tokens are refused here from the next request on. A user-wide target
+   * (a user, an account, everyone) also voids the tokens without a session (SimpleJWT's) issued until now.
+   */
   async revoke(target: RevokeTarget, reason: RevokeReason): Promise<string[]> {
     const now = this.#clock.now();
-    const ids = await this.#repo.revoke(target, reason, new Date(now));
+    const { ids, cutoffs } = await this.#repo.transaction(async (tx) => ({
+      ids: await tx.revoke(target, reason, new Date(now)),
+      cutoffs: await tx.cutOff(target, new Date(now)),
+    }));
+    this.#revocations.cutOff(cutoffs);
     this.#revocations.add(ids, now);
     return ids;
+  }
+
+  /** True when a token without a session (SimpleJWT's) was voided by a user-wide revocation since it was issued. No database access. */
+  isCutOff(userId: number, iat: number): boolean {
+    return this.#revocations.isCutOff(userId, iat);
+  }
+
+  /** A SimpleJWT refresh token logged out before its first exchange: it may never be exchanged. */
+  async spendLegacy(claims: TokenClaims, reason: 'logged_out'): Promise<void> {
+    await this.#repo.spendLegacy([{ jti: claims.jti, reason, expiresAt: new Date(claims.exp * 1000) }]);
   }
 
   /** Sessions revoked after `since`, from the database (the revocation feed's catch-up). */
@@ -229,11 +292,31 @@ export class SessionService {
    * row belongs to; Latchkey's own claims as they are. Only an imported row will
    * do: one of Latchkey's own tokens stripped of its sid is refused.
    */
-  async #withSession(claims: TokenClaims): Promise<TokenClaims> {
+  async #withSession(claims: TokenClaims): Promise<SessionClaims> {
     if (!claims.legacy) return claims;
     const row = await this.#repo.findToken(claims.jti);
-    if (!row?.imported) throw invalid('unknown legacy refresh token');
-    return { ...claims, sid: row.session_id };
+    if (row?.imported) return { ...claims, sid: row.session_id };
+    if (row || !this.#settings.acceptSimplejwtTokens) throw invalid('unknown legacy refresh token');
+    // ACCEPT_SIMPLEJWT_TOKENS: a token the old site issued and nobody has presented here yet is exchanged
+    // once — unless it was blacklisted there, logged out here, or its user logged out everywhere since.
+    if ((await this.#repo.spentLegacyReason(claims.jti)) !== undefined) throw blacklisted('legacy refresh token spent');
+    if (this.#revocations.isCutOff(claims.userId, claims.iat)) throw blacklisted('legacy refresh token issued before a user-wide logout');
+    return { ...claims, sid: uuidv7(), adopt: true };
+  }
+
+  #adoptedSession(claims: TokenClaims, nowMs: number, client: ClientInfo): SessionRow {
+    const now = new Date(nowMs);
+    return {
+      id: claims.sid,
+      user_id: claims.userId,
+      created_at: now,
+      last_used_at: now,
+      expires_at: new Date(claims.exp * 1000),
+      revoked_at: null,
+      revoked_reason: null,
+      user_agent: clip(client.userAgent),
+      ip: client.ip,
+    };
   }
 
   #newPair(subject: TokenSubject, sessionId: string, nowMs: number): TokenPair {

@@ -7,6 +7,8 @@ export interface RevocationSink {
   revoked(sessionIds: readonly string[], revokedAtMs?: number): void;
   /** The feed (re)connected: anything sent meanwhile may have been missed, so reload from the database. */
   resync(): void;
+  /** Cut-offs for tokens without a session, `[subject, ms]` (see RevocationList.cutOff); optional for feeds that carry none. */
+  cutoffs?(entries: ReadonlyArray<readonly [string, number]>): void;
   /** The feed lost its connection: until it resyncs, revocations may be missed (see `staleFor`). */
   lost?(): void;
   /**
@@ -35,6 +37,8 @@ export interface RevocationSyncOptions {
   feeds: readonly RevocationFeed[];
   /** Every revocation at or after `since`: the database, the truth under every feed. */
   loadRevokedSince(since: Date): Promise<Array<{ id: string; revoked_at: Date }>>;
+  /** Cut-offs written after `since` (RevocationList.cutOff), from the database; optional. */
+  loadCutoffsSince?(since: Date): Promise<Array<[string, number]>>;
   /** Full reconciliation from the database, a safety net under the feeds. */
   reconcileEveryMs: number;
   clock: Clock;
@@ -46,6 +50,9 @@ export interface RevocationSyncOptions {
    */
   usersChanged?: (userIds: readonly number[] | 'all') => void;
 }
+
+/** Cut-offs are reloaded from this long before the previous reload, for clocks that differ between instances. */
+const CUTOFF_RELOAD_MARGIN_MS = 60_000;
 
 /**
  * Keeps a RevocationList current across instances. The instance that revokes
@@ -60,6 +67,7 @@ export class RevocationSync {
   /** Feeds whose connection is lost, by name, and since when. */
   readonly #lost = new Map<string, number>();
   #reloadedAt = 0;
+  #cutoffsLoadedAt: number | undefined;
   #running = false;
 
   constructor(list: RevocationList, options: RevocationSyncOptions) {
@@ -77,6 +85,7 @@ export class RevocationSync {
     };
     const sinkFor = (feed: RevocationFeed): RevocationSink => ({
       revoked: (ids, at) => this.#list.add(ids, at ?? this.#options.clock.now(), 'feed'),
+      cutoffs: (entries) => this.#list.cutOff(entries),
       usersChanged: (ids) => this.#options.usersChanged?.(ids),
       resync: () => {
         // Changes to users may have gone unheard while the feed was away.
@@ -106,6 +115,12 @@ export class RevocationSync {
     const startedAt = this.#options.clock.now();
     const rows = await this.#options.loadRevokedSince(new Date(this.#list.horizon));
     for (const row of rows) this.#list.add([row.id], row.revoked_at.getTime(), 'feed');
+    if (this.#options.loadCutoffsSince) {
+      // Cut-offs never expire: all of them the first time, then those since the last reload (with a margin for clocks).
+      const since = this.#cutoffsLoadedAt === undefined ? 0 : this.#cutoffsLoadedAt - CUTOFF_RELOAD_MARGIN_MS;
+      this.#list.cutOff(await this.#options.loadCutoffsSince(new Date(since)));
+      this.#cutoffsLoadedAt = startedAt;
+    }
     this.#reloadedAt = startedAt;
   }
 

@@ -4,6 +4,7 @@ import * as accountsAudit from './migrations/0002_accounts_audit.ts';
 import * as identifierRule from './migrations/0003_identifier_rule.ts';
 import * as userChanges from './migrations/0004_user_changes.ts';
 import * as mailRecovery from './migrations/0005_mail_recovery.ts';
+import * as simplejwtCutover from './migrations/0006_simplejwt_cutover.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003_identifier_rule': identifierRule,
   '0004_user_changes': userChanges,
   '0005_mail_recovery': mailRecovery,
+  '0006_simplejwt_cutover': simplejwtCutover,
 };
 
 export interface MigrationReport {

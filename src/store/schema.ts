@@ -9,6 +9,8 @@ export interface Database {
   audit_events: AuditEventsTable;
   mail_outbox: MailOutboxTable;
   recovery_tokens: RecoveryTokensTable;
+  token_cutoffs: TokenCutoffsTable;
+  simplejwt_spent_tokens: SimplejwtSpentTokensTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -113,6 +115,20 @@ export interface RecoveryTokensTable {
   used_at: Timestamp | null;
 }
 
+/** Per user (`subject`: the id in decimal) or for everyone (`*`): tokens without a session issued before `not_before` are void. */
+export interface TokenCutoffsTable {
+  subject: string;
+  not_before: Timestamp;
+}
+
+/** SimpleJWT refresh-token jtis that must not be exchanged (again), until they expire. */
+export interface SimplejwtSpentTokensTable {
+  jti: string;
+  /** `blacklisted` (imported), `logged_out`, `ended` (its session is gone). */
+  reason: string;
+  expires_at: Timestamp;
+}
+
 /** Every column of every table, checked against the migrated database by a test. */
 export const COLUMNS = {
   users: {
@@ -139,4 +155,6 @@ export const COLUMNS = {
   recovery_tokens: {
     id: true, user_id: true, purpose: true, token_hash: true, bound_to: true, created_at: true, expires_at: true, used_at: true,
   },
+  token_cutoffs: { subject: true, not_before: true },
+  simplejwt_spent_tokens: { jti: true, reason: true, expires_at: true },
 } as const satisfies { [T in keyof Database]: Record<keyof Database[T], true> };

@@ -12,7 +12,10 @@ export interface TokenClaims {
   userId: number;
   /** The session. Empty on a legacy token: its session is found through its jti. */
   sid: string;
-  /** A refresh token SimpleJWT issued before the move (no `sid`), imported from Django's blacklist app. */
+  /**
+   * A token SimpleJWT issued before the move (no `sid`): a refresh token (imported from Django's
+   * blacklist app, or exchanged under ACCEPT_SIMPLEJWT_TOKENS), or an access token under that switch.
+   */
   legacy?: true;
   role: string | null;
   accountId: number | null;

@@ -11,7 +11,7 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
-type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'> & { emailVerification?: Config['emailVerification'] };
+type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'> & { emailVerification?: Config['emailVerification'] } & Partial<Pick<Config, 'acceptSimplejwtTokens'>>;
 
 /**
  * Issues and verifies Latchkey's JWTs with SimpleJWT's claims. Knows nothing of
@@ -90,9 +90,9 @@ export class TokenService {
     if (typeof jti !== 'string') throw new TokenError('no_id');
     if (tokenType !== 'access' && tokenType !== 'refresh') throw new TokenError('wrong_type');
     if (expected !== 'any' && tokenType !== expected) throw new TokenError('wrong_type');
-    // SimpleJWT's own refresh tokens carry no sid; its access tokens without one are refused,
-    // and the client answers that 401 by refreshing.
-    const legacy = sid === undefined && tokenType === 'refresh';
+    // SimpleJWT's own refresh tokens carry no sid; its access tokens without one are refused (the client
+    // answers that 401 by refreshing) unless ACCEPT_SIMPLEJWT_TOKENS honours them (the caller checks cut-offs).
+    const legacy = sid === undefined && (tokenType === 'refresh' || this.#settings.acceptSimplejwtTokens === true);
     if (typeof sid !== 'string' && !legacy) throw invalid('sid');
     if (role !== undefined && typeof role !== 'string') throw invalid('role');
     if (accountId !== undefined && !Number.isSafeInteger(accountId)) throw invalid('account_id');

@@ -140,8 +140,9 @@ describe('import-django-users on the embedded database', () => {
   it('with a server holding the data directory, the server imports the batches; the users log in and the Django sessions refresh at once', async () => {
     const serverCwd = tempDir('lk-import-');
     const port = await freePort();
-    // The Django site's SimpleJWT key: its refresh tokens verify here.
-    const serverEnv = { SIGNING_KEY: simplejwt.signing_key, DATA_DIR: join(serverCwd, 'data'), PORT: String(port) };
+    // The Django site's SimpleJWT key: its refresh tokens verify here. With the cut-over switch on, the
+    // blacklisted token is still refused: the import recorded it as blacklisted.
+    const serverEnv = { SIGNING_KEY: simplejwt.signing_key, DATA_DIR: join(serverCwd, 'data'), PORT: String(port), ACCEPT_SIMPLEJWT_TOKENS: 'true' };
     const server = await startServer(serverEnv, serverCwd);
     try {
       const result = await run(['import-django-users', SITE_JSON], { env: serverEnv, cwd: serverCwd });
@@ -153,7 +154,8 @@ describe('import-django-users on the embedded database', () => {
       }
       const refreshed = await post(port, '/auth/refresh/', { refresh: simplejwt.tokens.live });
       assert.equal(refreshed.status, 200, JSON.stringify(refreshed.body));
-      assert.equal((await post(port, '/auth/refresh/', { refresh: simplejwt.tokens.blacklisted })).status, 401);
+      const blacklisted = await post(port, '/auth/refresh/', { refresh: simplejwt.tokens.blacklisted });
+      assert.deepEqual([blacklisted.status, blacklisted.body], [401, { detail: 'Token is blacklisted', code: 'token_not_valid' }]);
       const again = await run(['import-django-users', SITE_JSON], { env: serverEnv, cwd: serverCwd });
       assert.equal(again.stdout, reRun(SITE_JSON, SESSIONS_PRESENT_LINE));
     } finally {

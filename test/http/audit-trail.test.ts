@@ -109,7 +109,7 @@ for (const name of storeNames()) {
       await store.db.updateTable('refresh_tokens').set({ spent_at: new Date(Date.now() - 60_000) }).where('spent_at', 'is not', null).execute();
       assert.equal((await post('/auth/refresh/', { refresh: session.refresh })).statusCode, 401);
       const [reuse] = await events('refresh_reuse_detected');
-      assert.deepEqual([reuse?.session_id, reuse?.outcome, reuse?.detail], [claimsOf(session.access).sid, 'failure', { session_revoked: true }]);
+      assert.deepEqual([reuse?.session_id, reuse?.outcome, reuse?.detail], [claimsOf(session.access).sid, 'failure', { session_revoked: true, successor_unused: true }]);
 
       const other = (await post('/auth/login/', { username, password: PASSWORD })).json();
       assert.equal((await post('/auth/logout/', { refresh: other.refresh })).statusCode, 200);

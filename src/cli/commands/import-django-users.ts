@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
-import { mappedBatches, sessionBatches, type ImportTotals, type SessionTotals } from '../../django/import.ts';
+import { blacklistedBatches, mappedBatches, sessionBatches, type ImportTotals, type SessionTotals } from '../../django/import.ts';
 import { openDjangoSource } from '../../django/source.ts';
 import { EXIT_STATUS_HELP } from '../errors.ts';
 import { withRuntime } from '../runtime.ts';
@@ -87,6 +87,8 @@ export function importDjangoUsersCommand(program: Command): void {
           }
           sessions.users = users.size;
           sessions.skipped = sessions.total - sessions.imported - sessions.present;
+          // Blacklisted tokens are remembered so that ACCEPT_SIMPLEJWT_TOKENS never exchanges one.
+          for await (const batch of blacklistedBatches(source.tokens, Date.now())) await run('import-django-blacklist', { tokens: batch });
         });
       } finally {
         progress?.clear();

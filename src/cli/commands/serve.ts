@@ -34,6 +34,18 @@ Environment:
   LEEWAY, JWT_ISSUER, JWT_AUDIENCE, USER_ID_CLAIM
                     claims checks and names (0s, unset, unset, user_id)
   AUTH_BASE_PATH    route prefix (default /auth)
+  PATH_ALIASES      extra paths for routes, name:/path/ comma-separated, e.g.
+                    login:/api/token/both/,refresh:/api/token/access/ (names:
+                    login, refresh, verify, logout, logout-all, sessions, me,
+                    register, change-password); checked at start
+  ACCEPT_SIMPLEJWT_TOKENS
+                    cut-over from a Django SimpleJWT service signing with the
+                    same SIGNING_KEY (default false): its access tokens work
+                    until they expire (unless the user is logged out everywhere
+                    or deactivated since), its refresh tokens are exchanged once
+                    for a Latchkey session. Turn it off once the old site's
+                    REFRESH_TOKEN_LIFETIME has passed since the cut-over: every
+                    token it issued has expired by then
   LOGIN_RESPONSE    full (default) or minimal (SimpleJWT's {access, refresh})
   REGISTRATION_ENABLED
                     open sign-up (default true)

@@ -103,15 +103,15 @@ export class DjangoUsersReader {
   }
 
   /**
-   * Up to `limit` outstanding tokens that are not blacklisted, with ids above `afterId`, in id order,
+   * Up to `limit` outstanding tokens that are not blacklisted (or, with `blacklisted`, that are), with ids above `afterId`, in id order,
    * in dumpdata's shape. The `token` column (the token itself) is never read.
    */
-  async tokenPage(afterId: number, limit: number): Promise<DjangoTokenRecord[]> {
+  async tokenPage(afterId: number, limit: number, blacklisted = false): Promise<DjangoTokenRecord[]> {
     const { rows } = await this.#client.query<{ id: number | string; user: number | string | null; jti: string; created_at: string | null; expires_at: string | null }>(
       `select o.id, o.user_id as user, o.jti,
               extract(epoch from o.created_at)::text as created_at, extract(epoch from o.expires_at)::text as expires_at
        from token_blacklist_outstandingtoken o
-       where o.id > $1 and not exists (select 1 from token_blacklist_blacklistedtoken b where b.token_id = o.id)
+       where o.id > $1 and ${blacklisted ? '' : 'not '}exists (select 1 from token_blacklist_blacklistedtoken b where b.token_id = o.id)
        order by o.id limit $2`,
       [afterId, limit],
     );

@@ -88,6 +88,18 @@ export class ImportsRepo {
     return users;
   }
 
+  /** Records blacklisted SimpleJWT refresh tokens as never to be exchanged; a jti already there is left. Returns how many were new. */
+  async insertBlacklisted(tokens: ReadonlyArray<{ jti: string; expiresAt: Date }>): Promise<number> {
+    if (tokens.length === 0) return 0;
+    const rows = await this.#db
+      .insertInto('simplejwt_spent_tokens')
+      .values(tokens.map((token) => ({ jti: token.jti, reason: 'blacklisted', expires_at: token.expiresAt })))
+      .onConflict((conflict) => conflict.column('jti').doNothing())
+      .returning('jti')
+      .execute();
+    return rows.length;
+  }
+
   /**
    * Inserts the users with their own ids. A row that clashes after all (a user
    * registered meanwhile) is left out rather than failing the batch.

@@ -35,6 +35,11 @@ export type RevokeTarget =
   | { accountId: number }
   | { everyone: true };
 
+/** Another request adopted the same SimpleJWT refresh token first (SessionsRepo.adoptLegacy). */
+export class LegacyRaceError extends Error {
+  override readonly name = 'LegacyRaceError';
+}
+
 /** All SQL about sessions and their refresh tokens. */
 export class SessionsRepo {
   readonly #db: Kysely<Database>;
@@ -188,6 +193,82 @@ export class SessionsRepo {
   }
 
   /**
+   * Records that tokens without a session (SimpleJWT's) issued up to `at` are
+   * void for the target's users — every one of them, for `everyone` — and
+   * tells every instance. A cut-off only moves forward. Listed sessions name
+   * no user-wide cut-off. Returns the cut-offs written, `[subject, ms]`.
+   */
+  async cutOff(target: RevokeTarget, at: Date): Promise<Array<[string, number]>> {
+    if ('sessionIds' in target) return [];
+    return this.transaction(async (repo) => {
+      const subjects = 'everyone' in target ? ['*']
+        : 'userId' in target ? [String(target.userId)]
+        : (await repo.#db.selectFrom('users').select('id').where('account_id', '=', target.accountId).execute()).map((row) => String(row.id));
+      if (subjects.length === 0) return [];
+      await repo.#db
+        .insertInto('token_cutoffs')
+        .values(subjects.map((subject) => ({ subject, not_before: at })))
+        .onConflict((conflict) => conflict.column('subject').doUpdateSet({ not_before: sql`greatest(token_cutoffs.not_before, excluded.not_before)` }))
+        .execute();
+      const entries = subjects.map((subject): [string, number] => [subject, at.getTime()]);
+      for (let i = 0; i < entries.length; i += 100) {
+        const payload = JSON.stringify({ sessions: [], cutoffs: entries.slice(i, i + 100) });
+        await sql`select pg_notify(${repo.#channel}, ${payload})`.execute(repo.#db);
+      }
+      return entries;
+    });
+  }
+
+  /** Cut-offs written after `since` (all of them from the epoch): what an instance loads at start and on reconnecting. */
+  async cutoffsSince(since: Date): Promise<Array<[string, number]>> {
+    const rows = await this.#db.selectFrom('token_cutoffs').select(['subject', 'not_before']).where('not_before', '>', since).execute();
+    return rows.map((row) => [row.subject, row.not_before.getTime()]);
+  }
+
+  /** Why a SimpleJWT refresh token may not be exchanged, if it may not. */
+  async spentLegacyReason(jti: string): Promise<string | undefined> {
+    const row = await this.#db.selectFrom('simplejwt_spent_tokens').select('reason').where('jti', '=', jti).executeTakeFirst();
+    return row?.reason;
+  }
+
+  /** Remembers SimpleJWT refresh tokens that must not be exchanged; a jti already there keeps its first reason. */
+  async spendLegacy(tokens: ReadonlyArray<{ jti: string; reason: string; expiresAt: Date }>): Promise<void> {
+    if (tokens.length === 0) return;
+    await this.#db
+      .insertInto('simplejwt_spent_tokens')
+      .values(tokens.map((token) => ({ jti: token.jti, reason: token.reason, expires_at: token.expiresAt })))
+      .onConflict((conflict) => conflict.column('jti').doNothing())
+      .execute();
+  }
+
+  /**
+   * Opens the session a SimpleJWT refresh token is exchanged into, with that
+   * token as its first refresh token (`imported`: found by its jti from now
+   * on). Throws LegacyRaceError, rolling the transaction back, when another
+   * request adopted the same jti first: the caller retries and finds its row.
+   */
+  async adoptLegacy(session: SessionRow, token: NewRefreshToken): Promise<void> {
+    await this.transaction(async (repo) => {
+      await repo.#db.insertInto('sessions').values(session).execute();
+      const inserted = await repo.#db
+        .insertInto('refresh_tokens')
+        .values({
+          jti: token.jti,
+          session_id: token.sessionId,
+          issued_at: token.issuedAt,
+          expires_at: token.expiresAt,
+          access_jti: token.accessJti,
+          access_expires_at: token.accessExpiresAt,
+          imported: true,
+        })
+        .onConflict((conflict) => conflict.column('jti').doNothing())
+        .returning('jti')
+        .executeTakeFirst();
+      if (!inserted) throw new LegacyRaceError();
+    });
+  }
+
+  /**
    * Deletes what can no longer matter: sessions past their expiry, sessions
    * revoked before `revokedBefore` (no access token of theirs can still be
    * alive), and refresh tokens past their expiry. Unexpired spent tokens stay,
@@ -197,6 +278,15 @@ export class SessionsRepo {
     return this.transaction(async (repo) => {
       const gone = (eb: ExpressionBuilder<Database, 'sessions'>) =>
         eb.or([eb('expires_at', '<=', now), eb('revoked_at', '<', revokedBefore)]);
+      // A SimpleJWT token whose session goes stays spent until it expires: with ACCEPT_SIMPLEJWT_TOKENS
+      // an unknown one would be exchanged again.
+      await sql`
+        insert into simplejwt_spent_tokens (jti, reason, expires_at)
+        select t.jti, 'ended', t.expires_at from refresh_tokens t
+        where t.imported and t.expires_at > ${now}
+          and t.session_id in (select id from sessions where expires_at <= ${now} or revoked_at < ${revokedBefore})
+        on conflict (jti) do nothing`.execute(repo.#db);
+      await repo.#db.deleteFrom('simplejwt_spent_tokens').where('expires_at', '<=', now).execute();
       const tokens = await repo.#db
         .deleteFrom('refresh_tokens')
         .where((eb) => eb.or([eb('expires_at', '<=', now), eb('session_id', 'in', eb.selectFrom('sessions').select('sessions.id').where(gone))]))
