@@ -11,6 +11,7 @@ import type { Config } from './config.ts';
 import { Redis } from 'ioredis';
 import { HashGate } from './limits/hashing.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
+import { MfaService } from './mfa/service.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { RevocationList } from './sessions/revocation.ts';
 import { SessionService } from './sessions/service.ts';
@@ -19,6 +20,7 @@ import type { Store } from './store/connect.ts';
 import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
+import { MfaRepo } from './store/repos/mfa.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
 import { UsersRepo } from './store/repos/users.ts';
 import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
@@ -151,5 +153,6 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     throttle,
     hashGate,
     resources,
+    mfa: new MfaService({ repo: new MfaRepo(store.db), users, clock, settings: config }),
   });
 }

@@ -16,7 +16,19 @@ export interface TokenSubject {
   /** False when the user's account (tenant) is deactivated. */
   accountActive: boolean;
   passwordNeedsReset: boolean;
+  /** How the user got in; put on the session and every token of it (SPEC §12). Default: a password, now. */
+  auth?: AuthContext;
 }
+
+/** RFC 8176 `amr`, the assurance level and the time of authentication (ms since the epoch). */
+export interface AuthContext {
+  amr: string[];
+  aal: 'aal1' | 'aal2';
+  authTime: number;
+}
+
+/** Work that must commit or fail with the session it accompanies (a second factor's step spent). */
+export type Within = (repo: Pick<SessionsRepo, 'bind'>) => Promise<void>;
 
 export interface ClientInfo {
   ip: string | null;
@@ -84,9 +96,11 @@ export class SessionService {
    * Opens a session for a user who has just proved who they are.
    * @example const { access, refresh } = await sessions.open(user, { ip, userAgent });
    */
-  async open(subject: TokenSubject, client: ClientInfo): Promise<TokenPair & { sessionId: string }> {
+  async open(who: TokenSubject, client: ClientInfo, within?: Within): Promise<TokenPair & { sessionId: string }> {
     const sessionId = uuidv7();
-    const pair = this.#newPair(subject, sessionId, this.#clock.now());
+    const nowMs = this.#clock.now();
+    const subject: TokenSubject = { ...who, auth: who.auth ?? { amr: ['pwd'], aal: 'aal1', authTime: nowMs } };
+    const pair = this.#newPair(subject, sessionId, nowMs);
     const now = new Date(pair.refresh.claims.iat * 1000);
     const session: SessionRow = {
       id: sessionId,
@@ -98,8 +112,11 @@ export class SessionService {
       revoked_reason: null,
       user_agent: clip(client.userAgent),
       ip: client.ip,
+      amr: subject.auth!.amr,
+      aal: subject.auth!.aal,
+      auth_time: new Date(subject.auth!.authTime),
     };
-    await this.#repo.insertSession(session, tokenRow(pair));
+    await this.#repo.insertSession(session, tokenRow(pair), within);
     return { ...pair, sessionId };
   }
 
@@ -112,7 +129,7 @@ export class SessionService {
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
-    const subject = await this.#loadSubject(claims.userId);
+    const loaded = await this.#loadSubject(claims.userId);
 
     const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
       const session = await tx.lockSession(claims.sid);
@@ -120,6 +137,7 @@ export class SessionService {
       if (session.revoked_at !== null) throw blacklisted('session revoked');
       const row = await tx.findToken(claims.jti);
       if (!row || row.session_id !== session.id) throw invalid('unknown refresh token');
+      const subject = loaded && withContext(loaded, session);
       if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
       if (!subject.accountActive) throw new AuthError('account_inactive', 'account inactive');
 
@@ -154,11 +172,15 @@ export class SessionService {
    * session's outstanding refresh tokens are spent, with the new one as their
    * successor, so a tab still holding one gets the new pair inside the grace.
    */
-  async reissue(subject: TokenSubject, sessionId: string, client: ClientInfo): Promise<TokenPair> {
+  async reissue(who: TokenSubject, sessionId: string, client: ClientInfo, within?: Within): Promise<TokenPair> {
     const now = this.#clock.now();
     return this.#repo.transaction(async (tx) => {
       const session = await tx.lockSession(sessionId);
-      if (!session || session.revoked_at !== null || session.user_id !== subject.id) throw invalid('no such session');
+      if (!session || session.revoked_at !== null || session.user_id !== who.id) throw invalid('no such session');
+      if (within) await within(tx);
+      // A new context (a step-up) is recorded on the session; otherwise the session's own stays.
+      if (who.auth) await tx.setAuthContext(sessionId, { amr: who.auth.amr, aal: who.auth.aal, authTime: new Date(who.auth.authTime) });
+      const subject = who.auth ? who : withContext(who, session);
       const pair = this.#newPair(subject, sessionId, now);
       await tx.spendOutstanding(sessionId, pair.refresh.claims.jti, new Date(now));
       await tx.insertToken(tokenRow(pair));
@@ -264,8 +286,15 @@ export class SessionService {
       role: subject.role,
       accountId: subject.accountId,
       ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
+      ...(subject.auth ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
     };
   }
+}
+
+/** The subject with its session's authentication context (none on sessions older than it, or imported). */
+function withContext(subject: TokenSubject, session: SessionRow): TokenSubject {
+  if (session.amr === null || session.aal === null || session.auth_time === null) return subject;
+  return { ...subject, auth: { amr: session.amr, aal: session.aal === 'aal2' ? 'aal2' : 'aal1', authTime: session.auth_time.getTime() } };
 }
 
 function tokenRow(pair: TokenPair) {

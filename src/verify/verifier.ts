@@ -20,6 +20,10 @@ export interface VerifiedPrincipal {
   sid: string;
   /** The user must change their password first (forced reset); refused unless `allowRestricted`. */
   password_reset_required: boolean;
+  /** How the user got in (SPEC §12): RFC 8176 methods (`pwd`, `otp`, `mfa`, …), `aal1`/`aal2`, seconds since the epoch; null on tokens without them. */
+  amr: string[] | null;
+  aal: string | null;
+  auth_time: number | null;
 }
 
 /** What the verifier knows of revocations: see `followRevocations` (the server's feed). */
@@ -144,6 +148,9 @@ export class Verifier {
       account_id: claims.accountId,
       sid: claims.sid,
       password_reset_required: claims.passwordResetRequired === true,
+      amr: claims.amr ?? null,
+      aal: claims.aal ?? null,
+      auth_time: claims.authTime ?? null,
     };
   }
 

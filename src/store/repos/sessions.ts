@@ -24,6 +24,8 @@ export type RevokeReason =
   | 'admin_logout'
   | 'password_reset_forced'
   | 'claims_changed'
+  | 'mfa_enrolled'
+  | 'mfa_removed'
   | 'all_tokens_invalidated';
 
 /** Whose sessions to end: listed ones, every one of a user, or of every user of an account. */
@@ -48,11 +50,31 @@ export class SessionsRepo {
     return this.#db.transaction().execute((tx: Transaction<Database>) => work(new SessionsRepo(tx, this.#channel)));
   }
 
-  async insertSession(session: SessionRow, token: NewRefreshToken): Promise<void> {
+  /**
+   * Opens a session with its first refresh token. `within` runs in the same
+   * transaction (a second factor's one-time step is spent there): if it throws,
+   * no session exists.
+   */
+  async insertSession(session: SessionRow, token: NewRefreshToken, within?: (repo: SessionsRepo) => Promise<void>): Promise<void> {
     await this.transaction(async (repo) => {
-      await repo.#db.insertInto('sessions').values(session).execute();
+      if (within) await within(repo);
+      await repo.#db.insertInto('sessions').values({ ...session, amr: session.amr === null ? null : JSON.stringify(session.amr) }).execute();
       await repo.insertToken(token);
     });
+  }
+
+  /** Another repository on this one's connection, inside its transaction if it is in one. */
+  bind<R>(make: (db: Kysely<Database>) => R): R {
+    return make(this.#db);
+  }
+
+  /** Records how the session's user got in (a step-up raises it). */
+  async setAuthContext(id: string, context: { amr: string[]; aal: string; authTime: Date }): Promise<void> {
+    await this.#db
+      .updateTable('sessions')
+      .set({ amr: JSON.stringify(context.amr), aal: context.aal, auth_time: context.authTime })
+      .where('id', '=', id)
+      .execute();
   }
 
   async insertToken(token: NewRefreshToken): Promise<void> {
