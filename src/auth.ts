@@ -315,6 +315,7 @@ export class Auth {
   /** A wrong, reused or locked second-factor code in the audit trail (never the code). */
   async #recordMfaFailure(error: unknown, userId: number | null, client: ClientInfo): Promise<void> {
     if (!(error instanceof MfaError)) return;
+    userId ??= error.userId ?? null;
     if (error.code === 'mfa_locked') {
       await this.#audit.record({ type: 'mfa_locked', outcome: 'failure', userId, client, detail: { retry_after: error.retryAfter ?? null } });
     } else if (error.code === 'mfa_code_invalid' || error.code === 'mfa_code_reused' || error.code === 'mfa_token_invalid') {

@@ -73,11 +73,14 @@ export class OverloadedError extends AuthError {
 export class MfaError extends AuthError {
   readonly extra: Readonly<Record<string, unknown>>;
   readonly retryAfter: number | undefined;
-  constructor(code: AuthErrorCode, extra: Record<string, unknown> = {}, retryAfter?: number) {
+  /** Whose factor failed, for the audit trail (never sent). */
+  readonly userId: number | undefined;
+  constructor(code: AuthErrorCode, extra: Record<string, unknown> = {}, retryAfter?: number, userId?: number) {
     super(code);
     this.name = 'MfaError';
     this.extra = extra;
     this.retryAfter = retryAfter;
+    this.userId = userId;
   }
 }
 

@@ -135,12 +135,12 @@ export class MfaService {
     const state = await this.state(token.user_id);
     if (!state.enabled || !state.row) throw new MfaError('mfa_token_invalid');
     const locked = this.lockedFor(state);
-    if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked);
+    if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked, token.user_id);
     const user = await this.#users.get(token.user_id);
     if (!user?.is_active) throw new AuthError('no_active_account', 'user inactive or gone');
 
     const spendToken = async (repo: MfaRepo) => {
-      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid');
+      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, token.user_id);
     };
     if ('code' in proof) {
       const row = state.row;
@@ -150,7 +150,7 @@ export class MfaService {
       const within: Within = async (tx) => {
         const repo = tx.bind((db) => new MfaRepo(db));
         await spendToken(repo);
-        if (!(await repo.acceptStep(user.id, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused');
+        if (!(await repo.acceptStep(user.id, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused', {}, undefined, user.id);
       };
       return { user, within, method: 'totp' };
     }
@@ -159,7 +159,7 @@ export class MfaService {
     const within: Within = async (tx) => {
       const repo = tx.bind((db) => new MfaRepo(db));
       await spendToken(repo);
-      if (!(await repo.useRecoveryCode(id, new Date(now)))) throw new MfaError('mfa_code_reused');
+      if (!(await repo.useRecoveryCode(id, new Date(now)))) throw new MfaError('mfa_code_reused', {}, undefined, user.id);
       await repo.clearFailures(user.id);
     };
     return { user, within, method: 'recovery_code' };
@@ -234,8 +234,8 @@ export class MfaService {
     const now = this.#clock.now();
     const attemptsLeft = await this.#repo.failToken(tokenHash, TOKEN_ATTEMPTS, new Date(now));
     const lock = await this.#repo.recordFailure(userId, LOCK_AFTER, new Date(now + LOCK_MS));
-    if (lock) throw new MfaError('mfa_locked', {}, Math.ceil(LOCK_MS / 1000));
-    throw new MfaError(code, { attempts_left: attemptsLeft });
+    if (lock) throw new MfaError('mfa_locked', {}, Math.ceil(LOCK_MS / 1000), userId);
+    throw new MfaError(code, { attempts_left: attemptsLeft }, undefined, userId);
   }
 }
 
