@@ -46,9 +46,9 @@ export interface Principal {
   accountId: number | null;
   /** The user must change their password: only a few routes accept this caller (SPEC §3, forced reset). */
   restricted: boolean;
-  /** How the user got in (SPEC §12); null on tokens that predate it. */
+  /** How the user got in (SPEC §12); amr and authTime null on password-only sessions, whose tokens carry neither (aal1). */
   amr: string[] | null;
-  aal: string | null;
+  aal: string;
   /** Seconds since the epoch. */
   authTime: number | null;
 }
@@ -385,7 +385,7 @@ export class Auth {
       accountId: claims.accountId,
       restricted: claims.passwordResetRequired === true,
       amr: claims.amr ?? null,
-      aal: claims.aal ?? null,
+      aal: claims.aal ?? 'aal1',
       authTime: claims.authTime ?? null,
     };
   }

@@ -286,9 +286,15 @@ export class SessionService {
       role: subject.role,
       accountId: subject.accountId,
       ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
-      ...(subject.auth ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
+      // A password alone is what every token without these claims means: they are written only when the
+      // session got in another way (a second factor), so tokens of users without one are unchanged.
+      ...(subject.auth && !passwordOnly(subject.auth) ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
     };
   }
+}
+
+function passwordOnly(context: AuthContext): boolean {
+  return context.aal === 'aal1' && context.amr.length === 1 && context.amr[0] === 'pwd';
 }
 
 /** The subject with its session's authentication context (none on sessions older than it, or imported). */

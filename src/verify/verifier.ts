@@ -20,9 +20,13 @@ export interface VerifiedPrincipal {
   sid: string;
   /** The user must change their password first (forced reset); refused unless `allowRestricted`. */
   password_reset_required: boolean;
-  /** How the user got in (SPEC §12): RFC 8176 methods (`pwd`, `otp`, `mfa`, …), `aal1`/`aal2`, seconds since the epoch; null on tokens without them. */
+  /**
+   * How the user got in (SPEC §12): RFC 8176 methods (`pwd`, `otp`, `mfa`, …) and
+   * the time (seconds since the epoch), null on a password-only session, whose
+   * tokens carry neither; `aal2` after a second factor, else `aal1`.
+   */
   amr: string[] | null;
-  aal: string | null;
+  aal: string;
   auth_time: number | null;
 }
 
@@ -149,7 +153,7 @@ export class Verifier {
       sid: claims.sid,
       password_reset_required: claims.passwordResetRequired === true,
       amr: claims.amr ?? null,
-      aal: claims.aal ?? null,
+      aal: claims.aal ?? 'aal1',
       auth_time: claims.authTime ?? null,
     };
   }
