@@ -79,6 +79,12 @@ Environment:
   REVOCATION_MAX_STALENESS
                     refuse access tokens (503) once the database's revocation
                     feed has been lost this long (default 2m, 0 = never)
+  MFA_ISSUER        the issuer authenticator apps show for TOTP (default Latchkey)
+  MFA_TOKEN_LIFETIME
+                    how long a login's second step may wait (default 5m)
+  MFA_ENCRYPTION_KEY
+                    key (32+ bytes) sealing TOTP secrets at rest; unset =
+                    derived from SIGNING_KEY (HKDF)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.
