@@ -10,7 +10,10 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { importDjangoBatch, importDjangoSessions, type BatchResult, type ImportSession, type ImportUser, type SessionBatchResult } from './django/import.ts';
 import { AuthError, MfaError, ThrottledError, TokenError, ValidationError } from './errors.ts';
+import type { Language } from './i18n/index.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
+import type { Mailer } from './mail/outbox.ts';
+import type { Dialect, RecoveryService, ResetConfirmation } from './recovery/service.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { MfaProof, MfaService } from './mfa/service.ts';
 import type { RevocationList } from './sessions/revocation.ts';
@@ -23,6 +26,7 @@ import type { KeyDirectory } from './tokens/key-directory.ts';
 import type { KeyRing } from './tokens/keys.ts';
 import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
+import type { UserCache, UserCacheStats } from './users/cache.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
 import type { Jwks, MfaStatus, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse, TotpEnrollment } from './wire.ts';
 
@@ -35,6 +39,7 @@ export type { AccountChanges } from './store/repos/accounts.ts';
 export type { AuditQuery } from './store/repos/audit.ts';
 export type { CreateUserInput } from './users/service.ts';
 export type { BatchResult, ImportSession, ImportUser, SessionBatchResult } from './django/import.ts';
+export type { Dialect, ResetConfirmation } from './recovery/service.ts';
 
 export type RegistrationInput = Pick<CreateUserInput, 'username' | 'email' | 'password' | 'firstName' | 'lastName'>;
 
@@ -85,8 +90,14 @@ export interface AuthParts {
   mfa: MfaService;
   /** Bounds password hashing (load shedding); read for /metrics. */
   hashGate: HashGate;
+  /** Users rows for GET /auth/me/ and refresh; read for /metrics. */
+  userCache?: UserCache;
   /** Connections the facade owns (a Redis client): opened by `start`, closed by `stop`. */
   resources?: ReadonlyArray<{ start(): Promise<void>; stop(): Promise<void> }>;
+  /** Password reset and email verification by mail (SPEC §11). */
+  recovery: RecoveryService;
+  /** The mail outbox and its sender. */
+  mailer: Mailer;
 }
 
 /**
@@ -165,6 +176,11 @@ export class Auth {
       }
       throw new AuthError('no_active_account', attempt.reason);
     }
+    // Only after the password (SPEC §11): an unverified address is no secret from its owner.
+    if (this.config.emailVerification === 'mandatory' && !attempt.user.email_verified) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AuthError('email_not_verified');
+    }
     // A user with a second factor gets an mfa_token, never tokens (SPEC §12); one primary-key read.
     const factor = await this.#mfa.state(attempt.user.id);
     if (factor.enabled) return this.#challenge(attempt.user, factor, client);
@@ -242,7 +258,8 @@ export class Auth {
 
   /** Starts TOTP enrolment behind the password: the pending secret and its otpauth:// URL. */
   async beginTotp(principal: Principal, password: string, client: ClientInfo): Promise<TotpEnrollment> {
-    const user = await this.#activeUser(principal);
+    // The password is checked against the database's hash, not a cached row.
+    const user = await this.#activeUser(principal, true);
     const started = await this.#mfa.beginTotp(user, password, client.gone);
     await this.#audit.record({ type: 'mfa_enrollment_started', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { method: 'totp' } });
     return { secret: started.secret, otpauth_url: started.otpauthUrl, expires_at: isoSeconds(started.expiresAt) };
@@ -330,9 +347,11 @@ export class Auth {
   async refresh(refreshToken: string, client: ClientInfo): Promise<RefreshResponse> {
     await this.#counted(() => this.#throttle.refresh(client.ip), client);
     try {
-      const result = await this.#sessions.refresh(refreshToken, client);
-      const { userId, sid: sessionId } = result.claims;
-      await this.#audit.record({ type: 'token_refreshed', outcome: 'success', userId, sessionId, client });
+      // The event is written by the rotation's own statement when it can be (one commit), else here.
+      const event = (claims: TokenClaims) => ({ type: 'token_refreshed', outcome: 'success', userId: claims.userId, sessionId: claims.sid, client }) as const;
+      const result = await this.#sessions.refresh(refreshToken, client, (claims) => this.#audit.row(event(claims)));
+      if (result.audited) this.#audit.logged(result.audited);
+      else await this.#audit.record(event(result.claims));
       return {
         access: result.access.token,
         access_expires_at: isoSeconds(result.access.expiresAt),
@@ -436,12 +455,13 @@ export class Auth {
   }
 
   async updateMe(principal: Principal, names: { first_name?: string; last_name?: string }): Promise<PublicUser> {
-    await this.#activeUser(principal);
+    await this.#activeUser(principal, true);
     return publicUser(await this.#users.updateNames(principal.userId, names));
   }
 
-  async #activeUser(principal: Principal): Promise<UserRow> {
-    const user = await this.#users.get(principal.userId);
+  /** `fresh`: read the database, not the user cache (before a write or a password check). */
+  async #activeUser(principal: Principal, fresh = false): Promise<UserRow> {
+    const user = await this.#users.get(principal.userId, { fresh });
     if (!user) throw new AuthError('user_not_found', 'user gone');
     if (!user.is_active) throw new AuthError('user_inactive', 'user inactive');
     return user;
@@ -475,11 +495,15 @@ export class Auth {
   }
 
   /** Open sign-up: a new user with the default role. Off (404) when REGISTRATION_ENABLED=false. */
-  async register(input: RegistrationInput, client: ClientInfo): Promise<PublicUser> {
+  async register(input: RegistrationInput, client: ClientInfo, lang: Language = 'en'): Promise<PublicUser> {
     if (!this.config.registrationEnabled) throw new AuthError('not_found', 'registration disabled');
     await this.#counted(() => this.#throttle.registration(client.ip), client);
     const user = await this.#users.create({ ...input, emailRequired: true }, client.gone);
     await this.#audit.record({ type: 'user_registered', outcome: 'success', userId: user.id, client });
+    if (this.config.emailVerification !== 'none') {
+      await this.#parts.recovery.startVerification(user.id, lang, client);
+      return publicUser({ ...user, email_verified: false });
+    }
     return publicUser(user);
   }
 
@@ -488,7 +512,7 @@ export class Auth {
    * lifted, and the current session carries on with a fresh pair.
    */
   async changePassword(principal: Principal, passwords: { old: string; new: string }, client: ClientInfo): Promise<TokenPairResponse> {
-    const user = await this.#activeUser(principal);
+    const user = await this.#activeUser(principal, true);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
     const pair = await this.#sessions.reissue(tokenSubject({ ...user, password_needs_reset: false }, true), principal.sessionId, client);
@@ -501,6 +525,70 @@ export class Auth {
       detail: { sessions_ended: ended.length, forced_reset_cleared: user.password_needs_reset },
     });
     return pairBody(pair);
+  }
+
+  /**
+   * Asks for a reset link (SPEC §11): answers the same, at once, whether the
+   * address is known or not; past THROTTLE_PASSWORD_RESETS_PER_IP, 429.
+   * @example await auth.requestPasswordReset('ann@example.com', 'fr', client);
+   */
+  requestPasswordReset(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.requestReset(email, lang, client);
+  }
+
+  /** Checks a reset link without using it; the dialect's 400 when it is not good. */
+  validatePasswordReset(uid: string, token: string, dialect: Dialect): Promise<void> {
+    return this.#parts.recovery.validateReset(uid, token, dialect);
+  }
+
+  /**
+   * Sets a new password from a reset link: every session of the user ends, on
+   * every instance; nobody is logged in by it.
+   */
+  confirmPasswordReset(input: ResetConfirmation, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.confirmReset(input, client);
+  }
+
+  /**
+   * Mails a user a reset link on an administrator's word (the admin API, `latchkey send-password-reset`):
+   * a user id, or a username or email.
+   * @example await auth.sendPasswordReset('ann', { source: 'cli' });
+   */
+  async sendPasswordReset(
+    user: number | string,
+    by: { principal: Principal; client: ClientInfo } | { source: 'cli' },
+    lang: Language = 'en',
+  ): Promise<{ id: number; username: string; email: string }> {
+    return this.#parts.recovery.adminReset(user, 'principal' in by ? { userId: by.principal.userId, client: by.client } : by, lang);
+  }
+
+  /** Mails a new verification link; the same answer whatever the address (SPEC §11). */
+  resendVerification(email: string, lang: Language, client: ClientInfo): Promise<void> {
+    return this.#parts.recovery.resendVerification(email, lang, client);
+  }
+
+  /** Follows a verification link: `uid` and `token` (djoser), or dj-rest-auth's `key` (`uid:token`). */
+  verifyEmail(link: { uid: string; token: string } | { key: string }, client: ClientInfo): Promise<void> {
+    if ('key' in link) {
+      const [uid = '', token = '', extra] = link.key.split(':');
+      // dj-rest-auth answers a bad key with 404.
+      return this.#parts.recovery.verifyEmail(uid, token, client).catch((error: unknown) => {
+        if (error instanceof ValidationError || (error instanceof AuthError && error.code === 'stale_token') || extra !== undefined) throw new AuthError('not_found', 'bad key');
+        throw error;
+      });
+    }
+    return this.#parts.recovery.verifyEmail(link.uid, link.token, client);
+  }
+
+  /** Resolves once background work started by requests (reset lookups, outbox rows, the sending they woke) is done. */
+  async settled(): Promise<void> {
+    await this.#parts.recovery.settled();
+    await this.#parts.mailer.idle();
+  }
+
+  /** Sends every mail due now (a command about to exit); bounded by `deadlineMs`. */
+  drainMail(deadlineMs?: number): Promise<void> {
+    return this.#parts.mailer.drain(deadlineMs);
   }
 
   /**
@@ -585,6 +673,11 @@ export class Auth {
   async #recordLockout(lockout: Lockout, client: ClientInfo, userId: number | null): Promise<void> {
     this.#lockouts.set(lockout.limit, (this.#lockouts.get(lockout.limit) ?? 0) + 1);
     await this.#audit.record({ type: 'throttled', outcome: 'failure', userId, client, detail: { limit: lockout.limit, retry_after: lockout.retryAfter } });
+  }
+
+  /** The user cache's hits, misses, bypassed reads, invalidations and size (for /metrics). */
+  userCacheStats(): UserCacheStats | undefined {
+    return this.#parts.userCache?.stats();
   }
 
   /** How many sessions the in-memory revocation list holds (for /metrics). */

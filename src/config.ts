@@ -41,6 +41,10 @@ export interface Config {
   logFormat: 'auto' | 'pretty' | 'json';
   /** Rate-limit counters and revocation fan-out shared by every instance; unset = process memory. */
   redisUrl: string | undefined;
+  /** Prefix of every key and pub/sub channel Latchkey uses in Redis (two deployments on one Redis set different ones). */
+  redisPrefix: string;
+  /** Follow revocations with PostgreSQL LISTEN/NOTIFY (off behind PgBouncer in transaction mode, where LISTEN hears nothing). */
+  revocationListen: boolean;
   /** Fastify's `trustProxy`: whom to believe about the client's address in `X-Forwarded-For`. */
   trustProxy: boolean | number | string[];
   /** SPEC §5's limits; undefined with THROTTLE=off. */
@@ -48,6 +52,8 @@ export interface Config {
   /** Password hashes running at once, and waiting; past both, 503 (load shedding). */
   passwordHashConcurrency: number;
   passwordHashQueue: number;
+  /** Users rows kept in memory for GET /auth/me/ and refresh (an LRU); 0 = none. */
+  userCacheSize: number;
   /** Cookie mode (SPEC §4): tokens in httpOnly cookies, CSRF header on unsafe cookie requests. */
   authCookies: boolean;
   cookieSecure: boolean;
@@ -65,6 +71,36 @@ export interface Config {
   mfaTokenLifetime: number;
   /** Seals TOTP secrets at rest (HKDF → AES-256-GCM); unset: derived from SIGNING_KEY. */
   mfaEncryptionKey: string | undefined;
+  /** Mail (SPEC §11): how it leaves, with Django's EMAIL_* settings. */
+  mail: MailConfig;
+  /** Where mailed links point: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL / ACTIVATION_URL (djoser's names). */
+  frontendUrl: string | undefined;
+  passwordResetConfirmUrl: string;
+  activationUrl: string;
+  emailVerification: 'none' | 'optional' | 'mandatory';
+  /** Milliseconds. */
+  passwordResetTokenLifetime: number;
+  emailVerificationTokenLifetime: number;
+  /** The replaced Django site's SECRET_KEY: its mailed reset links keep working (Django's PasswordResetTokenGenerator). */
+  djangoSecretKey: string | undefined;
+  /** Django's PASSWORD_RESET_TIMEOUT, in milliseconds. */
+  djangoPasswordResetTimeout: number;
+}
+
+/** Django's EMAIL_* settings, under Django's names in the environment. */
+export interface MailConfig {
+  backend: 'console' | 'smtp';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  useTls: boolean;
+  useSsl: boolean;
+  /** Milliseconds a connection may take (EMAIL_TIMEOUT). */
+  timeout: number;
+  from: string;
+  /** A directory whose templates replace the built-in ones, file by file. */
+  templatesDir: string | undefined;
 }
 
 /** Throttling limits, each per window and per client IP unless said otherwise. */
@@ -76,6 +112,10 @@ export interface ThrottleConfig {
   loginFailuresPerIp: number;
   registrationsPerIp: number;
   refreshesPerIp: number;
+  /** Password-reset (and verification) requests per IP per window: past it, 429. */
+  passwordResetsPerIp: number;
+  /** Requests per address per hour: past it, dropped silently. */
+  passwordResetsPerAddress: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -166,9 +206,12 @@ export const DEFAULTS = {
   THROTTLE_REFRESHES_PER_IP: { default: '600', parse: parseLimit },
   PASSWORD_HASH_CONCURRENCY: { default: 'auto', parse: autoOr(parseLimit) },
   PASSWORD_HASH_QUEUE: { default: 'auto', parse: autoOr(parseLimit) },
+  USER_CACHE_SIZE: { default: '10000', parse: parseCount },
   JWT_PRIVATE_KEY_FILE: { default: undefined, parse: parsePathList },
   REVOCATION_FEED_TOKEN: { default: undefined, parse: parseFeedToken },
   REVOCATION_MAX_STALENESS: { default: '2m', parse: parseDuration },
+  REVOCATION_LISTEN: { default: 'true', parse: parseBoolean },
+  REDIS_PREFIX: { default: 'latchkey', parse: parseRedisPrefix },
   AUTH_COOKIES: { default: undefined, parse: parseBoolean },
   ENABLE_JWT_AUTH: { default: undefined, parse: parseBoolean },
   COOKIE_SECURE: { default: 'true', parse: parseBoolean },
@@ -180,6 +223,26 @@ export const DEFAULTS = {
   MFA_ISSUER: { default: 'Latchkey', parse: (v: string) => v },
   MFA_TOKEN_LIFETIME: { default: '5m', parse: parseDuration },
   MFA_ENCRYPTION_KEY: { default: undefined, parse: parseFeedToken },
+  THROTTLE_PASSWORD_RESETS_PER_IP: { default: '20', parse: parseLimit },
+  THROTTLE_PASSWORD_RESETS_PER_ADDRESS: { default: '3', parse: parseLimit },
+  EMAIL_BACKEND: { default: 'console', parse: oneOf(['console', 'smtp'] as const) },
+  EMAIL_HOST: { default: 'localhost', parse: (v: string) => v.trim() },
+  EMAIL_PORT: { default: '25', parse: parsePort },
+  EMAIL_HOST_USER: { default: '', parse: (v: string) => v },
+  EMAIL_HOST_PASSWORD: { default: '', parse: (v: string) => v },
+  EMAIL_USE_TLS: { default: 'false', parse: parseBoolean },
+  EMAIL_USE_SSL: { default: 'false', parse: parseBoolean },
+  EMAIL_TIMEOUT: { default: '30s', parse: parseDuration },
+  DEFAULT_FROM_EMAIL: { default: 'webmaster@localhost', parse: (v: string) => v.trim() },
+  EMAIL_TEMPLATES_DIR: { default: undefined, parse: (v: string) => v },
+  FRONTEND_URL: { default: undefined, parse: parsePublicUrl },
+  PASSWORD_RESET_CONFIRM_URL: { default: '/account/reset/{uid}/{token}', parse: parseLinkTemplate },
+  ACTIVATION_URL: { default: '/account/verify-email/{uid}/{token}', parse: parseLinkTemplate },
+  EMAIL_VERIFICATION: { default: 'none', parse: oneOf(['none', 'optional', 'mandatory'] as const) },
+  PASSWORD_RESET_TOKEN_LIFETIME: { default: '1h', parse: parseDuration },
+  EMAIL_VERIFICATION_TOKEN_LIFETIME: { default: '24h', parse: parseDuration },
+  DJANGO_SECRET_KEY: { default: undefined, parse: (v: string) => v },
+  PASSWORD_RESET_TIMEOUT: { default: '259200', parse: parseDuration },
 } satisfies Record<string, { default: string | undefined; parse: (value: string, variable: string) => unknown }>;
 
 function parseBasePath(value: string, variable: string): string {
@@ -192,6 +255,11 @@ function parsePathList(value: string, variable: string): string[] {
   const paths = value.split(',').map((p) => p.trim()).filter(Boolean);
   if (paths.length === 0) throw new ConfigError(variable, 'must name a PEM file (a comma-separated list: the first signs, the others verify)');
   return paths;
+}
+
+function parseRedisPrefix(value: string, variable: string): string {
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(value)) throw new ConfigError(variable, `"${value}" must be 1 to 64 letters, digits or . _ : -`);
+  return value;
 }
 
 function parseFeedToken(value: string, variable: string): string {
@@ -237,6 +305,13 @@ function parsePublicUrl(value: string, variable: string): string {
   return url.replace(/\/+$/, '');
 }
 
+/** A link path or URL with `{uid}` and `{token}` (djoser's PASSWORD_RESET_CONFIRM_URL, ACTIVATION_URL). */
+function parseLinkTemplate(value: string, variable: string): string {
+  const v = value.trim();
+  if (!v.includes('{uid}') || !v.includes('{token}')) throw new ConfigError(variable, 'must contain {uid} and {token}');
+  return v;
+}
+
 function parseRoles(value: string, variable: string): string[] {
   const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
   if (roles.length === 0) throw new ConfigError(variable, 'must name at least one role');
@@ -246,6 +321,12 @@ function parseRoles(value: string, variable: string): string[] {
 /** `auto` (undefined: the caller picks from the machine) or the parser's value. */
 function autoOr<T>(parse: (value: string, variable: string) => T) {
   return (value: string, variable: string): T | 'auto' => (value.trim() === 'auto' ? 'auto' : parse(value, variable));
+}
+
+function parseCount(value: string, variable: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new ConfigError(variable, `"${value}" is not a whole number`);
+  return n;
 }
 
 function parseLimit(value: string, variable: string): number {
@@ -350,6 +431,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: required(read(env, 'LOG_LEVEL')),
     logFormat: required(read(env, 'LOG_FORMAT')),
     redisUrl: read(env, 'REDIS_URL'),
+    redisPrefix: required(read(env, 'REDIS_PREFIX')),
+    revocationListen: required(read(env, 'REVOCATION_LISTEN')),
     trustProxy: required(read(env, 'TRUST_PROXY')),
     throttle: required(read(env, 'THROTTLE'))
       ? {
@@ -358,9 +441,12 @@ export function loadConfig(env: Env = process.env): Config {
           loginFailuresPerIp: required(read(env, 'THROTTLE_LOGIN_FAILURES_PER_IP')),
           registrationsPerIp: required(read(env, 'THROTTLE_REGISTRATIONS_PER_IP')),
           refreshesPerIp: required(read(env, 'THROTTLE_REFRESHES_PER_IP')),
+          passwordResetsPerIp: required(read(env, 'THROTTLE_PASSWORD_RESETS_PER_IP')),
+          passwordResetsPerAddress: required(read(env, 'THROTTLE_PASSWORD_RESETS_PER_ADDRESS')),
         }
       : undefined,
     ...hashing(read(env, 'PASSWORD_HASH_CONCURRENCY'), read(env, 'PASSWORD_HASH_QUEUE')),
+    userCacheSize: required(read(env, 'USER_CACHE_SIZE')),
     // ENABLE_JWT_AUTH is the name the replaced Django site used; AUTH_COOKIES wins when both are set.
     authCookies: read(env, 'AUTH_COOKIES') ?? read(env, 'ENABLE_JWT_AUTH') ?? false,
     cookieSecure: required(read(env, 'COOKIE_SECURE')),
@@ -372,7 +458,33 @@ export function loadConfig(env: Env = process.env): Config {
     mfaIssuer: required(read(env, 'MFA_ISSUER')),
     mfaTokenLifetime: required(read(env, 'MFA_TOKEN_LIFETIME')),
     mfaEncryptionKey: read(env, 'MFA_ENCRYPTION_KEY'),
+    mail: {
+      backend: required(read(env, 'EMAIL_BACKEND')),
+      host: required(read(env, 'EMAIL_HOST')),
+      port: required(read(env, 'EMAIL_PORT')),
+      user: required(read(env, 'EMAIL_HOST_USER')),
+      password: required(read(env, 'EMAIL_HOST_PASSWORD')),
+      useTls: required(read(env, 'EMAIL_USE_TLS')),
+      useSsl: required(read(env, 'EMAIL_USE_SSL')),
+      timeout: required(read(env, 'EMAIL_TIMEOUT')),
+      from: required(read(env, 'DEFAULT_FROM_EMAIL')),
+      templatesDir: read(env, 'EMAIL_TEMPLATES_DIR'),
+    },
+    frontendUrl: read(env, 'FRONTEND_URL'),
+    passwordResetConfirmUrl: required(read(env, 'PASSWORD_RESET_CONFIRM_URL')),
+    activationUrl: required(read(env, 'ACTIVATION_URL')),
+    emailVerification: required(read(env, 'EMAIL_VERIFICATION')),
+    passwordResetTokenLifetime: required(read(env, 'PASSWORD_RESET_TOKEN_LIFETIME')),
+    emailVerificationTokenLifetime: required(read(env, 'EMAIL_VERIFICATION_TOKEN_LIFETIME')),
+    djangoSecretKey: read(env, 'DJANGO_SECRET_KEY'),
+    djangoPasswordResetTimeout: required(read(env, 'PASSWORD_RESET_TIMEOUT')),
   };
+  // Django refuses both too: implicit TLS (SSL) and STARTTLS (TLS) exclude each other.
+  if (config.mail.useTls && config.mail.useSsl) throw new ConfigError('EMAIL_USE_SSL', 'cannot be true with EMAIL_USE_TLS (choose one)');
+  // Mailed links are never built from a Host header: production must say where they point.
+  if (production && config.mail.backend === 'smtp' && !config.frontendUrl && !config.publicUrl) {
+    throw new ConfigError('PUBLIC_URL', 'is required with EMAIL_BACKEND=smtp when NODE_ENV=production and FRONTEND_URL is unset (mailed links)');
+  }
   if (config.throttle && config.throttle.window < 1000) throw new ConfigError('THROTTLE_WINDOW', 'must be at least 1s');
   // Browsers drop a SameSite=None cookie that is not Secure.
   if (config.cookieSameSite === 'None' && !config.cookieSecure) {

@@ -10,9 +10,14 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Redis } from 'ioredis';
 import { HashGate } from './limits/hashing.ts';
+import { Mailer, type SenderOptions } from './mail/outbox.ts';
+import { MailTemplates } from './mail/templates.ts';
+import { consoleTransport, smtpTransport, type MailLogger, type MailTransport } from './mail/transport.ts';
+import { RecoveryService } from './recovery/service.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
 import { MfaService } from './mfa/service.ts';
 import { storeNotifications } from './sessions/feeds.ts';
+import { redisRevocations, revocationChannel } from './sessions/redis-feed.ts';
 import { RevocationList } from './sessions/revocation.ts';
 import { SessionService } from './sessions/service.ts';
 import { RevocationSync, type RevocationFeed } from './sessions/sync.ts';
@@ -21,11 +26,14 @@ import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { MfaRepo } from './store/repos/mfa.ts';
+import { OutboxRepo } from './store/repos/outbox.ts';
+import { RecoveryRepo } from './store/repos/recovery.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
 import { UsersRepo } from './store/repos/users.ts';
 import { keyDirectory, KeyRing, loadKeySet } from './tokens/keys.ts';
 import { TokenService } from './tokens/service.ts';
 import { Passwords } from './users/passwords.ts';
+import { UserCache } from './users/cache.ts';
 import { tokenSubject } from './users/public.ts';
 import { UserService } from './users/service.ts';
 
@@ -40,7 +48,8 @@ export interface AuthDeps {
   onError?: (error: unknown) => void;
   /**
    * Revocation feeds besides the store's own notifications (PostgreSQL NOTIFY,
-   * or PGlite in-process), which are always followed.
+   * or PGlite in-process; followed unless REVOCATION_LISTEN=false) and Redis
+   * pub/sub (with a Redis client).
    */
   feeds?: readonly RevocationFeed[];
   /**
@@ -57,6 +66,12 @@ export interface AuthDeps {
   redis?: Redis;
   /** Replaces the throttle the settings describe (tests). */
   throttle?: Throttle;
+  /** Where EMAIL_BACKEND=console writes each mail (the server's pino logger); default: standard output. */
+  mailLogger?: MailLogger;
+  /** Replaces the transport EMAIL_BACKEND describes. */
+  mailTransport?: MailTransport;
+  /** The outbox sender's retry timing (tests make it quick). */
+  mailSender?: Partial<SenderOptions>;
 }
 
 /** How often each instance re-reads recent revocations, in case a notification was lost. */
@@ -90,15 +105,19 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     redis = owned;
   }
   const throttle = deps.throttle
-    ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis } : { kind: 'memory' }) : noThrottle);
+    ?? (config.throttle ? createThrottle(config.throttle, redis ? { kind: 'redis', client: redis, prefix: config.redisPrefix } : { kind: 'memory' }) : noThrottle);
 
   const hashGate = new HashGate({ concurrency: config.passwordHashConcurrency, queue: config.passwordHashQueue });
   // SIGNING_KEY, or key files; re-read when `latchkey keys …` changes the key directory.
   const keys = new KeyRing(() => loadKeySet(config, clock.now()), clock);
   const tokens = new TokenService(keys, config);
-  const usersRepo = new UsersRepo(store.db);
+  // Used only while the feeds are followed (`sync` below); emptied by every change to a user it hears of.
+  // Changes are heard only through the store's notifications: without them (REVOCATION_LISTEN=false), no cache.
+  let following = () => false;
+  const userCache = new UserCache({ max: config.revocationListen ? config.userCacheSize : 0, usable: () => following() });
+  const usersRepo = new UsersRepo(store.db, { changed: (ids) => userCache.invalidate(ids) });
   const sessionsRepo = new SessionsRepo(store.db, store.channel);
-  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles });
+  const users = new UserService({ repo: usersRepo, passwords: deps.passwords ?? new Passwords(), gate: hashGate, clock, roles: config.roles, cache: userCache });
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
@@ -128,13 +147,54 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     clock,
     roles: config.roles,
   });
+  const mailer = new Mailer({
+    repo: new OutboxRepo(store.db),
+    templates: new MailTemplates(config.mail.templatesDir),
+    transport: deps.mailTransport ?? (config.mail.backend === 'smtp' ? smtpTransport(config.mail) : consoleTransport(config.mail.from, deps.mailLogger)),
+    clock,
+    ...(deps.mailSender ? { options: deps.mailSender } : {}),
+    ...(onError ? { onError } : {}),
+  });
+  resources.push({ start: async () => mailer.start(), stop: () => mailer.stop() });
+  const recovery = new RecoveryService({
+    config,
+    clock,
+    users: usersRepo,
+    recovery: new RecoveryRepo(store.db),
+    userService: users,
+    mailer,
+    audit,
+    throttle,
+    revocations,
+    transaction: (work) =>
+      store.db.transaction().execute((tx) =>
+        work({
+          users: new UsersRepo(tx),
+          recovery: new RecoveryRepo(tx),
+          sessions: new SessionsRepo(tx, store.channel),
+          audit: new AuditRepo(tx),
+          outbox: new OutboxRepo(tx),
+        }),
+      ),
+    ...(onError ? { onError } : {}),
+  });
+  const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
+  // Every revocation this process makes goes out on Redis too, whether or not it follows the feeds (a CLI command does not).
+  if (fanOut) revocations.onLocal(fanOut.publish);
   const sync = new RevocationSync(revocations, {
-    feeds: [storeNotifications(store), ...(deps.feeds ?? [])],
+    // Two fan-out paths: NOTIFY from the revoking transaction, and Redis pub/sub where PgBouncer cannot LISTEN.
+    feeds: [
+      ...(config.revocationListen ? [storeNotifications(store)] : []),
+      ...(fanOut ? [fanOut.feed] : []),
+      ...(deps.feeds ?? []),
+    ],
     loadRevokedSince: (since) => sessionsRepo.revokedSince(since),
     reconcileEveryMs: RECONCILE_EVERY_MS,
     clock,
     ...(onError ? { onError } : {}),
+    usersChanged: (ids) => userCache.invalidate(ids),
   });
+  following = () => sync.following();
   return new Auth({
     config,
     clock,
@@ -152,7 +212,10 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ...(onError ? { onError } : {}),
     throttle,
     hashGate,
+    userCache,
     resources,
     mfa: new MfaService({ repo: new MfaRepo(store.db), users, clock, settings: config }),
+    recovery,
+    mailer,
   });
 }

@@ -163,6 +163,10 @@ export const AUDIT_EVENT_TYPES = [
   'mfa_locked',
   'recovery_code_used',
   'recovery_codes_regenerated',
+  'password_reset_requested',
+  'password_reset_completed',
+  'email_verification_sent',
+  'email_verified',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
@@ -211,7 +215,9 @@ export type DomainErrorCode =
   | 'mfa_code_reused'
   | 'mfa_locked'
   | 'mfa_already_enabled'
-  | 'mfa_not_pending';
+  | 'mfa_not_pending'
+  | 'email_not_verified'
+  | 'stale_token';
 
 /** Error codes only the HTTP layer raises: the request's shape, not the domain. */
 export type HttpErrorCode =

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.ts';
 import type { AuditDetail, AuditEventType } from '../wire.ts';
-import type { AuditEventRow, AuditQuery, AuditRepo } from '../store/repos/audit.ts';
+import type { AuditEventRow, AuditQuery, AuditRepo, NewAuditEvent } from '../store/repos/audit.ts';
 
 export { AUDIT_EVENT_TYPES, type AuditDetail, type AuditEventType } from '../wire.ts';
 
@@ -38,7 +38,32 @@ export class AuditLog {
 
   /** @example await audit.record({ type: 'logout', outcome: 'success', userId: 7, sessionId, client }); */
   async record(event: AuditEvent): Promise<void> {
-    const row = {
+    const row = this.row(event);
+    this.logged(row);
+    try {
+      await this.#repo.insert(row);
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /**
+   * Records an event as part of a transaction (`repo` is bound to it): the row
+   * exists only if the transaction commits, and a failed insert fails it.
+   */
+  async recordIn(repo: AuditRepo, event: AuditEvent): Promise<void> {
+    const row = this.row(event);
+    await repo.insert(row);
+    this.logged(row);
+  }
+
+  /**
+   * The event's row, not yet written nor logged: for a caller that writes it
+   * in its own statement (a refresh writes its rotation and its event in one),
+   * then calls `logged` once it is written.
+   */
+  row(event: AuditEvent): NewAuditEvent {
+    return {
       type: event.type,
       at: new Date(this.#clock.now()),
       userId: event.userId ?? null,
@@ -48,6 +73,10 @@ export class AuditLog {
       outcome: event.outcome,
       detail: event.detail ?? {},
     };
+  }
+
+  /** Writes the event's JSON log line (the server's pino logger), if any. */
+  logged(row: NewAuditEvent): void {
     this.#logger?.info(
       {
         audit: {
@@ -63,11 +92,6 @@ export class AuditLog {
       },
       `audit ${row.type}`,
     );
-    try {
-      await this.#repo.insert(row);
-    } catch (error) {
-      this.#onError(error);
-    }
   }
 
   /** One page of the trail, newest first, and how many events match in all. */

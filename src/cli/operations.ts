@@ -56,6 +56,16 @@ export const OPERATIONS = {
     schema: 'current',
     run: async ({ auth }, input: { sessions: ImportSession[] }) => auth.importSessions(input.sessions),
   }),
+  'send-password-reset': operation({
+    schema: 'current',
+    run: async ({ auth }, input: { user: string }) => {
+      const who = /^\d+$/.test(input.user) ? Number(input.user) : input.user;
+      const user = await auth.sendPasswordReset(who, { source: 'cli' });
+      // A command exits right after: send now what can be sent (what cannot stays in the outbox for a server).
+      await auth.drainMail(30_000);
+      return user;
+    },
+  }),
   // Key files need no database: `any` skips the schema check.
   'keys-generate': operation({
     schema: 'any',

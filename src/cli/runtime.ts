@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import type { Auth } from '../auth.ts';
 import { createAuth } from '../create-auth.ts';
 import type { Config } from '../config.ts';
@@ -65,6 +66,7 @@ class Direct implements Target {
   #store: Promise<Store> | undefined;
   #runtime: Runtime | undefined;
   #prepared = false;
+  #redis: Redis | undefined;
 
   constructor(config: Config) {
     this.#config = config;
@@ -86,12 +88,14 @@ class Direct implements Target {
     const store = await this.#store;
     const config = this.#config;
     let auth: Auth | undefined;
+    // With REDIS_URL, what a command revokes is published as a server's revocations are (the Redis fan-out).
+    const redisOf = () => (config.redisUrl ? { redis: (this.#redis ??= oneShotRedis(config.redisUrl)) } : {});
     this.#runtime = {
       store,
       keys: keyDirectory(config, systemClock),
       // Built on first use, so `migrate` needs no signing key.
       get auth() {
-        auth ??= createAuth(withSigningKey(config), { store });
+        auth ??= createAuth(withSigningKey(config), { store, ...redisOf() });
         return auth;
       },
     };
@@ -101,7 +105,23 @@ class Direct implements Target {
   async close(): Promise<void> {
     const store = await this.#store?.catch(() => undefined);
     await store?.close();
+    const redis = this.#redis;
+    if (!redis) return;
+    // QUIT goes after whatever was published; bounded, for a Redis that is away.
+    if (redis.status !== 'wait') await Promise.race([redis.quit().catch(() => {}), sleep(3000)]);
+    redis.disconnect();
   }
+}
+
+/**
+ * A Redis client for one command: it connects on its first command (a publish)
+ * and gives up after a few attempts, so an unreachable Redis delays a command
+ * by seconds, not for ever (instances then catch up from the database).
+ */
+function oneShotRedis(url: string): Redis {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: (times) => (times > 2 ? null : 200) });
+  redis.on('error', () => {});
+  return redis;
 }
 
 /**

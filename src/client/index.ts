@@ -178,6 +178,29 @@ export class LatchkeyClient {
     return this.#fetch(this.url(url), { ...init, headers, ...(this.#mode === 'cookie' ? { credentials: 'include' as const } : {}) });
   }
 
+  /**
+   * Asks for a password-reset mail (SPEC §11); resolves the same whether the address is known or not.
+   * @example await client.requestPasswordReset('ann@example.com');
+   */
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.#post(`${this.#authPath}/password-reset/`, { email });
+  }
+
+  /** Checks a reset link's `uid` and `token` without using them; rejects with the server's 400. */
+  async validatePasswordReset(uid: string, token: string): Promise<void> {
+    await this.#post(`${this.#authPath}/password-reset/validate/`, { uid, token });
+  }
+
+  /** Sets a new password from a reset link; every session of the user ends (sign in again afterwards). */
+  async confirmPasswordReset(uid: string, token: string, newPassword: string, retyped?: string): Promise<void> {
+    await this.#post(`${this.#authPath}/password-reset/confirm/`, { uid, token, new_password: newPassword, ...(retyped !== undefined ? { re_new_password: retyped } : {}) });
+  }
+
+  /** Confirms an email address from the mailed link. */
+  async verifyEmail(uid: string, token: string): Promise<void> {
+    await this.#post(`${this.#authPath}/verify-email/`, { uid, token });
+  }
+
   async #post<T>(path: string, body: object, authenticated = false): Promise<T> {
     const headers: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json', ...(authenticated ? this.authHeaders('POST') : {}) };
     if (this.#mode === 'cookie') Object.assign(headers, this.authHeaders('POST'));
@@ -188,7 +211,7 @@ export class LatchkeyClient {
       ...(this.#mode === 'cookie' ? { credentials: 'include' as const } : {}),
     });
     if (!response.ok) throw await readError(response);
-    return (await response.json()) as T;
+    return (response.status === 204 ? undefined : await response.json()) as T;
   }
 }
 

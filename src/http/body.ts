@@ -31,9 +31,22 @@ export async function readBodies(app: App, config: Pick<Config, 'bodyLimit'>): P
     if (typeof body !== 'string' || body.trim() === '') return done(null, {});
     parseJson(request, body, done);
   });
-  app.addHook('preValidation', async (request) => {
-    if (request.isMultipart()) request.body = await readParts(request, config.bodyLimit);
-    shapeBody(request);
+  // A callback hook: only a multipart body needs to wait.
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.isMultipart()) {
+      readParts(request, config.bodyLimit).then((body) => {
+        request.body = body;
+        shapeBody(request);
+      }).then(() => done(), done);
+      return;
+    }
+    try {
+      shapeBody(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
   });
 }
 

@@ -36,6 +36,8 @@ export const DOMAIN_ERRORS = {
   mfa_locked: { status: 429, detail: 'Too many failed codes: the second factor is locked for a while.' },
   mfa_already_enabled: { status: 400, detail: 'A second factor is already enabled.' },
   mfa_not_pending: { status: 400, detail: 'No enrolment is pending, or it has expired.' },
+  email_not_verified: { status: 403, detail: 'Email address is not verified.' },
+  stale_token: { status: 403, detail: 'Stale token for given user.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** SimpleJWT's words for why a token was refused: the `detail` (in a body) or the `message` (from a header). */

@@ -76,9 +76,17 @@ export function drfMethods(app: App, viewOf: (path: string) => string | undefine
   app.addHook('onReady', async () => {
     for (const info of paths.values()) info.allow = allowHeader(info.methods);
   });
-  app.addHook('onRequest', async (request, reply) => {
-    const allow = infoOf(request.routeOptions.url ?? '')?.allow;
+  // By route URL, once known (after onReady): no regex per request.
+  const allowByUrl = new Map<string, string>();
+  app.addHook('onRequest', (request, reply, done) => {
+    const url = request.routeOptions.url ?? '';
+    let allow = allowByUrl.get(url);
+    if (allow === undefined) {
+      allow = infoOf(url)?.allow;
+      if (allow) allowByUrl.set(url, allow);
+    }
     if (allow) reply.header('allow', allow);
+    done();
   });
 
   app.setNotFoundHandler(async (request, reply) => {

@@ -70,10 +70,45 @@ export function metrics(app: App, auth: Auth): void {
     },
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // The user cache (GET /auth/me/, refresh): lookups by outcome, and its size.
+  const lookups = { hits: 0, misses: 0, bypassed: 0 };
+  new Counter({
+    name: 'latchkey_user_cache_lookups_total',
+    help: 'User cache lookups by outcome: hit, miss, or bypassed (revocation feed not followed: read from the database)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      const stats = auth.userCacheStats();
+      if (!stats) return;
+      for (const [outcome, key] of [['hit', 'hits'], ['miss', 'misses'], ['bypassed', 'bypassed']] as const) {
+        if (stats[key] > lookups[key]) this.inc({ outcome }, stats[key] - lookups[key]);
+        lookups[key] = stats[key];
+      }
+    },
+  });
+  new Gauge({
+    name: 'latchkey_user_cache_entries',
+    help: 'Users rows held in the user cache (at most USER_CACHE_SIZE)',
+    registers: [registry],
+    collect() {
+      this.set(auth.userCacheStats()?.size ?? 0);
+    },
+  });
+
+  // One labelled child per method, route and status, found once: observing through it skips
+  // prom-client's label hashing on every request.
+  const series = new Map<string, { observe(value: number): void }>();
+  app.addHook('onResponse', (request, reply, done) => {
     // Unmatched URLs share one label, so scanners cannot blow up the series count.
     const route = request.routeOptions.url ?? 'unmatched';
-    duration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let child = series.get(key);
+    if (child === undefined) {
+      child = duration.labels({ method: request.method, route, status: String(reply.statusCode) });
+      series.set(key, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

@@ -11,6 +11,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify';
 import type { Auth } from '../auth.ts';
 import { ValidationError } from '../errors.ts';
+import { registerAccountPages } from './account.ts';
 import { registerConsole } from './console.ts';
 import { registerCookies } from './cookies.ts';
 import { registerCors } from './cors.ts';
@@ -30,6 +31,8 @@ import { healthRoutes } from './routes/health.ts';
 import { jwksRoute } from './routes/jwks.ts';
 import { revocationsRoute } from './routes/revocations.ts';
 import { loginRoute } from './routes/login.ts';
+import { djRestAuthResetRoutes } from './routes/password-reset-dj-rest-auth.ts';
+import { passwordResetRoutes } from './routes/password-reset.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
 import { meRoutes } from './routes/me.ts';
@@ -37,6 +40,7 @@ import { mfaRoutes } from './routes/mfa.ts';
 import { refreshRoute } from './routes/refresh.ts';
 import { registerRoute } from './routes/register.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
+import { verifyEmailRoutes } from './routes/verify-email.ts';
 import { verifyRoute } from './routes/verify.ts';
 import type { App, RouteContext } from './types.ts';
 
@@ -63,6 +67,9 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   jwksRoute,
   revocationsRoute,
   mfaRoutes,
+  passwordResetRoutes,
+  djRestAuthResetRoutes,
+  verifyEmailRoutes,
 ];
 
 /**
@@ -110,7 +117,15 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   await readBodies(app, config);
   // After authentication and the schema: NUL characters are refused as DRF's CharField does
   // (PostgreSQL cannot store them).
-  app.addHook('preHandler', async (request) => rejectNulCharacters(request.body));
+  app.addHook('preHandler', (request, _reply, done) => {
+    try {
+      rejectNulCharacters(request.body);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  });
 
   app.setErrorHandler(handleError);
   // DRF answers 405 for a known path with another method (after authentication), OPTIONS with its
@@ -126,6 +141,7 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   for (const register of ROUTES) register(app, context);
   await registerDocsRoutes(app);
   await registerConsole(app, context);
+  await registerAccountPages(app, context);
 };
 
 function routerIgnoresTrailingSlash(instance: FastifyInstance): boolean {

@@ -84,6 +84,19 @@ export const FR: Readonly<Record<string, string>> = {
   'Your old password was entered incorrectly. Please enter it again.': 'Votre ancien mot de passe est incorrect. Veuillez le rectifier.',
   'The new password must be different from the old one.': 'Le nouveau mot de passe doit être différent de l’ancien.',
 
+  // Password reset (djoser's and dj-rest-auth's words, their French catalogs where they have them).
+  "Invalid user id or user doesn't exist.": "Identifiant d'utilisateur non valide ou utilisateur inexistant.",
+  'Invalid token for given user.': 'Jeton non valide pour cet utilisateur.',
+  "The two password fields didn't match.": 'Les deux mots de passe ne correspondent pas.',
+  'The two password fields didn’t match.': 'Les deux mots de passe ne correspondent pas.',
+  'Invalid value': 'Valeur non valide',
+  'Password reset e-mail has been sent.': 'Un e-mail de réinitialisation du mot de passe a été envoyé.',
+  'Password has been reset with the new password.': 'Le mot de passe a été réinitialisé avec le nouveau mot de passe.',
+  'This user has no email address.': 'Cet utilisateur n’a pas d’adresse électronique.',
+  'Email address is not verified.': 'L’adresse électronique n’est pas vérifiée.',
+  'Stale token for given user.': 'Jeton périmé pour cet utilisateur.',
+  ok: 'ok',
+
   // Password validators (django.contrib.auth.password_validation).
   'This password is too short. It must contain at least {min_length} character.': 'Ce mot de passe est trop court. Il doit contenir au minimum {min_length} caractère.',
   'This password is too short. It must contain at least {min_length} characters.': 'Ce mot de passe est trop court. Il doit contenir au minimum {min_length} caractères.',

@@ -18,10 +18,17 @@ export interface ThrottleSettings {
   loginFailuresPerIp: number;
   registrationsPerIp: number;
   refreshesPerIp: number;
+  /** Password-reset and verification-mail requests from one IP per window (default 20). */
+  passwordResetsPerIp?: number;
+  /** Such requests for one address per hour (default 3); past it they are dropped silently. */
+  passwordResetsPerAddress?: number;
 }
 
+/** The window of the per-address limit on reset mails: an hour, whatever THROTTLE_WINDOW says (SPEC §11). */
+const ADDRESS_WINDOW_SECONDS = 3600;
+
 /** Which limit a lockout hit: the audit trail and the metric name it. */
-export type ThrottleLimit = 'login_pair' | 'login_ip' | 'registration_ip' | 'refresh_ip';
+export type ThrottleLimit = 'login_pair' | 'login_ip' | 'registration_ip' | 'refresh_ip' | 'password_reset_ip';
 
 /** A limit just reached: the caller records it (audit event `throttled`, metric). */
 export interface Lockout {
@@ -40,6 +47,10 @@ export interface Throttle {
   registration(ip: string | null): Promise<void>;
   /** Counts a refresh; throws ThrottledError past the limit. */
   refresh(ip: string | null): Promise<void>;
+  /** Counts a password-reset (or verification-mail) request; throws ThrottledError past the limit. */
+  passwordReset(ip: string | null): Promise<void>;
+  /** Counts a mail asked for `address`; false past the hourly limit (the caller drops it silently). */
+  mailToAddress(address: string): Promise<boolean>;
 }
 
 /** THROTTLE=off: nothing is counted or refused. */
@@ -48,6 +59,8 @@ export const noThrottle: Throttle = {
   loginFailed: async () => [],
   registration: async () => {},
   refresh: async () => {},
+  passwordReset: async () => {},
+  mailToAddress: async () => true,
 };
 
 /** Where counters live: `memory` (one process) or a Redis client (ioredis) shared by every instance. */
@@ -61,8 +74,8 @@ export type CounterStore = { kind: 'memory' } | { kind: 'redis'; client: unknown
  */
 export function createThrottle(settings: ThrottleSettings, store: CounterStore): Throttle {
   const duration = Math.max(1, Math.ceil(settings.window / 1000));
-  const limiter = (name: ThrottleLimit, points: number): RateLimiterAbstract => {
-    const options = { keyPrefix: `latchkey:throttle:${name}`, points, duration };
+  const limiter = (name: ThrottleLimit | 'reset_address', points: number, seconds = duration): RateLimiterAbstract => {
+    const options = { keyPrefix: `latchkey:throttle:${name}`, points, duration: seconds };
     if (store.kind === 'memory') return new RateLimiterMemory(options);
     return new RateLimiterRedis({
       ...options,
@@ -77,6 +90,8 @@ export function createThrottle(settings: ThrottleSettings, store: CounterStore):
     loginIp: limiter('login_ip', settings.loginFailuresPerIp),
     registration: limiter('registration_ip', settings.registrationsPerIp),
     refresh: limiter('refresh_ip', settings.refreshesPerIp),
+    passwordReset: limiter('password_reset_ip', settings.passwordResetsPerIp ?? 20),
+    resetAddress: limiter('reset_address', settings.passwordResetsPerAddress ?? 3, ADDRESS_WINDOW_SECONDS),
   });
 }
 
@@ -85,6 +100,8 @@ interface Limiters {
   loginIp: RateLimiterAbstract;
   registration: RateLimiterAbstract;
   refresh: RateLimiterAbstract;
+  passwordReset: RateLimiterAbstract;
+  resetAddress: RateLimiterAbstract;
 }
 
 class CountingThrottle implements Throttle {
@@ -117,6 +134,20 @@ class CountingThrottle implements Throttle {
 
   refresh(ip: string | null): Promise<void> {
     return consume(this.#limiters.refresh, ipKey(ip), 'refresh_ip');
+  }
+
+  passwordReset(ip: string | null): Promise<void> {
+    return consume(this.#limiters.passwordReset, ipKey(ip), 'password_reset_ip');
+  }
+
+  async mailToAddress(address: string): Promise<boolean> {
+    try {
+      await this.#limiters.resetAddress.consume(createHash('sha256').update(address.trim().toLowerCase()).digest('base64url'));
+      return true;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return false;
+      throw rejection;
+    }
   }
 }
 

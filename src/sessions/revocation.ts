@@ -16,6 +16,7 @@ export class RevocationList {
   readonly #retention: number;
   readonly #revoked = new Map<string, number>();
   readonly #listeners = new Set<RevocationListener>();
+  readonly #localListeners = new Set<(sessionIds: readonly string[], revokedAtMs: number) => void>();
 
   constructor(clock: Clock, retentionMs: number) {
     this.#clock = clock;
@@ -34,13 +35,25 @@ export class RevocationList {
    */
   add(sessionIds: Iterable<string>, revokedAtMs: number, origin: 'local' | 'feed' = 'local'): void {
     const forgetAt = revokedAtMs + this.#retention;
+    const ids = [...sessionIds];
     const added: string[] = [];
-    for (const id of sessionIds) {
+    for (const id of ids) {
       const known = this.#revoked.get(id);
       if (known === undefined) added.push(id);
       if ((known ?? 0) < forgetAt) this.#revoked.set(id, forgetAt);
     }
     if (added.length > 0) for (const listener of this.#listeners) listener(added, revokedAtMs, origin);
+    if (origin === 'local' && ids.length > 0) for (const listener of this.#localListeners) listener(ids, revokedAtMs);
+  }
+
+  /**
+   * Hears every revocation this process makes, known or not: the database's
+   * own notification may have added the ids before the revoking call returned,
+   * and a feed that publishes (Redis) must publish them all the same.
+   */
+  onLocal(listener: (sessionIds: readonly string[], revokedAtMs: number) => void): () => void {
+    this.#localListeners.add(listener);
+    return () => this.#localListeners.delete(listener);
   }
 
   /** Hears every revocation new to this list (the revocation feed's stream); returns the unsubscribe. */

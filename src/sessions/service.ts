@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import { AuthError, TokenError } from '../errors.ts';
 import { newJti, type TokenClaims } from '../tokens/claims.ts';
 import type { IssuedToken, TokenService } from '../tokens/service.ts';
+import type { NewAuditEvent } from '../store/repos/audit.ts';
 import type { RefreshTokenRow, RevokeReason, RevokeTarget, SessionRow, SessionsRepo } from '../store/repos/sessions.ts';
 import type { RevocationList } from './revocation.ts';
 
@@ -18,6 +19,8 @@ export interface TokenSubject {
   passwordNeedsReset: boolean;
   /** How the user got in; put on the session and every token of it (SPEC §12). Default: a password, now. */
   auth?: AuthContext;
+  /** Whether the address is proven (the `email_verified` claim, with EMAIL_VERIFICATION). */
+  emailVerified?: boolean;
 }
 
 /** RFC 8176 `amr`, the assurance level and the time of authentication (ms since the epoch). */
@@ -48,6 +51,8 @@ export interface RefreshResult {
   refresh?: IssuedToken;
   /** The presented refresh token's claims (who refreshed, which session). */
   claims: TokenClaims;
+  /** The audit row written with the rotation, when it was (the caller then only logs it). */
+  audited?: NewAuditEvent;
 }
 
 /** A spent refresh token presented outside the grace window: its session has been revoked. */
@@ -123,20 +128,34 @@ export class SessionService {
   /**
    * Exchanges a refresh token. A spent token inside REFRESH_REUSE_GRACE gets the
    * same successor pair back; outside it, the whole session is revoked.
+   * `audit` gives the event to write in the rotation's own statement, when it
+   * takes the one-statement path (`audited` in the result says it did).
    */
-  async refresh(token: string, client: ClientInfo): Promise<RefreshResult> {
+  async refresh(token: string, client: ClientInfo, audit?: (claims: TokenClaims) => NewAuditEvent): Promise<RefreshResult> {
     const now = this.#clock.now();
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const loaded = await this.#loadSubject(claims.userId);
+    // How the session got in travels in its tokens (signed, so as good as the row); none: a password.
+    const subject = loaded && withClaimsContext(loaded, claims);
 
+    // The usual case in one statement: an unspent token of a live session, an active user.
+    if (this.#settings.rotateRefreshTokens && subject?.isActive && subject.accountActive) {
+      const pair = this.#newPair(subject, claims.sid, now);
+      const spend = { jti: claims.jti, sessionId: claims.sid, userId: claims.userId, at: new Date(now) };
+      const row = audit?.(claims);
+      if (await this.#repo.rotate(spend, tokenRow(pair), clientChanges(client), row)) return { ...pair, claims, ...(row ? { audited: row } : {}) };
+    }
+    // Anything else (a spent token: grace or reuse; a revoked session; an unknown token; rotation off)
+    // under the session's lock, which tells them apart.
     const outcome = await this.#repo.transaction(async (tx): Promise<Omit<RefreshResult, 'claims'> | 'reuse'> => {
       const session = await tx.lockSession(claims.sid);
       if (!session || session.user_id !== claims.userId) throw invalid('no such session');
       if (session.revoked_at !== null) throw blacklisted('session revoked');
       const row = await tx.findToken(claims.jti);
       if (!row || row.session_id !== session.id) throw invalid('unknown refresh token');
+      // Under the lock the session's row is the truth (a step-up since this token was issued).
       const subject = loaded && withContext(loaded, session);
       if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
       if (!subject.accountActive) throw new AuthError('account_inactive', 'account inactive');
@@ -289,12 +308,19 @@ export class SessionService {
       // A password alone is what every token without these claims means: they are written only when the
       // session got in another way (a second factor), so tokens of users without one are unchanged.
       ...(subject.auth && !passwordOnly(subject.auth) ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
+      ...(subject.emailVerified !== undefined ? { emailVerified: subject.emailVerified } : {}),
     };
   }
 }
 
 function passwordOnly(context: AuthContext): boolean {
   return context.aal === 'aal1' && context.amr.length === 1 && context.amr[0] === 'pwd';
+}
+
+/** The subject with the context a token of its session carries; a password-only token carries none. */
+function withClaimsContext(subject: TokenSubject, claims: TokenClaims): TokenSubject {
+  if (claims.amr === undefined || claims.aal === undefined || claims.authTime === undefined) return subject;
+  return { ...subject, auth: { amr: claims.amr, aal: claims.aal === 'aal2' ? 'aal2' : 'aal1', authTime: claims.authTime * 1000 } };
 }
 
 /** The subject with its session's authentication context (none on sessions older than it, or imported). */

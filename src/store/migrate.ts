@@ -2,7 +2,9 @@ import { Migrator, sql, type Kysely, type Migration, type MigrationResult } from
 import * as initial from './migrations/0001_initial.ts';
 import * as accountsAudit from './migrations/0002_accounts_audit.ts';
 import * as identifierRule from './migrations/0003_identifier_rule.ts';
-import * as mfa from './migrations/0005_mfa.ts';
+import * as userChanges from './migrations/0004_user_changes.ts';
+import * as mailRecovery from './migrations/0005_mail_recovery.ts';
+import * as mfa from './migrations/0006_mfa.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -10,7 +12,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_accounts_audit': accountsAudit,
   '0003_identifier_rule': identifierRule,
-  '0005_mfa': mfa,
+  '0004_user_changes': userChanges,
+  '0005_mail_recovery': mailRecovery,
+  '0006_mfa': mfa,
 };
 
 export interface MigrationReport {

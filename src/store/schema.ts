@@ -10,6 +10,8 @@ export interface Database {
   user_mfa: UserMfaTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_tokens: MfaTokensTable;
+  mail_outbox: MailOutboxTable;
+  recovery_tokens: RecoveryTokensTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -29,6 +31,8 @@ export interface UsersTable {
   password_needs_reset: Generated<boolean>;
   last_login: Timestamp | null;
   date_joined: Timestamp;
+  /** False only for a user who registered under EMAIL_VERIFICATION and has not followed the link yet. */
+  email_verified: Generated<boolean>;
 }
 
 export interface SessionsTable {
@@ -121,12 +125,44 @@ export interface MfaTokensTable {
   consumed_at: Timestamp | null;
 }
 
+/** Mail waiting to be sent, or sent (bodies blanked), or given up on. */
+export interface MailOutboxTable {
+  /** bigint: pg returns it as a string. */
+  id: ColumnType<string, never, never>;
+  kind: string;
+  to_address: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  created_at: Timestamp;
+  send_after: Timestamp;
+  /** Claimed by a sender until then (several instances share the outbox). */
+  locked_until: Timestamp | null;
+  attempts: Generated<number>;
+  last_error: string | null;
+  sent_at: Timestamp | null;
+  failed_at: Timestamp | null;
+}
+
+/** Password-reset and email-verification tokens: only their SHA-256 is kept. */
+export interface RecoveryTokensTable {
+  id: ColumnType<string, never, never>;
+  user_id: number;
+  purpose: string;
+  token_hash: string;
+  /** Digest of what the token was issued against (the password hash, or the address). */
+  bound_to: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
 /** Every column of every table, checked against the migrated database by a test. */
 export const COLUMNS = {
   users: {
     id: true, username: true, email: true, password: true, first_name: true, last_name: true, role: true,
     is_staff: true, is_manager: true, is_active: true, account_id: true, password_needs_reset: true,
-    last_login: true, date_joined: true,
+    last_login: true, date_joined: true, email_verified: true,
   },
   sessions: {
     id: true, user_id: true, created_at: true, last_used_at: true, expires_at: true, revoked_at: true,
@@ -146,4 +182,11 @@ export const COLUMNS = {
   },
   mfa_recovery_codes: { id: true, user_id: true, lookup: true, code_hash: true, created_at: true, used_at: true },
   mfa_tokens: { token_hash: true, user_id: true, created_at: true, expires_at: true, attempts: true, consumed_at: true },
+  mail_outbox: {
+    id: true, kind: true, to_address: true, subject: true, text_body: true, html_body: true, created_at: true, send_after: true,
+    locked_until: true, attempts: true, last_error: true, sent_at: true, failed_at: true,
+  },
+  recovery_tokens: {
+    id: true, user_id: true, purpose: true, token_hash: true, bound_to: true, created_at: true, expires_at: true, used_at: true,
+  },
 } as const satisfies { [T in keyof Database]: Record<keyof Database[T], true> };

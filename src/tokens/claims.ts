@@ -22,6 +22,8 @@ export interface TokenClaims {
   amr?: string[];
   aal?: string;
   authTime?: number;
+  /** Whether the user's address is proven; written only when EMAIL_VERIFICATION is not `none`. */
+  emailVerified?: boolean;
 }
 
 /** A JWT ID as SimpleJWT makes one: a uuid4 in 32 lowercase hex characters. */

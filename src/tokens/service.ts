@@ -11,7 +11,7 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
-type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'>;
+type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'userIdClaim'> & { emailVerification?: Config['emailVerification'] };
 
 /**
  * Issues and verifies Latchkey's JWTs with SimpleJWT's claims. Knows nothing of
@@ -48,6 +48,7 @@ export class TokenService {
     if (claims.amr !== undefined) payload.amr = claims.amr;
     if (claims.aal !== undefined) payload.aal = claims.aal;
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime;
+    if (claims.emailVerified !== undefined && (this.#settings.emailVerification ?? 'none') !== 'none') payload.email_verified = claims.emailVerified;
     if (jwtIssuer !== undefined) payload.iss = jwtIssuer;
     if (jwtAudience !== undefined) payload.aud = jwtAudience;
     return { token: encode(payload, this.#keys.current), claims, expiresAt: claims.exp * 1000 };

@@ -40,5 +40,6 @@ export function tokenSubject(user: UserRow, accountActive: boolean): TokenSubjec
     isActive: user.is_active,
     accountActive,
     passwordNeedsReset: user.password_needs_reset,
+    emailVerified: user.email_verified,
   };
 }

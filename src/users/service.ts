@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.ts';
+import type { UserCache } from './cache.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import { isUniqueViolation, type UserRow, type UsersRepo } from '../store/repos/users.ts';
 import { normalizeEmail, normalizeUsername } from './identifiers.ts';
@@ -44,10 +45,15 @@ export class UserService {
   readonly #clock: Clock;
   readonly #roles: string[];
   readonly #gate: HashGate | undefined;
+  readonly #cache: UserCache | undefined;
 
-  /** `gate` bounds how many password hashes run and wait at once (load shedding); without it, no bound. */
-  constructor(deps: { repo: UsersRepo; passwords: Passwords; clock: Clock; roles: string[]; gate?: HashGate }) {
+  /**
+   * `gate` bounds how many password hashes run and wait at once (load shedding); without it, no bound.
+   * `cache` serves `get` (see UserCache for what keeps it true); without it, every read is a query.
+   */
+  constructor(deps: { repo: UsersRepo; passwords: Passwords; clock: Clock; roles: string[]; gate?: HashGate; cache?: UserCache }) {
     this.#repo = deps.repo;
+    this.#cache = deps.cache;
     this.#passwords = deps.passwords;
     this.#clock = deps.clock;
     this.#roles = deps.roles;
@@ -130,8 +136,15 @@ export class UserService {
     return (await this.#hashing(() => this.#passwords.verify(encoded, secret), gone)).ok;
   }
 
-  async get(id: number): Promise<UserRow | undefined> {
-    return this.#repo.findById(id);
+  /** A new argon2id hash of `password`, through the hashing gate (a password reset stores it). */
+  hashPassword(password: string, gone?: ClientGone): Promise<string> {
+    return this.#hashing(() => this.#passwords.hash(password), gone);
+  }
+
+  /** The user's row; from the user cache unless `fresh` (a password check reads the database). */
+  async get(id: number, options: { fresh?: boolean } = {}): Promise<UserRow | undefined> {
+    if (this.#cache === undefined || options.fresh) return this.#repo.findById(id);
+    return this.#cache.get(id, (key) => this.#repo.findById(key));
   }
 
   /**

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fastifyHelmet from '@fastify/helmet';
+import Fastify from 'fastify';
+import { CONTENT_SECURITY_POLICY } from '../../src/http/headers.ts';
 import { bearer, createUser, harness, login, PASSWORD, storeNames, uniqueName, type Harness } from '../support/harness.ts';
 
 for (const name of storeNames()) {
@@ -37,6 +40,24 @@ for (const name of storeNames()) {
         assert.ok(response.statusCode < 300, `${request.method} ${request.url}: ${response.statusCode} ${response.body}`);
         assert.equal(response.headers['cache-control'], 'no-store', `${request.method} ${request.url}`);
         assert.equal(response.headers['x-content-type-options'], 'nosniff', `${request.method} ${request.url}`);
+      }
+    });
+
+    it('the security headers are exactly those helmet sets per request with the same options (computed once here)', async () => {
+      const reference = Fastify();
+      await reference.register(fastifyHelmet, {
+        global: true,
+        contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+        crossOriginResourcePolicy: { policy: 'same-origin' },
+      });
+      reference.get('/', async () => ({}));
+      const expected = (await reference.inject({ url: '/' })).headers;
+      await reference.close();
+      const names = Object.keys(expected).filter((name) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name));
+      assert.ok(names.includes('content-security-policy') && names.includes('strict-transport-security'));
+      for (const [method, url, headers] of [['GET', '/auth/me/', bearer(user.access)], ['POST', '/auth/verify/', {}], ['GET', '/nowhere', {}]] as const) {
+        const response = await h.app.inject({ method, url, headers, ...(method === 'POST' ? { payload: { token: user.access } } : {}) });
+        for (const name of names) assert.equal(response.headers[name], expected[name], `${method} ${url}: ${name}`);
       }
     });
 

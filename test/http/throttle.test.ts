@@ -173,7 +173,7 @@ describe('throttling: THROTTLE=off, TRUST_PROXY, the window', () => {
     assert.throws(load({ REDIS_URL: 'http://localhost' }), /REDIS_URL/);
     const config = load({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16' })();
     assert.deepEqual(config.trustProxy, ['10.0.0.1', '192.168.0.0/16']);
-    assert.deepEqual(load({})().throttle, { window: 900_000, loginFailures: 5, loginFailuresPerIp: 100, registrationsPerIp: 30, refreshesPerIp: 600 });
+    assert.deepEqual(load({})().throttle, { window: 900_000, loginFailures: 5, loginFailuresPerIp: 100, registrationsPerIp: 30, refreshesPerIp: 600, passwordResetsPerIp: 20, passwordResetsPerAddress: 3 });
     assert.equal(load({ THROTTLE: 'off' })().throttle, undefined);
   });
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, sql } from 'kysely';
 import type { Auth } from '../../src/auth.ts';
-import { createAuth } from '../../src/create-auth.ts';
+import { createAuth, type AuthDeps } from '../../src/create-auth.ts';
 import { manualClock, systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -82,12 +82,12 @@ export interface Harness {
  */
 export async function harness(
   name: StoreName,
-  options: { env?: Record<string, string>; clock?: Clock; store?: Harness['store']; passwords?: Passwords } = {},
+  options: { env?: Record<string, string>; clock?: Clock; store?: Harness['store']; passwords?: Passwords; deps?: Partial<AuthDeps> } = {},
 ): Promise<Harness> {
   const config = testConfig(options.env);
   const store = options.store ?? (await openTestStore(name));
   const clock = options.clock ?? systemClock;
-  const auth = createAuth(config, { store, clock, passwords: options.passwords ?? testPasswords() });
+  const auth = createAuth(config, { ...options.deps, store, clock, passwords: options.passwords ?? testPasswords() });
   await auth.start();
   const app = await buildApp({ auth });
   await app.ready();

@@ -170,6 +170,15 @@ describe('other values', () => {
     assert.equal(loadConfig({ DATABASE_URL: 'postgresql://u@h/db' }).databaseUrl, 'postgresql://u@h/db');
   });
 
+  it('REDIS_PREFIX (default latchkey) and REVOCATION_LISTEN (default true)', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.redisPrefix, 'latchkey');
+    assert.equal(defaults.revocationListen, true);
+    const set = loadConfig({ REDIS_PREFIX: 'shop:eu-1', REVOCATION_LISTEN: 'false' });
+    assert.equal(set.redisPrefix, 'shop:eu-1');
+    assert.equal(set.revocationListen, false);
+  });
+
   it('LOG_FORMAT takes auto, pretty and json', () => {
     for (const format of ['auto', 'pretty', 'json'] as const) assert.equal(loadConfig({ LOG_FORMAT: format }).logFormat, format);
     assert.equal(loadConfig({ LOG_FORMAT: ' json ' }).logFormat, 'json');
@@ -212,6 +221,8 @@ describe('bad values throw a ConfigError naming the variable', () => {
     ['LOG_LEVEL=loud', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     ['LOG_FORMAT=text', { LOG_FORMAT: 'text' }, 'LOG_FORMAT'],
     ['LOG_FORMAT=JSON (case matters, as LOG_LEVEL)', { LOG_FORMAT: 'JSON' }, 'LOG_FORMAT'],
+    ['REDIS_PREFIX with a space', { REDIS_PREFIX: 'my app' }, 'REDIS_PREFIX'],
+    ['REVOCATION_LISTEN=sometimes', { REVOCATION_LISTEN: 'sometimes' }, 'REVOCATION_LISTEN'],
   ];
   for (const [title, env, variable] of cases) {
     it(`${title} → ConfigError(${variable})`, () => refuses(env, variable));

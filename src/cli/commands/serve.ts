@@ -43,7 +43,10 @@ Environment:
   LOG_FORMAT        auto (default: pretty on a terminal, JSON otherwise), pretty, json
   NODE_ENV          production: SIGNING_KEY required, request lines only at debug
   REDIS_URL         redis://… : throttling counters shared by every instance
-                    (unset = counted in this process's memory)
+                    (unset = counted in this process's memory), and
+                    revocations fanned out by pub/sub beside LISTEN/NOTIFY
+  REDIS_PREFIX      prefix of Latchkey's Redis keys and channel (default
+                    latchkey; revocations on REDIS_PREFIX:revocations)
   TRUST_PROXY       whom to believe about the client IP in X-Forwarded-For:
                     false (default: the socket's address), true, a hop count,
                     or proxy addresses/CIDR ranges, comma-separated
@@ -62,6 +65,9 @@ Environment:
                     password hashes at once (default: every core but one)
                     and waiting (default 16 per slot); past both, a login
                     gets 503 with Retry-After at once
+  USER_CACHE_SIZE   users rows kept in memory for GET /auth/me/ and refresh,
+                    dropped on any change to the user (default 10000, 0 = off;
+                    off too with REVOCATION_LISTEN=false, which it needs)
   AUTH_COOKIES (alias ENABLE_JWT_AUTH)
                     cookie mode: httpOnly access/refresh cookies and a CSRF
                     token cookie echoed in X-CSRF-Token (default false)
@@ -77,8 +83,41 @@ Environment:
                     bearer token (32+ bytes) for GET AUTH_BASE_PATH/revocations/,
                     the revocation stream other services follow (unset = off)
   REVOCATION_MAX_STALENESS
-                    refuse access tokens (503) once the database's revocation
-                    feed has been lost this long (default 2m, 0 = never)
+                    refuse access tokens (503) once every revocation feed
+                    (LISTEN, Redis) has been lost this long with no reload
+                    from the database since (default 2m, 0 = never)
+  REVOCATION_LISTEN follow revocations with PostgreSQL LISTEN (default true;
+                    false behind PgBouncer in transaction mode: set REDIS_URL)
+  THROTTLE_PASSWORD_RESETS_PER_IP
+                    password-reset and verification-mail requests from one IP
+                    per window (default 20; past it, 429)
+  THROTTLE_PASSWORD_RESETS_PER_ADDRESS
+                    such requests for one address per hour (default 3; past
+                    it, dropped silently: still 204)
+  EMAIL_BACKEND     console (default: each mail, link included, in the log) or smtp
+  EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD
+                    the SMTP server, Django's names (localhost, 25, none)
+  EMAIL_USE_TLS, EMAIL_USE_SSL
+                    STARTTLS or implicit TLS (both false by default; not both)
+  EMAIL_TIMEOUT     SMTP connection timeout (default 30s)
+  DEFAULT_FROM_EMAIL
+                    the From address (default webmaster@localhost)
+  EMAIL_TEMPLATES_DIR
+                    templates replacing the built-in ones, file by file:
+                    KIND.LANG.subject.txt, KIND.LANG.txt, KIND.LANG.html
+  FRONTEND_URL      base of mailed links (unset = Latchkey's own /account/
+                    pages under PUBLIC_URL, or this server's HOST:PORT)
+  PASSWORD_RESET_CONFIRM_URL, ACTIVATION_URL
+                    link paths with {uid} and {token} (djoser's names;
+                    /account/reset/{uid}/{token}, /account/verify-email/{uid}/{token})
+  EMAIL_VERIFICATION
+                    none (default), optional or mandatory (login refused
+                    until the address is verified)
+  PASSWORD_RESET_TOKEN_LIFETIME, EMAIL_VERIFICATION_TOKEN_LIFETIME
+                    how long mailed links work (1h, 24h)
+  DJANGO_SECRET_KEY, PASSWORD_RESET_TIMEOUT
+                    the replaced Django site's SECRET_KEY: its reset links
+                    keep working within PASSWORD_RESET_TIMEOUT (default 3 days)
   MFA_ISSUER        the issuer authenticator apps show for TOTP (default Latchkey)
   MFA_TOKEN_LIFETIME
                     how long a login's second step may wait (default 5m)
@@ -136,7 +175,7 @@ async function serve(config: Config): Promise<void> {
     const { applied, identifierClashes = [] } = await prepareSchema(store);
     // One logger for requests and the audit trail's JSON lines.
     const logger = createLogger(config);
-    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, onError: (error) => logError(error, 'background task failed') });
+    auth = createAuth(withSigningKey(config), { store, auditLogger: logger, mailLogger: logger, onError: (error) => logError(error, 'background task failed') });
     await auth.start();
     const server = await buildApp({ auth, loggerInstance: logger });
     app = server;

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { negotiateLanguage } from '../../i18n/index.ts';
 import { clientInfo } from '../authenticate.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
@@ -25,6 +26,7 @@ export function registerRoute(app: App, { auth, config }: RouteContext): void {
         const user = await auth.register(
           { username, email, password, ...(first_name !== undefined ? { firstName: first_name } : {}), ...(last_name !== undefined ? { lastName: last_name } : {}) },
           clientInfo(request),
+          negotiateLanguage(request.headers['accept-language']),
         );
         return reply.code(201).send(user);
       },

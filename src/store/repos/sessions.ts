@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, RefreshTokensTable, SessionsTable } from '../schema.ts';
+import type { NewAuditEvent } from './audit.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
@@ -26,7 +27,8 @@ export type RevokeReason =
   | 'claims_changed'
   | 'mfa_enrolled'
   | 'mfa_removed'
-  | 'all_tokens_invalidated';
+  | 'all_tokens_invalidated'
+  | 'password_reset';
 
 /** Whose sessions to end: listed ones, every one of a user, or of every user of an account. */
 export type RevokeTarget =
@@ -106,6 +108,51 @@ export class SessionsRepo {
 
   async markSpent(jti: string, successorJti: string, at: Date): Promise<void> {
     await this.#db.updateTable('refresh_tokens').set({ spent_at: at, successor_jti: successorJti }).where('jti', '=', jti).execute();
+  }
+
+  /**
+   * Rotation in one statement (one round trip, its own transaction): spends
+   * `jti` if it is unspent and belongs to `sessionId`, a live session of
+   * `userId`; then inserts its successor and touches the session. False when
+   * any of that does not hold, and then nothing is written: the caller takes
+   * the locking path, which tells a spent token (grace or reuse) from a
+   * revoked session or an unknown token. Two refreshes of one token cannot
+   * both spend it: the second waits for the first's row lock, re-reads the
+   * row and finds it spent. `audit`, if given, is inserted by the same
+   * statement once the rotation is done: one commit (one WAL flush) per refresh.
+   */
+  async rotate(
+    spend: { jti: string; sessionId: string; userId: number; at: Date },
+    successor: NewRefreshToken,
+    session: { userAgent: string | null; ip: string | null },
+    audit?: NewAuditEvent,
+  ): Promise<boolean> {
+    const audited = audit
+      ? sql`, audited as (
+        insert into audit_events (type, at, user_id, session_id, ip, user_agent, outcome, detail)
+        select ${audit.type}, ${audit.at}, ${audit.userId}, ${audit.sessionId}, ${audit.ip}, ${audit.userAgent}, ${audit.outcome}, ${JSON.stringify(audit.detail)}::jsonb
+        from touched
+        returning id
+      )`
+      : sql``;
+    const { rows } = await sql<{ rotated: number }>`
+      with spent as (
+        update refresh_tokens set spent_at = ${spend.at}, successor_jti = ${successor.jti}
+        where jti = ${spend.jti} and session_id = ${spend.sessionId} and spent_at is null
+          and exists (select 1 from sessions where id = ${spend.sessionId} and user_id = ${spend.userId} and revoked_at is null)
+        returning jti
+      ), added as (
+        insert into refresh_tokens (jti, session_id, issued_at, expires_at, access_jti, access_expires_at)
+        select ${successor.jti}, ${successor.sessionId}, ${successor.issuedAt}, ${successor.expiresAt}, ${successor.accessJti}, ${successor.accessExpiresAt}
+        from spent
+        returning jti
+      ), touched as (
+        update sessions set last_used_at = ${spend.at}, expires_at = ${successor.expiresAt}, user_agent = ${session.userAgent}, ip = ${session.ip}
+        where id = ${spend.sessionId} and exists (select 1 from added)
+        returning id
+      )${audited}
+      select (select count(*) from touched)::int as rotated`.execute(this.#db);
+    return rows[0]?.rotated === 1;
   }
 
   /** Marks every unspent refresh token of a session spent, pointing at `successorJti`. */

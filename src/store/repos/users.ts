@@ -22,8 +22,20 @@ export interface NewUser {
 /** All SQL about users. */
 export class UsersRepo {
   readonly #db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  readonly #changed: ((ids: number[]) => void) | undefined;
+  /**
+   * `changed` hears the users this repo has just updated, once the statement
+   * has returned (the user cache drops them). Other writers are heard through
+   * the users trigger's notifications (migration 0004).
+   */
+  constructor(db: Kysely<Database>, options: { changed?: (ids: number[]) => void } = {}) {
     this.#db = db;
+    this.#changed = options.changed;
+  }
+
+  #wrote<T>(id: number, result: T): T {
+    this.#changed?.([id]);
+    return result;
   }
 
   /** A user whose username or email matches, case-insensitively; username wins when both would. */
@@ -40,6 +52,21 @@ export class UsersRepo {
 
   async findById(id: number): Promise<UserRow | undefined> {
     return this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The user with this email address, case-insensitively (password reset); never for an empty address. */
+  async findByEmail(email: string): Promise<UserRow | undefined> {
+    if (email === '') return undefined;
+    return this.#db.selectFrom('users').selectAll().where(sql`lower(email)`, '=', email.toLowerCase()).limit(1).executeTakeFirst();
+  }
+
+  /** The user, locked until the transaction ends (a reset confirm checks and writes the password under it). */
+  async lockById(id: number): Promise<UserRow | undefined> {
+    return this.#db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
+  async setEmailVerified(id: number, verified: boolean): Promise<void> {
+    await this.#db.updateTable('users').set({ email_verified: verified }).where('id', '=', id).execute();
   }
 
   /**
@@ -114,6 +141,7 @@ export class UsersRepo {
       .set({ password: passwordHash, ...(options.clearReset ? { password_needs_reset: false } : {}) })
       .where('id', '=', id)
       .execute();
+    this.#wrote(id, undefined);
   }
 
   /** The account (tenant) a user may point at: whether it exists and is active. */
@@ -139,12 +167,12 @@ export class UsersRepo {
       )
       .returning('id')
       .executeTakeFirst();
-    return row !== undefined;
+    return this.#wrote(id, row !== undefined);
   }
 
   async updateNames(id: number, names: { first_name?: string; last_name?: string }): Promise<UserRow | undefined> {
     if (Object.keys(names).length === 0) return this.findById(id);
-    return this.#db.updateTable('users').set(names).where('id', '=', id).returningAll().executeTakeFirst();
+    return this.#wrote(id, await this.#db.updateTable('users').set(names).where('id', '=', id).returningAll().executeTakeFirst());
   }
 
   /** One page of users matching every search term (username, email, names), by id, and how many match in all. */
@@ -165,7 +193,7 @@ export class UsersRepo {
   /** Sets the given columns (an administrator's edit); undefined when the user is gone. */
   async update(id: number, changes: UserChanges): Promise<UserRow | undefined> {
     if (Object.keys(changes).length === 0) return this.findById(id);
-    return this.#db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+    return this.#wrote(id, await this.#db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst());
   }
 }
 

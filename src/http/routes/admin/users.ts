@@ -1,6 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { UserChanges } from '../../../auth.ts';
 import { actor, formTypes, IdParams, NullableId, paginate, pathId, requireAdmin, SearchQuery } from '../../admin.ts';
+import { negotiateLanguage } from '../../../i18n/index.ts';
+import { principal } from '../../authenticate.ts';
 import { Body, Text } from '../../schemas.ts';
 import type { App, RouteContext } from '../../types.ts';
 
@@ -87,5 +89,14 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
     schema: { params: IdParams, tags, summary: 'End every session of a user' },
     onRequest,
     handler: async (request) => ({ sessions_ended: await admin.endUserSessions(pathId(request.params.id), actor(request)) }),
+  });
+  app.post('/admin/users/:id/password-reset', {
+    schema: { params: IdParams, tags, summary: 'Mail a user a password-reset link (the administrator never sees a password)' },
+    onRequest,
+    handler: async (request, reply) => {
+      const caller = actor(request);
+      await auth.sendPasswordReset(pathId(request.params.id), { principal: principal(request), client: caller.client }, negotiateLanguage(request.headers['accept-language']));
+      return reply.code(204).send();
+    },
   });
 }

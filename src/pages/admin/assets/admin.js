@@ -138,6 +138,13 @@ async function loadUsers() {
         await loadUsers();
       });
     }
+    // The administrator never sets or sees a password: the user gets a link and chooses one.
+    if (user.email) {
+      action(td, 'Send reset link', async () => {
+        await api(`${path}password-reset/`, { method: 'POST', body: '{}' });
+        $('console-error').textContent = `${user.username}: a password-reset link was mailed to ${user.email}.`;
+      });
+    }
     action(td, 'Log out', async () => {
       const { sessions_ended } = await api(`${path}logout/`, { method: 'POST', body: '{}' });
       $('console-error').textContent = `${user.username}: ${sessions_ended} session(s) ended.`;

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 /**
  * The second factor (SPEC §12): each user's TOTP state and lock, recovery
  * codes, the mfa_tokens of logins waiting for their second step, and how each
- * session was authenticated (amr, aal, auth_time). Depends only on 0001–0003.
+ * session was authenticated (amr, aal, auth_time). Depends only on 0001–0003's tables.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
