@@ -17,14 +17,15 @@ import {
   type ImportUser,
   type SessionBatchResult,
 } from './django/import.ts';
-import { AuthError, ThrottledError, TokenError, ValidationError } from './errors.ts';
+import { AuthError, MfaError, ThrottledError, TokenError, ValidationError } from './errors.ts';
 import type { Language } from './i18n/index.ts';
 import type { HashGate, HashGateStats } from './limits/hashing.ts';
 import type { Mailer } from './mail/outbox.ts';
 import type { Dialect, RecoveryService, ResetConfirmation } from './recovery/service.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
+import type { MfaProof, MfaService } from './mfa/service.ts';
 import type { RevocationList } from './sessions/revocation.ts';
-import { ReuseDetectedError, type ClientInfo, type SessionService, type TokenPair } from './sessions/service.ts';
+import { ReuseDetectedError, type AuthContext, type ClientInfo, type SessionService, type TokenPair, type Within } from './sessions/service.ts';
 import type { RevocationSync } from './sessions/sync.ts';
 import type { ImportsRepo } from './store/repos/imports.ts';
 import type { UserRow } from './store/repos/users.ts';
@@ -35,10 +36,11 @@ import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
 import type { UserCache, UserCacheStats } from './users/cache.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
-import type { Jwks, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse } from './wire.ts';
+import type { Jwks, MfaStatus, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse, TotpEnrollment } from './wire.ts';
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
 export type { ClientInfo } from './sessions/service.ts';
+export type { MfaProof } from './mfa/service.ts';
 export type { ThrottleLimit } from './limits/throttle.ts';
 export type { UserChanges } from './store/repos/users.ts';
 export type { AccountChanges } from './store/repos/accounts.ts';
@@ -57,6 +59,11 @@ export interface Principal {
   accountId: number | null;
   /** The user must change their password: only a few routes accept this caller (SPEC §3, forced reset). */
   restricted: boolean;
+  /** How the user got in (SPEC §12); amr and authTime null on password-only sessions, whose tokens carry neither (aal1). */
+  amr: string[] | null;
+  aal: string;
+  /** Seconds since the epoch. */
+  authTime: number | null;
 }
 
 export interface LoginResult {
@@ -87,6 +94,8 @@ export interface AuthParts {
   onError?: (error: unknown) => void;
   /** Counts failures, registrations and refreshes (`noThrottle` with THROTTLE=off). */
   throttle: Throttle;
+  /** The second factor (SPEC §12). */
+  mfa: MfaService;
   /** Bounds password hashing (load shedding); read for /metrics. */
   hashGate: HashGate;
   /** Users rows for GET /auth/me/ and refresh; read for /metrics. */
@@ -122,6 +131,7 @@ export class Auth {
   readonly #users: UserService;
   readonly #audit: AuditLog;
   readonly #throttle: Throttle;
+  readonly #mfa: MfaService;
   /** Lockouts started by this instance, by limit (for /metrics). */
   readonly #lockouts = new Map<ThrottleLimit, number>();
 
@@ -136,6 +146,7 @@ export class Auth {
     this.#users = parts.users;
     this.#audit = parts.audit;
     this.#throttle = parts.throttle;
+    this.#mfa = parts.mfa;
   }
 
   /** Loads recent revocations and starts following new ones. Call before serving. */
@@ -178,23 +189,163 @@ export class Auth {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.user.id, client, detail: { reason: 'email_not_verified' } });
       throw new AuthError('email_not_verified');
     }
+    // A user with a second factor gets an mfa_token, never tokens (SPEC §12); one primary-key read.
+    const factor = await this.#mfa.state(attempt.user.id);
+    if (factor.enabled) return this.#challenge(attempt.user, factor, client);
+    return this.#completeLogin(attempt.user, client);
+  }
+
+  /**
+   * The end of every login, with or without a second factor: the account
+   * checked, last_login written, a session opened (with `within` in its
+   * transaction), the audit row.
+   */
+  async #completeLogin(found: UserRow, client: ClientInfo, second?: { context: AuthContext; within: Within; method: string }): Promise<LoginResult> {
     // Only after the password: an inactive tenant is no secret from someone who knows it.
     // The account is checked in the same statement that writes last_login, so a refused login writes nothing.
-    const user = await this.#users.recordLogin(attempt.user);
+    const user = await this.#users.recordLogin(found);
     if (!user) {
-      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: attempt.user.id, client, detail: { reason: 'account_inactive' } });
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: found.id, client, detail: { reason: 'account_inactive' } });
       throw new AuthError('account_inactive');
     }
-    const opened = await this.#sessions.open(tokenSubject(user, true), client);
+    const subject = { ...tokenSubject(user, true), ...(second ? { auth: second.context } : {}) };
+    const opened = await this.#sessions.open(subject, client, second?.within);
     await this.#audit.record({
       type: 'login_succeeded',
       outcome: 'success',
       userId: user.id,
       sessionId: opened.sessionId,
       client,
-      detail: user.password_needs_reset ? { password_needs_reset: true } : {},
+      detail: { ...(user.password_needs_reset ? { password_needs_reset: true } : {}), ...(second ? { mfa: second.method } : {}) },
     });
     return { tokens: pairBody(opened), user: publicUser(user), sessionId: opened.sessionId };
+  }
+
+  /** The right password of a user with a factor: 401 mfa_required with an mfa_token (or 429 while locked). */
+  async #challenge(user: UserRow, factor: Awaited<ReturnType<MfaService['state']>>, client: ClientInfo): Promise<never> {
+    if (!(await this.#users.accountActive(user))) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: user.id, client, detail: { reason: 'account_inactive' } });
+      throw new AuthError('account_inactive');
+    }
+    const locked = this.#mfa.lockedFor(factor);
+    if (locked !== undefined) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: user.id, client, detail: { reason: 'mfa_locked' } });
+      throw new MfaError('mfa_locked', {}, locked);
+    }
+    const { token, expiresAt } = await this.#mfa.issueToken(user.id);
+    await this.#audit.record({ type: 'mfa_challenged', outcome: 'success', userId: user.id, client });
+    throw new MfaError('mfa_required', { mfa_token: token, mfa_token_expires_at: isoSeconds(expiresAt), mfa_methods: this.#mfa.methods(factor) });
+  }
+
+  /**
+   * The second step of a login: the mfa_token and a TOTP or recovery code →
+   * the same result as `login`, the session at aal2 (SPEC §12).
+   * @example const result = await auth.verifyMfa(mfaToken, { code: '123456' }, client);
+   */
+  async verifyMfa(mfaToken: string, proof: MfaProof, client: ClientInfo): Promise<LoginResult> {
+    let verified;
+    try {
+      verified = await this.#mfa.verifyLogin(mfaToken, proof, client.gone);
+    } catch (error) {
+      await this.#recordMfaFailure(error, null, client);
+      throw error;
+    }
+    const { user, within, method } = verified;
+    const context: AuthContext = { amr: ['pwd', method === 'totp' ? 'otp' : 'recovery_code', 'mfa'], aal: 'aal2', authTime: this.#clock.now() };
+    try {
+      const result = await this.#completeLogin(user, client, { context, within, method });
+      if (method === 'recovery_code') {
+        await this.#audit.record({ type: 'recovery_code_used', outcome: 'success', userId: user.id, sessionId: result.sessionId, client, detail: { remaining: await this.#mfa.recoveryCodesRemaining(user.id) } });
+      }
+      return result;
+    } catch (error) {
+      await this.#recordMfaFailure(error, user.id, client);
+      throw error;
+    }
+  }
+
+  /** Starts TOTP enrolment behind the password: the pending secret and its otpauth:// URL. */
+  async beginTotp(principal: Principal, password: string, client: ClientInfo): Promise<TotpEnrollment> {
+    // The password is checked against the database's hash, not a cached row.
+    const user = await this.#activeUser(principal, true);
+    const started = await this.#mfa.beginTotp(user, password, client.gone);
+    await this.#audit.record({ type: 'mfa_enrollment_started', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { method: 'totp' } });
+    return { secret: started.secret, otpauth_url: started.otpauthUrl, expires_at: isoSeconds(started.expiresAt) };
+  }
+
+  /**
+   * Confirms TOTP enrolment with a first code: the factor is on, ten recovery
+   * codes are made (shown once), this session gets a fresh pair at aal2, and the
+   * user's other sessions end (SPEC §12).
+   */
+  async confirmTotp(principal: Principal, code: string, client: ClientInfo): Promise<LoginResult & { recoveryCodes: string[] }> {
+    const user = await this.#activeUser(principal);
+    const { within, recoveryCodes } = await this.#mfa.prepareConfirm(user, code, client.gone);
+    const amr = [...new Set([...(principal.amr ?? ['pwd']), 'otp', 'mfa'])];
+    const subject = { ...tokenSubject(user, true), auth: { amr, aal: 'aal2' as const, authTime: this.#clock.now() } };
+    const pair = await this.#sessions.reissue(subject, principal.sessionId, client, within);
+    const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_enrolled');
+    await this.#audit.record({ type: 'mfa_enrolled', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { method: 'totp', sessions_ended: ended.length } });
+    return { tokens: pairBody(pair), user: publicUser(user), sessionId: principal.sessionId, recoveryCodes };
+  }
+
+  /** Removes the TOTP factor with a current code: recovery codes go too, the other sessions end. */
+  async removeTotp(principal: Principal, code: string, client: ClientInfo): Promise<void> {
+    const user = await this.#activeUser(principal);
+    let removed: boolean;
+    try {
+      removed = await this.#mfa.removeTotp(user.id, await this.#mfa.checkCurrentCode(user, code));
+    } catch (error) {
+      await this.#recordMfaFailure(error, user.id, client);
+      throw error;
+    }
+    if (!removed) throw new AuthError('not_found', 'no second factor');
+    const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_removed');
+    await this.#audit.record({ type: 'mfa_removed', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { method: 'totp', sessions_ended: ended.length } });
+  }
+
+  /** A new set of recovery codes after a current TOTP code; nothing else changes. */
+  async regenerateRecoveryCodes(principal: Principal, code: string, client: ClientInfo): Promise<string[]> {
+    const user = await this.#activeUser(principal);
+    let codes: string[];
+    try {
+      codes = await this.#mfa.regenerateRecoveryCodes(user.id, await this.#mfa.checkCurrentCode(user, code), client.gone);
+    } catch (error) {
+      await this.#recordMfaFailure(error, user.id, client);
+      throw error;
+    }
+    await this.#audit.record({ type: 'recovery_codes_regenerated', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client });
+    return codes;
+  }
+
+  /** `GET /auth/mfa/`: what second factor the caller has. */
+  async mfaStatus(principal: Principal): Promise<MfaStatus> {
+    const user = await this.#activeUser(principal);
+    const state = await this.#mfa.state(user.id);
+    const row = state.row;
+    return {
+      mfa_enabled: state.enabled,
+      mfa_required: false,
+      totp: {
+        enabled: state.enabled,
+        created_at: row?.totp_confirmed_at ? isoSeconds(row.totp_confirmed_at) : null,
+        last_used_at: row?.totp_last_used_at ? isoSeconds(row.totp_last_used_at) : null,
+      },
+      passkeys: 0,
+      recovery_codes_remaining: state.enabled ? await this.#mfa.recoveryCodesRemaining(user.id) : 0,
+      remembered_devices: [],
+    };
+  }
+
+  /** A wrong, reused or locked second-factor code in the audit trail (never the code). */
+  async #recordMfaFailure(error: unknown, userId: number | null, client: ClientInfo): Promise<void> {
+    if (!(error instanceof MfaError)) return;
+    userId ??= error.userId ?? null;
+    if (error.code === 'mfa_locked') {
+      await this.#audit.record({ type: 'mfa_locked', outcome: 'failure', userId, client, detail: { retry_after: error.retryAfter ?? null } });
+    } else if (error.code === 'mfa_code_invalid' || error.code === 'mfa_code_reused' || error.code === 'mfa_token_invalid') {
+      await this.#audit.record({ type: 'mfa_failed', outcome: 'failure', userId, client, detail: { reason: error.code } });
+    }
   }
 
   /**
@@ -275,6 +426,9 @@ export class Auth {
       role: claims.role,
       accountId: claims.accountId,
       restricted: claims.passwordResetRequired === true,
+      amr: claims.amr ?? null,
+      aal: claims.aal ?? 'aal1',
+      authTime: claims.authTime ?? null,
     };
   }
 
@@ -498,8 +652,9 @@ export class Auth {
   }
 
   /** Deletes expired sessions, long-revoked ones and expired refresh tokens; says how many. */
-  flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
+  async flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
     const now = this.#clock.now();
+    await this.#mfa.purge(new Date(now));
     return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
   }
 

@@ -69,6 +69,12 @@ export interface Config {
   corsOrigins: string[];
   /** Base of absolute URLs in responses (`https://auth.example.com`), without a trailing slash. */
   publicUrl: string | undefined;
+  /** The issuer authenticator apps show beside a TOTP code (SPEC §12). */
+  mfaIssuer: string;
+  /** How long the second step of a login may wait (ms). */
+  mfaTokenLifetime: number;
+  /** Seals TOTP secrets at rest (HKDF → AES-256-GCM); unset: derived from SIGNING_KEY. */
+  mfaEncryptionKey: string | undefined;
   /** Mail (SPEC §11): how it leaves, with Django's EMAIL_* settings. */
   mail: MailConfig;
   /** Where mailed links point: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL / ACTIVATION_URL (djoser's names). */
@@ -226,6 +232,9 @@ export const DEFAULTS = {
   COOKIE_BODY_TOKENS: { default: 'false', parse: parseBoolean },
   CORS_ORIGINS: { default: undefined, parse: parseOrigins },
   PUBLIC_URL: { default: undefined, parse: parsePublicUrl },
+  MFA_ISSUER: { default: 'Latchkey', parse: (v: string) => v },
+  MFA_TOKEN_LIFETIME: { default: '5m', parse: parseDuration },
+  MFA_ENCRYPTION_KEY: { default: undefined, parse: parseFeedToken },
   THROTTLE_PASSWORD_RESETS_PER_IP: { default: '20', parse: parseLimit },
   THROTTLE_PASSWORD_RESETS_PER_ADDRESS: { default: '3', parse: parseLimit },
   EMAIL_BACKEND: { default: 'console', parse: oneOf(['console', 'smtp'] as const) },
@@ -481,6 +490,9 @@ export function loadConfig(env: Env = process.env): Config {
     cookieBodyTokens: required(read(env, 'COOKIE_BODY_TOKENS')),
     corsOrigins: read(env, 'CORS_ORIGINS') ?? [],
     publicUrl: read(env, 'PUBLIC_URL'),
+    mfaIssuer: required(read(env, 'MFA_ISSUER')),
+    mfaTokenLifetime: required(read(env, 'MFA_TOKEN_LIFETIME')),
+    mfaEncryptionKey: read(env, 'MFA_ENCRYPTION_KEY'),
     mail: {
       backend: required(read(env, 'EMAIL_BACKEND')),
       host: required(read(env, 'EMAIL_HOST')),
@@ -513,6 +525,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.cookieSameSite === 'None' && !config.cookieSecure) {
     throw new ConfigError('COOKIE_SAMESITE', 'None requires COOKIE_SECURE=true (browsers refuse SameSite=None cookies without Secure)');
   }
+  if (config.mfaTokenLifetime < 1000) throw new ConfigError('MFA_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.refreshTokenLifetime < config.accessTokenLifetime) {
     throw new ConfigError('REFRESH_TOKEN_LIFETIME', 'must not be shorter than ACCESS_TOKEN_LIFETIME');

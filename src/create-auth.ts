@@ -15,6 +15,7 @@ import { MailTemplates } from './mail/templates.ts';
 import { consoleTransport, smtpTransport, type MailLogger, type MailTransport } from './mail/transport.ts';
 import { RecoveryService } from './recovery/service.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
+import { MfaService } from './mfa/service.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { redisRevocations, revocationChannel } from './sessions/redis-feed.ts';
 import { RevocationList } from './sessions/revocation.ts';
@@ -24,6 +25,7 @@ import type { Store } from './store/connect.ts';
 import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
+import { MfaRepo } from './store/repos/mfa.ts';
 import { OutboxRepo } from './store/repos/outbox.ts';
 import { RecoveryRepo } from './store/repos/recovery.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
@@ -218,6 +220,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     hashGate,
     userCache,
     resources,
+    mfa: new MfaService({ repo: new MfaRepo(store.db), users, clock, settings: config }),
     recovery,
     mailer,
   });

@@ -65,6 +65,25 @@ export class OverloadedError extends AuthError {
   }
 }
 
+/**
+ * A second-factor error whose body carries more than `detail` and `code`
+ * (the mfa_token of `mfa_required`, the attempts left of `mfa_code_invalid`),
+ * and a `Retry-After` for `mfa_locked`.
+ */
+export class MfaError extends AuthError {
+  readonly extra: Readonly<Record<string, unknown>>;
+  readonly retryAfter: number | undefined;
+  /** Whose factor failed, for the audit trail (never sent). */
+  readonly userId: number | undefined;
+  constructor(code: AuthErrorCode, extra: Record<string, unknown> = {}, retryAfter?: number, userId?: number) {
+    super(code);
+    this.name = 'MfaError';
+    this.extra = extra;
+    this.retryAfter = retryAfter;
+    this.userId = userId;
+  }
+}
+
 /** A field-level problem with the input, reported per field as DRF does. */
 export class ValidationError extends Error {
   readonly code = 'invalid' as const;

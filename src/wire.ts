@@ -68,6 +68,43 @@ export interface TokenPairResponse {
   refresh_expires_at: IsoDateTime;
 }
 
+/** `401 mfa_required`: the password was right; the second step goes to `POST /auth/mfa/verify/` (SPEC §12). */
+export interface MfaRequiredResponse {
+  detail: string;
+  code: 'mfa_required';
+  mfa_token: string;
+  mfa_token_expires_at: IsoDateTime;
+  mfa_methods: MfaMethod[];
+}
+
+export type MfaMethod = 'totp' | 'webauthn' | 'recovery_code';
+
+/** `POST /auth/mfa/verify/`: the mfa_token and a TOTP code or a recovery code. */
+export type MfaVerifyRequest = { mfa_token: string; code: string } | { mfa_token: string; recovery_code: string };
+
+/** `POST /auth/mfa/totp/` (201): the pending secret, for an authenticator app, until it is confirmed. */
+export interface TotpEnrollment {
+  secret: string;
+  otpauth_url: string;
+  expires_at: IsoDateTime;
+}
+
+/**
+ * `POST /auth/mfa/totp/confirm/`: the recovery codes, shown once, and the login
+ * body for this session at aal2 (in cookie mode without the token strings).
+ */
+export type TotpConfirmation = Partial<LoginResponse> & { recovery_codes: string[] };
+
+/** `GET /auth/mfa/`. */
+export interface MfaStatus {
+  mfa_enabled: boolean;
+  mfa_required: boolean;
+  totp: { enabled: boolean; created_at: IsoDateTime | null; last_used_at: IsoDateTime | null };
+  passkeys: number;
+  recovery_codes_remaining: number;
+  remembered_devices: never[];
+}
+
 export interface RegisterRequest {
   username: string;
   email: string;
@@ -118,6 +155,14 @@ export const AUDIT_EVENT_TYPES = [
   'account_deactivated',
   'users_imported',
   'sessions_imported',
+  'mfa_challenged',
+  'mfa_enrollment_started',
+  'mfa_enrolled',
+  'mfa_removed',
+  'mfa_failed',
+  'mfa_locked',
+  'recovery_code_used',
+  'recovery_codes_regenerated',
   'password_reset_requested',
   'password_reset_completed',
   'email_verification_sent',
@@ -165,6 +210,13 @@ export type DomainErrorCode =
   | 'service_unavailable'
   | 'throttled'
   | 'csrf_failed'
+  | 'mfa_required'
+  | 'mfa_token_invalid'
+  | 'mfa_code_invalid'
+  | 'mfa_code_reused'
+  | 'mfa_locked'
+  | 'mfa_already_enabled'
+  | 'mfa_not_pending'
   | 'email_not_verified'
   | 'stale_token';
 

@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AuthError, OverloadedError, StoreUnavailableError, ThrottledError, TokenError, ValidationError, type AuthErrorCode, type TokenFailure } from '../errors.ts';
+import { AuthError, MfaError, OverloadedError, StoreUnavailableError, ThrottledError, TokenError, ValidationError, type AuthErrorCode, type TokenFailure } from '../errors.ts';
 import type { ErrorCode, HttpErrorCode } from '../wire.ts';
 import { negotiateLanguage, translate, translateFields, type Language } from '../i18n/index.ts';
 
@@ -29,6 +29,13 @@ export const DOMAIN_ERRORS = {
   service_unavailable: { status: 503, detail: 'Service temporarily unavailable, try again later.' },
   throttled: { status: 429, detail: 'Request was throttled.' },
   csrf_failed: { status: 403, detail: 'CSRF Failed: CSRF token missing or incorrect.' },
+  mfa_required: { status: 401, detail: 'Multi-factor authentication required.' },
+  mfa_token_invalid: { status: 401, detail: 'The MFA token is invalid or expired.' },
+  mfa_code_invalid: { status: 400, detail: 'Invalid code.' },
+  mfa_code_reused: { status: 400, detail: 'This code has already been used.' },
+  mfa_locked: { status: 429, detail: 'Too many failed codes: the second factor is locked for a while.' },
+  mfa_already_enabled: { status: 400, detail: 'A second factor is already enabled.' },
+  mfa_not_pending: { status: 400, detail: 'No enrolment is pending, or it has expired.' },
   email_not_verified: { status: 403, detail: 'Email address is not verified.' },
   stale_token: { status: 403, detail: 'Stale token for given user.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
@@ -104,10 +111,10 @@ export const FIELD_MESSAGES = {
  * Sends `{"detail", "code"}` with the status of `code`, and the 401 challenge header;
  * the detail in the request's language (the English `detail` passed in is translated).
  */
-export function sendError(reply: FastifyReply, code: WireCode, detail?: string): FastifyReply {
+export function sendError(reply: FastifyReply, code: WireCode, detail?: string, extra: Readonly<Record<string, unknown>> = {}): FastifyReply {
   const wire: Wire = code in DOMAIN_ERRORS ? DOMAIN_ERRORS[code as AuthErrorCode] : HTTP_ERRORS[code as keyof typeof HTTP_ERRORS];
   if (wire.status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
-  return reply.code(wire.status).send({ detail: translate(detail ?? wire.detail, replyLanguage(reply)), code });
+  return reply.code(wire.status).send({ detail: translate(detail ?? wire.detail, replyLanguage(reply)), code, ...extra });
 }
 
 /** A refused token's 401: `{detail: REASON, code}` from a body; SimpleJWT's `messages` shape from a header or cookie. */
@@ -209,6 +216,12 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
     // DRF's Throttled: the wait in the header and, in words, in the detail.
     reply.header('retry-after', String(error.retryAfter));
     return sendError(reply, 'throttled', `Request was throttled. Expected available in ${error.retryAfter} ${error.retryAfter === 1 ? 'second' : 'seconds'}.`);
+  }
+  if (error instanceof MfaError) {
+    if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+    // mfa_required carries an mfa_token: never stored by a cache.
+    if (error.code === 'mfa_required') reply.header('cache-control', 'no-store');
+    return sendError(reply, error.code, undefined, error.extra);
   }
   if (error instanceof AuthError) {
     if (error instanceof StoreUnavailableError) request.log.warn({ err: error.cause ?? error }, 'database unavailable');

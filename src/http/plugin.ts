@@ -37,6 +37,7 @@ import { passwordResetRoutes } from './routes/password-reset.ts';
 import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
 import { meRoutes } from './routes/me.ts';
+import { mfaRoutes } from './routes/mfa.ts';
 import { refreshRoute } from './routes/refresh.ts';
 import { registerRoute } from './routes/register.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
@@ -66,6 +67,7 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   healthRoutes,
   jwksRoute,
   revocationsRoute,
+  mfaRoutes,
   passwordResetRoutes,
   djRestAuthResetRoutes,
   verifyEmailRoutes,

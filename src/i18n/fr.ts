@@ -24,6 +24,14 @@ export const FR: Readonly<Record<string, string>> = {
   'The account this user belongs to is inactive.': 'Le compte auquel appartient cet utilisateur est désactivé.',
   'Not found.': 'Pas trouvé.',
   'Service temporarily unavailable, try again later.': 'Service temporairement indisponible, réessayez plus tard.',
+  'Multi-factor authentication required.': 'Authentification à deux facteurs requise.',
+  'The MFA token is invalid or expired.': 'Le jeton de second facteur est invalide ou expiré.',
+  'Invalid code.': 'Code invalide.',
+  'This code has already been used.': 'Ce code a déjà été utilisé.',
+  'Too many failed codes: the second factor is locked for a while.': 'Trop de codes erronés\u00a0: le second facteur est verrouillé pour un moment.',
+  'A second factor is already enabled.': 'Un second facteur est déjà activé.',
+  'No enrolment is pending, or it has expired.': "Aucune inscription n'est en attente, ou elle a expiré.",
+  'Invalid password.': 'Mot de passe invalide.',
 
   // Request-level errors (DRF).
   'JSON parse error': "Erreur d'analyse JSON",

@@ -17,9 +17,21 @@ export interface TokenSubject {
   /** False when the user's account (tenant) is deactivated. */
   accountActive: boolean;
   passwordNeedsReset: boolean;
+  /** How the user got in; put on the session and every token of it (SPEC §12). Default: a password, now. */
+  auth?: AuthContext;
   /** Whether the address is proven (the `email_verified` claim, with EMAIL_VERIFICATION). */
   emailVerified?: boolean;
 }
+
+/** RFC 8176 `amr`, the assurance level and the time of authentication (ms since the epoch). */
+export interface AuthContext {
+  amr: string[];
+  aal: 'aal1' | 'aal2';
+  authTime: number;
+}
+
+/** Work that must commit or fail with the session it accompanies (a second factor's step spent). */
+export type Within = (repo: Pick<SessionsRepo, 'bind'>) => Promise<void>;
 
 export interface ClientInfo {
   ip: string | null;
@@ -102,9 +114,11 @@ export class SessionService {
    * Opens a session for a user who has just proved who they are.
    * @example const { access, refresh } = await sessions.open(user, { ip, userAgent });
    */
-  async open(subject: TokenSubject, client: ClientInfo): Promise<TokenPair & { sessionId: string }> {
+  async open(who: TokenSubject, client: ClientInfo, within?: Within): Promise<TokenPair & { sessionId: string }> {
     const sessionId = uuidv7();
-    const pair = this.#newPair(subject, sessionId, this.#clock.now());
+    const nowMs = this.#clock.now();
+    const subject: TokenSubject = { ...who, auth: who.auth ?? { amr: ['pwd'], aal: 'aal1', authTime: nowMs } };
+    const pair = this.#newPair(subject, sessionId, nowMs);
     const now = new Date(pair.refresh.claims.iat * 1000);
     const session: SessionRow = {
       id: sessionId,
@@ -116,8 +130,11 @@ export class SessionService {
       revoked_reason: null,
       user_agent: clip(client.userAgent),
       ip: client.ip,
+      amr: subject.auth!.amr,
+      aal: subject.auth!.aal,
+      auth_time: new Date(subject.auth!.authTime),
     };
-    await this.#repo.insertSession(session, tokenRow(pair));
+    await this.#repo.insertSession(session, tokenRow(pair), within);
     return { ...pair, sessionId };
   }
 
@@ -142,7 +159,9 @@ export class SessionService {
     const claims = await this.#withSession(this.#tokens.verify(token, 'refresh', now));
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
-    const subject = await this.#loadSubject(claims.userId);
+    const loaded = await this.#loadSubject(claims.userId);
+    // How the session got in travels in its tokens (signed, so as good as the row); none: a password.
+    const subject = loaded && withClaimsContext(loaded, claims);
 
     // The usual case in one statement: an unspent token of a live session, an active user. A SimpleJWT
     // token (its first exchange is its own audit event) takes the general path.
@@ -158,7 +177,7 @@ export class SessionService {
       if (claims.adopt) {
         // ACCEPT_SIMPLEJWT_TOKENS: the token opens a session in this transaction and is spent in it (below),
         // so presenting it again, here or on another instance, finds its row.
-        if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
+        if (!loaded?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
         await tx.adoptLegacy(this.#adoptedSession(claims, now, client), {
           jti: claims.jti,
           sessionId: claims.sid,
@@ -174,6 +193,8 @@ export class SessionService {
       if (session.revoked_at !== null) throw blacklisted('session revoked');
       const row = await tx.findToken(claims.jti);
       if (!row || row.session_id !== session.id) throw invalid('unknown refresh token');
+      // Under the lock the session's row is the truth (a step-up since this token was issued).
+      const subject = loaded && withContext(loaded, session);
       if (!subject?.isActive) throw new AuthError('no_active_account', 'user inactive or gone');
       if (!subject.accountActive) throw new AuthError('account_inactive', 'account inactive');
 
@@ -212,11 +233,15 @@ export class SessionService {
    * session's outstanding refresh tokens are spent, with the new one as their
    * successor, so a tab still holding one gets the new pair inside the grace.
    */
-  async reissue(subject: TokenSubject, sessionId: string, client: ClientInfo): Promise<TokenPair> {
+  async reissue(who: TokenSubject, sessionId: string, client: ClientInfo, within?: Within): Promise<TokenPair> {
     const now = this.#clock.now();
     return this.#repo.transaction(async (tx) => {
       const session = await tx.lockSession(sessionId);
-      if (!session || session.revoked_at !== null || session.user_id !== subject.id) throw invalid('no such session');
+      if (!session || session.revoked_at !== null || session.user_id !== who.id) throw invalid('no such session');
+      if (within) await within(tx);
+      // A new context (a step-up) is recorded on the session; otherwise the session's own stays.
+      if (who.auth) await tx.setAuthContext(sessionId, { amr: who.auth.amr, aal: who.auth.aal, authTime: new Date(who.auth.authTime) });
+      const subject = who.auth ? who : withContext(who, session);
       const pair = this.#newPair(subject, sessionId, now);
       await tx.spendOutstanding(sessionId, pair.refresh.claims.jti, new Date(now));
       await tx.insertToken(tokenRow(pair));
@@ -316,6 +341,10 @@ export class SessionService {
       revoked_reason: null,
       user_agent: clip(client.userAgent),
       ip: client.ip,
+      // A token of the old site says nothing of how its user got in: a password, as far as anyone knows.
+      amr: ['pwd'],
+      aal: 'aal1',
+      auth_time: new Date(claims.iat * 1000),
     };
   }
 
@@ -363,9 +392,28 @@ export class SessionService {
       role: subject.role,
       accountId: subject.accountId,
       ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
+      // A password alone is what every token without these claims means: they are written only when the
+      // session got in another way (a second factor), so tokens of users without one are unchanged.
+      ...(subject.auth && !passwordOnly(subject.auth) ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
       ...(subject.emailVerified !== undefined ? { emailVerified: subject.emailVerified } : {}),
     };
   }
+}
+
+function passwordOnly(context: AuthContext): boolean {
+  return context.aal === 'aal1' && context.amr.length === 1 && context.amr[0] === 'pwd';
+}
+
+/** The subject with the context a token of its session carries; a password-only token carries none. */
+function withClaimsContext(subject: TokenSubject, claims: TokenClaims): TokenSubject {
+  if (claims.amr === undefined || claims.aal === undefined || claims.authTime === undefined) return subject;
+  return { ...subject, auth: { amr: claims.amr, aal: claims.aal === 'aal2' ? 'aal2' : 'aal1', authTime: claims.authTime * 1000 } };
+}
+
+/** The subject with its session's authentication context (none on sessions older than it, or imported). */
+function withContext(subject: TokenSubject, session: SessionRow): TokenSubject {
+  if (session.amr === null || session.aal === null || session.auth_time === null) return subject;
+  return { ...subject, auth: { amr: session.amr, aal: session.aal === 'aal2' ? 'aal2' : 'aal1', authTime: session.auth_time.getTime() } };
 }
 
 function tokenRow(pair: TokenPair) {

@@ -7,6 +7,9 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   accounts: AccountsTable;
   audit_events: AuditEventsTable;
+  user_mfa: UserMfaTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_tokens: MfaTokensTable;
   mail_outbox: MailOutboxTable;
   recovery_tokens: RecoveryTokensTable;
   token_cutoffs: TokenCutoffsTable;
@@ -44,6 +47,10 @@ export interface SessionsTable {
   revoked_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  /** How the user got in (RFC 8176 `amr`, `aal`, `auth_time`; SPEC §12): null on sessions older than them. */
+  amr: ColumnType<string[] | null, string | null | undefined, string | null>;
+  aal: ColumnType<string | null, string | null | undefined, string | null>;
+  auth_time: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 /** One row per refresh token issued; `spent_at` set when rotated, with the successor it was exchanged for. */
@@ -81,6 +88,43 @@ export interface AuditEventsTable {
   user_agent: string | null;
   outcome: string;
   detail: ColumnType<Record<string, unknown>, string, string>;
+}
+
+/** A user's second factor: TOTP (secrets encrypted), replay and drift state, and the failure lock. */
+export interface UserMfaTable {
+  user_id: number;
+  totp_secret: string | null;
+  totp_pending_secret: string | null;
+  totp_pending_expires_at: Timestamp | null;
+  totp_confirmed_at: Timestamp | null;
+  totp_last_used_at: Timestamp | null;
+  /** bigint: pg returns it as a string. */
+  totp_last_step: ColumnType<string, number | undefined, number>;
+  totp_drift: Generated<number>;
+  failures: Generated<number>;
+  locked_until: Timestamp | null;
+  created_at: Timestamp;
+}
+
+/** Ten per user, each usable once: found by a keyed HMAC, proved by an argon2id hash. */
+export interface MfaRecoveryCodesTable {
+  /** bigint: pg returns it as a string. */
+  id: ColumnType<string, never, never>;
+  user_id: number;
+  lookup: string;
+  code_hash: string;
+  created_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+/** A login waiting for its second step: the token is stored as its sha256. */
+export interface MfaTokensTable {
+  token_hash: string;
+  user_id: number;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  attempts: Generated<number>;
+  consumed_at: Timestamp | null;
 }
 
 /** Mail waiting to be sent, or sent (bodies blanked), or given up on. */
@@ -138,7 +182,7 @@ export const COLUMNS = {
   },
   sessions: {
     id: true, user_id: true, created_at: true, last_used_at: true, expires_at: true, revoked_at: true,
-    revoked_reason: true, user_agent: true, ip: true,
+    revoked_reason: true, user_agent: true, ip: true, amr: true, aal: true, auth_time: true,
   },
   refresh_tokens: {
     jti: true, session_id: true, issued_at: true, expires_at: true, access_jti: true, access_expires_at: true,
@@ -148,6 +192,12 @@ export const COLUMNS = {
   audit_events: {
     id: true, type: true, at: true, user_id: true, session_id: true, ip: true, user_agent: true, outcome: true, detail: true,
   },
+  user_mfa: {
+    user_id: true, totp_secret: true, totp_pending_secret: true, totp_pending_expires_at: true, totp_confirmed_at: true,
+    totp_last_used_at: true, totp_last_step: true, totp_drift: true, failures: true, locked_until: true, created_at: true,
+  },
+  mfa_recovery_codes: { id: true, user_id: true, lookup: true, code_hash: true, created_at: true, used_at: true },
+  mfa_tokens: { token_hash: true, user_id: true, created_at: true, expires_at: true, attempts: true, consumed_at: true },
   mail_outbox: {
     id: true, kind: true, to_address: true, subject: true, text_body: true, html_body: true, created_at: true, send_after: true,
     locked_until: true, attempts: true, last_error: true, sent_at: true, failed_at: true,

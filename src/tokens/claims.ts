@@ -21,6 +21,10 @@ export interface TokenClaims {
   accountId: number | null;
   /** Set on tokens of a user who must change their password first (forced reset): most routes refuse them. */
   passwordResetRequired?: boolean;
+  /** How the session's user got in (SPEC §12): RFC 8176 methods, the assurance level, when (seconds since the epoch). */
+  amr?: string[];
+  aal?: string;
+  authTime?: number;
   /** Whether the user's address is proven; written only when EMAIL_VERIFICATION is not `none`. */
   emailVerified?: boolean;
 }

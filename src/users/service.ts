@@ -35,6 +35,9 @@ export const USERNAME = /^[\p{L}\p{N}_.@+-]+$/u;
 /** A password change must change the password (a forced reset above all). */
 export const SAME_PASSWORD = 'The new password must be different from the old one.';
 
+/** A re-entered password that is not the user's. */
+export const WRONG_PASSWORD = 'Invalid password.';
+
 /** Who the users are: authentication by password, creation, profile. */
 export class UserService {
   readonly #repo: UsersRepo;
@@ -113,6 +116,24 @@ export class UserService {
     const problems = validatePassword(newPassword, user);
     if (problems.length > 0) throw new ValidationError({ new_password: problems });
     await this.#repo.updatePassword(user.id, await this.#hashing(() => this.#passwords.hash(newPassword), gone), { clearReset: true });
+  }
+
+  /**
+   * Re-checks a signed-in user's password (second-factor enrolment and removal);
+   * a wrong one is a 400 under `password`.
+   */
+  async confirmPassword(user: UserRow, password: string, gone?: ClientGone): Promise<void> {
+    const check = await this.#hashing(() => this.#passwords.verify(user.password, password), gone);
+    if (!check.ok) throw new ValidationError({ password: [WRONG_PASSWORD] });
+  }
+
+  /** argon2id through the gate, for other secrets than passwords (recovery codes). */
+  hashSecret(secret: string, gone?: ClientGone): Promise<string> {
+    return this.#hashing(() => this.#passwords.hash(secret), gone);
+  }
+
+  async verifySecret(encoded: string, secret: string, gone?: ClientGone): Promise<boolean> {
+    return (await this.#hashing(() => this.#passwords.verify(encoded, secret), gone)).ok;
   }
 
   /** A new argon2id hash of `password`, through the hashing gate (a password reset stores it). */

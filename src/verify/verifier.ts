@@ -20,6 +20,14 @@ export interface VerifiedPrincipal {
   sid: string;
   /** The user must change their password first (forced reset); refused unless `allowRestricted`. */
   password_reset_required: boolean;
+  /**
+   * How the user got in (SPEC §12): RFC 8176 methods (`pwd`, `otp`, `mfa`, …) and
+   * the time (seconds since the epoch), null on a password-only session, whose
+   * tokens carry neither; `aal2` after a second factor, else `aal1`.
+   */
+  amr: string[] | null;
+  aal: string;
+  auth_time: number | null;
 }
 
 /** What the verifier knows of revocations: see `followRevocations` (the server's feed). */
@@ -144,6 +152,9 @@ export class Verifier {
       account_id: claims.accountId,
       sid: claims.sid,
       password_reset_required: claims.passwordResetRequired === true,
+      amr: claims.amr ?? null,
+      aal: claims.aal ?? 'aal1',
+      auth_time: claims.authTime ?? null,
     };
   }
 

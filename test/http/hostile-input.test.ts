@@ -41,9 +41,15 @@ const ROUTES: Array<{ method: Method; url: string }> = [
   { method: 'GET', url: '/admin/audit-events/' },
   { method: 'GET', url: '/healthz' },
   { method: 'GET', url: '/readyz' },
+  { method: 'POST', url: '/auth/mfa/verify/' },
+  { method: 'GET', url: '/auth/mfa/' },
+  { method: 'POST', url: '/auth/mfa/totp/' },
+  { method: 'DELETE', url: '/auth/mfa/totp/' },
+  { method: 'POST', url: '/auth/mfa/totp/confirm/' },
+  { method: 'POST', url: '/auth/mfa/recovery-codes/' },
 ];
 
-const FIELDS = ['username', 'email', 'password', 'refresh', 'refresh_token', 'token', 'old_password', 'new_password', 'first_name', 'last_name', 'role', 'is_staff', 'is_active', 'account_id', 'name', 'password_needs_reset'];
+const FIELDS = ['username', 'email', 'password', 'refresh', 'refresh_token', 'token', 'old_password', 'new_password', 'first_name', 'last_name', 'role', 'is_staff', 'is_active', 'account_id', 'name', 'password_needs_reset', 'mfa_token', 'code', 'recovery_code'];
 
 const scalar = fc.oneof(
   fc.string({ maxLength: 40 }),
@@ -116,7 +122,10 @@ for (const name of storeNames()) {
           (select md5(coalesce(string_agg(u::text, '|' order by u.id), '')) from users u),
           (select md5(coalesce(string_agg(s::text, '|' order by s.id), '')) from sessions s),
           (select md5(coalesce(string_agg(r::text, '|' order by r.jti), '')) from refresh_tokens r),
-          (select md5(coalesce(string_agg(a::text, '|' order by a.id), '')) from accounts a)) as f`.execute(h.store.db);
+          (select md5(coalesce(string_agg(a::text, '|' order by a.id), '')) from accounts a),
+          (select md5(coalesce(string_agg(m::text, '|' order by m.user_id), '')) from user_mfa m),
+          (select md5(coalesce(string_agg(c::text, '|' order by c.id), '')) from mfa_recovery_codes c),
+          (select md5(coalesce(string_agg(t::text, '|' order by t.token_hash), '')) from mfa_tokens t)) as f`.execute(h.store.db);
       return rows[0]?.f ?? '';
     }
 

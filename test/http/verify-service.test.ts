@@ -42,7 +42,7 @@ for (const name of storeNames()) describe(`latchkey/verify with the shared secre
     const { username, id } = await createUser(h, { role: 'employe', accountId: account });
     const pair = await login(h, username);
     const principal = await verifyToken(pair.access, options());
-    assert.deepEqual(principal, { user_id: id, role: 'employe', account_id: account, sid: claimsOf(pair.access).sid, password_reset_required: false });
+    assert.deepEqual(principal, { user_id: id, role: 'employe', account_id: account, sid: claimsOf(pair.access).sid, password_reset_required: false, amr: null, aal: 'aal1', auth_time: null });
   });
 
   it('applies the server’s checks: type, expiry with leeway, issuer, audience, forced reset', async () => {

@@ -130,6 +130,12 @@ Environment:
   DJANGO_SECRET_KEY, PASSWORD_RESET_TIMEOUT
                     the replaced Django site's SECRET_KEY: its reset links
                     keep working within PASSWORD_RESET_TIMEOUT (default 3 days)
+  MFA_ISSUER        the issuer authenticator apps show for TOTP (default Latchkey)
+  MFA_TOKEN_LIFETIME
+                    how long a login's second step may wait (default 5m)
+  MFA_ENCRYPTION_KEY
+                    key (32+ bytes) sealing TOTP secrets at rest; unset =
+                    derived from SIGNING_KEY (HKDF)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.

@@ -37,7 +37,7 @@ export function loginRoute(app: App, context: RouteContext): void {
 }
 
 /** SimpleJWT's `{access, refresh}` when minimal; else the expiries, the user and, for a forced reset, where to go. */
-function loginBody({ tokens, user }: LoginResult, shape: { minimal: boolean; changePasswordUrl: string }): LoginResponse | MinimalLoginResponse {
+export function loginBody({ tokens, user }: LoginResult, shape: { minimal: boolean; changePasswordUrl: string }): LoginResponse | MinimalLoginResponse {
   if (shape.minimal) return { access: tokens.access, refresh: tokens.refresh };
   return {
     ...tokens,

@@ -25,6 +25,8 @@ export type RevokeReason =
   | 'admin_logout'
   | 'password_reset_forced'
   | 'claims_changed'
+  | 'mfa_enrolled'
+  | 'mfa_removed'
   | 'all_tokens_invalidated'
   | 'password_reset';
 
@@ -55,11 +57,31 @@ export class SessionsRepo {
     return this.#db.transaction().execute((tx: Transaction<Database>) => work(new SessionsRepo(tx, this.#channel)));
   }
 
-  async insertSession(session: SessionRow, token: NewRefreshToken): Promise<void> {
+  /**
+   * Opens a session with its first refresh token. `within` runs in the same
+   * transaction (a second factor's one-time step is spent there): if it throws,
+   * no session exists.
+   */
+  async insertSession(session: SessionRow, token: NewRefreshToken, within?: (repo: SessionsRepo) => Promise<void>): Promise<void> {
     await this.transaction(async (repo) => {
-      await repo.#db.insertInto('sessions').values(session).execute();
+      if (within) await within(repo);
+      await repo.#db.insertInto('sessions').values(sessionValues(session)).execute();
       await repo.insertToken(token);
     });
+  }
+
+  /** Another repository on this one's connection, inside its transaction if it is in one. */
+  bind<R>(make: (db: Kysely<Database>) => R): R {
+    return make(this.#db);
+  }
+
+  /** Records how the session's user got in (a step-up raises it). */
+  async setAuthContext(id: string, context: { amr: string[]; aal: string; authTime: Date }): Promise<void> {
+    await this.#db
+      .updateTable('sessions')
+      .set({ amr: JSON.stringify(context.amr), aal: context.aal, auth_time: context.authTime })
+      .where('id', '=', id)
+      .execute();
   }
 
   async insertToken(token: NewRefreshToken): Promise<void> {
@@ -249,7 +271,7 @@ export class SessionsRepo {
    */
   async adoptLegacy(session: SessionRow, token: NewRefreshToken): Promise<void> {
     await this.transaction(async (repo) => {
-      await repo.#db.insertInto('sessions').values(session).execute();
+      await repo.#db.insertInto('sessions').values(sessionValues(session)).execute();
       const inserted = await repo.#db
         .insertInto('refresh_tokens')
         .values({
@@ -326,4 +348,9 @@ export class SessionsRepo {
       .execute();
     return rows.flatMap((r) => (r.revoked_at ? [{ id: r.id, revoked_at: r.revoked_at }] : []));
   }
+}
+
+/** A session row as its INSERT takes it: `amr` is a JSON column. */
+function sessionValues(session: SessionRow) {
+  return { ...session, amr: session.amr === null ? null : JSON.stringify(session.amr) };
 }

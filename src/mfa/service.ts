@@ -1,0 +1,244 @@
+/**
+ * The second factor (SPEC §12): TOTP enrolment and checks, recovery codes,
+ * the mfa_tokens of logins waiting for their second step, and the failure
+ * lock. What must be spent once (a TOTP step, a recovery code, an mfa_token)
+ * is spent by `within` callbacks that run in the transaction that opens or
+ * raises the session, so a replay fails on every instance sharing the database.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { AuthError, MfaError } from '../errors.ts';
+import type { ClientGone } from '../limits/hashing.ts';
+import type { Within } from '../sessions/service.ts';
+import { MfaRepo, type UserMfaRow } from '../store/repos/mfa.ts';
+import type { UserRow } from '../store/repos/users.ts';
+import type { UserService } from '../users/service.ts';
+import type { MfaMethod } from '../wire.ts';
+import { base32, canonicalRecoveryCode, learntDrift, matchTotp, newRecoveryCode, newTotpSecret, otpauthUrl, RECOVERY_CODE_COUNT } from './codes.ts';
+import { MfaKeys } from './crypto.ts';
+
+/** A pending TOTP secret waits this long for its first code. */
+export const PENDING_TOTP_MS = 10 * 60_000;
+/** Wrong codes that burn one mfa_token. */
+export const TOKEN_ATTEMPTS = 5;
+/** Wrong codes in a row (any tokens) that lock the user's second factor, and for how long. */
+export const LOCK_AFTER = 10;
+export const LOCK_MS = 15 * 60_000;
+
+type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey'>;
+
+/** The second step's proof: a TOTP code or a recovery code. */
+export type MfaProof = { code: string } | { recoveryCode: string };
+
+export interface MfaState {
+  enabled: boolean;
+  lockedUntil: Date | null;
+  row: UserMfaRow | undefined;
+}
+
+export class MfaService {
+  readonly #repo: MfaRepo;
+  readonly #users: UserService;
+  readonly #clock: Clock;
+  readonly #settings: MfaSettings;
+  #keys: MfaKeys | undefined;
+
+  constructor(deps: { repo: MfaRepo; users: UserService; clock: Clock; settings: MfaSettings }) {
+    this.#repo = deps.repo;
+    this.#users = deps.users;
+    this.#clock = deps.clock;
+    this.#settings = deps.settings;
+  }
+
+  /** The sealing keys: MFA_ENCRYPTION_KEY, else SIGNING_KEY (read late: development fills it from the data directory). */
+  #sealing(): MfaKeys {
+    if (this.#keys) return this.#keys;
+    const secret = this.#settings.mfaEncryptionKey ?? this.#settings.signingKey;
+    if (secret === undefined) throw new AuthError('service_unavailable', 'MFA_ENCRYPTION_KEY is not set (and there is no SIGNING_KEY to derive it from)');
+    this.#keys = new MfaKeys(secret);
+    return this.#keys;
+  }
+
+  /** Whether the user has a confirmed factor, and until when it is locked. One primary-key read. */
+  async state(userId: number): Promise<MfaState> {
+    const row = await this.#repo.find(userId);
+    return { enabled: row?.totp_confirmed_at != null, lockedUntil: row?.locked_until ?? null, row };
+  }
+
+  /** The methods a user with a factor may use for the second step. */
+  methods(state: MfaState): MfaMethod[] {
+    return state.enabled ? ['totp', 'recovery_code'] : [];
+  }
+
+  /** Seconds left on a lock, or undefined when the factor is not locked. */
+  lockedFor(state: MfaState): number | undefined {
+    const now = this.#clock.now();
+    if (!state.lockedUntil || state.lockedUntil.getTime() <= now) return undefined;
+    return Math.max(1, Math.ceil((state.lockedUntil.getTime() - now) / 1000));
+  }
+
+  /** An opaque mfa_token for the second step: 256 random bits, stored as its sha256. */
+  async issueToken(userId: number): Promise<{ token: string; expiresAt: Date }> {
+    const now = this.#clock.now();
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now + this.#settings.mfaTokenLifetime);
+    await this.#repo.insertToken(hashToken(token), userId, new Date(now), expiresAt);
+    return { token, expiresAt };
+  }
+
+  /** Starts TOTP enrolment behind the password: a pending secret for ten minutes. */
+  async beginTotp(user: UserRow, password: string, gone?: ClientGone): Promise<{ secret: string; otpauthUrl: string; expiresAt: Date }> {
+    await this.#users.confirmPassword(user, password, gone);
+    const now = this.#clock.now();
+    const secret = newTotpSecret();
+    const expiresAt = new Date(now + PENDING_TOTP_MS);
+    const started = await this.#repo.startTotp(user.id, this.#sealing().seal(secret, String(user.id)), expiresAt, new Date(now));
+    if (!started) throw new AuthError('mfa_already_enabled');
+    return { secret: base32(secret), otpauthUrl: otpauthUrl(secret, this.#settings.mfaIssuer, user.email || user.username), expiresAt };
+  }
+
+  /**
+   * Checks the first code of a pending secret and makes the recovery codes;
+   * `within` (run in the session's transaction) confirms the factor with the
+   * code's step spent and stores the codes' hashes.
+   */
+  async prepareConfirm(user: UserRow, code: string, gone?: ClientGone): Promise<{ within: Within; recoveryCodes: string[] }> {
+    const now = this.#clock.now();
+    const row = await this.#repo.find(user.id);
+    if (row?.totp_confirmed_at != null) throw new AuthError('mfa_already_enabled');
+    if (!row?.totp_pending_secret || !row.totp_pending_expires_at || row.totp_pending_expires_at.getTime() <= now) throw new AuthError('mfa_not_pending');
+    const pending = row.totp_pending_secret;
+    const step = matchTotp(this.#sealing().open(pending, String(user.id)), code, now, 0);
+    if (step === undefined) throw new MfaError('mfa_code_invalid');
+    if (step <= Number(row.totp_last_step)) throw new MfaError('mfa_code_reused');
+    const { codes, stored } = await this.#newRecoveryCodes(user.id, gone);
+    const within: Within = async (tx) => {
+      const repo = tx.bind((db) => new MfaRepo(db));
+      if (!(await repo.confirmTotp(user.id, pending, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused');
+      await repo.replaceRecoveryCodes(user.id, stored, new Date(now));
+    };
+    return { within, recoveryCodes: codes };
+  }
+
+  /**
+   * The second step of a login. Checks the mfa_token, the lock and the proof;
+   * a wrong code counts against the token and the user (throws mfa_code_invalid,
+   * mfa_code_reused or mfa_locked). On success `within` spends the token and the
+   * code in the transaction that opens the session.
+   */
+  async verifyLogin(mfaToken: string, proof: MfaProof, gone?: ClientGone): Promise<{ user: UserRow; within: Within; method: 'totp' | 'recovery_code' }> {
+    const now = this.#clock.now();
+    const tokenHash = hashToken(mfaToken);
+    const token = await this.#repo.findToken(tokenHash, new Date(now));
+    if (!token) throw new MfaError('mfa_token_invalid');
+    const state = await this.state(token.user_id);
+    if (!state.enabled || !state.row) throw new MfaError('mfa_token_invalid');
+    const locked = this.lockedFor(state);
+    if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked, token.user_id);
+    const user = await this.#users.get(token.user_id);
+    if (!user?.is_active) throw new AuthError('no_active_account', 'user inactive or gone');
+
+    const spendToken = async (repo: MfaRepo) => {
+      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, token.user_id);
+    };
+    if ('code' in proof) {
+      const row = state.row;
+      const step = /^[0-9]{6}$/.test(proof.code) && row.totp_secret ? matchTotp(this.#sealing().open(row.totp_secret, String(user.id)), proof.code, now, row.totp_drift) : undefined;
+      if (step === undefined) return this.#failed(tokenHash, user.id, 'mfa_code_invalid');
+      if (step <= Number(row.totp_last_step)) return this.#failed(tokenHash, user.id, 'mfa_code_reused');
+      const within: Within = async (tx) => {
+        const repo = tx.bind((db) => new MfaRepo(db));
+        await spendToken(repo);
+        if (!(await repo.acceptStep(user.id, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused', {}, undefined, user.id);
+      };
+      return { user, within, method: 'totp' };
+    }
+    const id = await this.#findRecoveryCode(user.id, proof.recoveryCode, gone);
+    if (id === undefined) return this.#failed(tokenHash, user.id, 'mfa_code_invalid');
+    const within: Within = async (tx) => {
+      const repo = tx.bind((db) => new MfaRepo(db));
+      await spendToken(repo);
+      if (!(await repo.useRecoveryCode(id, new Date(now)))) throw new MfaError('mfa_code_reused', {}, undefined, user.id);
+      await repo.clearFailures(user.id);
+    };
+    return { user, within, method: 'recovery_code' };
+  }
+
+  /** Checks a current TOTP code of a signed-in user (removal); its step is spent by `within`. */
+  async checkCurrentCode(user: UserRow, code: string): Promise<Within> {
+    const now = this.#clock.now();
+    const state = await this.state(user.id);
+    if (!state.enabled || !state.row?.totp_secret) throw new AuthError('not_found', 'no second factor');
+    const locked = this.lockedFor(state);
+    if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked);
+    const row = state.row;
+    const step = /^[0-9]{6}$/.test(code) ? matchTotp(this.#sealing().open(row.totp_secret!, String(user.id)), code, now, row.totp_drift) : undefined;
+    if (step === undefined || step <= Number(row.totp_last_step)) {
+      const lock = await this.#repo.recordFailure(user.id, LOCK_AFTER, new Date(now + LOCK_MS));
+      if (lock) throw new MfaError('mfa_locked', {}, Math.ceil(LOCK_MS / 1000));
+      throw new MfaError(step === undefined ? 'mfa_code_invalid' : 'mfa_code_reused');
+    }
+    return async (tx) => {
+      const repo = tx.bind((db) => new MfaRepo(db));
+      if (!(await repo.acceptStep(user.id, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused');
+    };
+  }
+
+  /** Removes the TOTP factor and its recovery codes, with `within` (a current code's step spent) in the same transaction. */
+  async removeTotp(userId: number, within: Within): Promise<boolean> {
+    return this.#repo.transaction(async (repo) => {
+      await within(repo);
+      return repo.removeTotp(userId);
+    });
+  }
+
+  /** A new set of recovery codes replaces the old, with `within` (a current code's step spent) in the same transaction. */
+  async regenerateRecoveryCodes(userId: number, within: Within, gone?: ClientGone): Promise<string[]> {
+    const { codes, stored } = await this.#newRecoveryCodes(userId, gone);
+    await this.#repo.transaction(async (repo) => {
+      await within(repo);
+      await repo.replaceRecoveryCodes(userId, stored, new Date(this.#clock.now()));
+    });
+    return codes;
+  }
+
+  async recoveryCodesRemaining(userId: number): Promise<number> {
+    return this.#repo.countRecoveryCodes(userId);
+  }
+
+  /** Deletes expired mfa_tokens. */
+  purge(now: Date): Promise<number> {
+    return this.#repo.purgeTokens(now);
+  }
+
+  async #newRecoveryCodes(userId: number, gone?: ClientGone): Promise<{ codes: string[]; stored: Array<{ lookup: string; hash: string }> }> {
+    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const stored = [];
+    for (const code of codes) stored.push({ lookup: this.#sealing().lookup(userId, code), hash: await this.#users.hashSecret(code, gone) });
+    return { codes, stored };
+  }
+
+  /** The id of the unused recovery code `input` is, checked against its argon2id hash; undefined if none. */
+  async #findRecoveryCode(userId: number, input: string, gone?: ClientGone): Promise<string | undefined> {
+    const code = canonicalRecoveryCode(input);
+    if (code === undefined) return undefined;
+    for (const row of await this.#repo.findRecoveryCodes(userId, this.#sealing().lookup(userId, code))) {
+      if (await this.#users.verifySecret(row.code_hash, code, gone)) return row.id;
+    }
+    return undefined;
+  }
+
+  /** A wrong code: one attempt off the token, one failure for the user; the tenth in a row locks. */
+  async #failed(tokenHash: string, userId: number, code: 'mfa_code_invalid' | 'mfa_code_reused'): Promise<never> {
+    const now = this.#clock.now();
+    const attemptsLeft = await this.#repo.failToken(tokenHash, TOKEN_ATTEMPTS, new Date(now));
+    const lock = await this.#repo.recordFailure(userId, LOCK_AFTER, new Date(now + LOCK_MS));
+    if (lock) throw new MfaError('mfa_locked', {}, Math.ceil(LOCK_MS / 1000), userId);
+    throw new MfaError(code, { attempts_left: attemptsLeft }, undefined, userId);
+  }
+}
+
+function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
