@@ -87,14 +87,7 @@ export class SessionsRepo {
   async insertToken(token: NewRefreshToken): Promise<void> {
     await this.#db
       .insertInto('refresh_tokens')
-      .values({
-        jti: token.jti,
-        session_id: token.sessionId,
-        issued_at: token.issuedAt,
-        expires_at: token.expiresAt,
-        access_jti: token.accessJti,
-        access_expires_at: token.accessExpiresAt,
-      })
+      .values(tokenValues(token))
       .execute();
   }
 
@@ -274,15 +267,7 @@ export class SessionsRepo {
       await repo.#db.insertInto('sessions').values(sessionValues(session)).execute();
       const inserted = await repo.#db
         .insertInto('refresh_tokens')
-        .values({
-          jti: token.jti,
-          session_id: token.sessionId,
-          issued_at: token.issuedAt,
-          expires_at: token.expiresAt,
-          access_jti: token.accessJti,
-          access_expires_at: token.accessExpiresAt,
-          imported: true,
-        })
+        .values({ ...tokenValues(token), imported: true })
         .onConflict((conflict) => conflict.column('jti').doNothing())
         .returning('jti')
         .executeTakeFirst();
@@ -353,4 +338,16 @@ export class SessionsRepo {
 /** A session row as its INSERT takes it: `amr` is a JSON column. */
 function sessionValues(session: SessionRow) {
   return { ...session, amr: session.amr === null ? null : JSON.stringify(session.amr) };
+}
+
+/** A refresh token's row as its INSERT takes it. */
+function tokenValues(token: NewRefreshToken) {
+  return {
+    jti: token.jti,
+    session_id: token.sessionId,
+    issued_at: token.issuedAt,
+    expires_at: token.expiresAt,
+    access_jti: token.accessJti,
+    access_expires_at: token.accessExpiresAt,
+  };
 }
