@@ -2,7 +2,7 @@
  * The account pages in headless Chromium (playwright-core, Debian's chromium):
  * from "forgot password" to the mail delivered to a real SMTP server, its link
  * opened, a new password set and a sign-in with it; the verification page; both
- * in English and French. Screenshots of the PGlite run go to docs/screenshots/.
+ * in English and French. Screenshots of the PGlite run go to test-output/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -15,7 +15,8 @@ import { linkIn, mailEnv, startSmtp, type Inbox } from '../support/smtp.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DOCS = new URL('../../docs/screenshots/', import.meta.url).pathname;
+// The committed pictures in docs/ are refreshed on purpose (UPDATE_SCREENSHOTS=1); an ordinary run writes to test-output/.
+const DOCS = new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-output/', import.meta.url).pathname;
 const NEW_PASSWORD = 'a brand new passphrase 42';
 
 const missing = !existsSync(CHROMIUM);
