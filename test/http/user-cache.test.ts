@@ -163,7 +163,6 @@ for (const name of storeNames()) {
         const u = await createUser(own);
         const { access } = await login(own, u.username);
         const principal = auth.authenticate(access);
-        assert.equal((await auth.me(principal)).first_name, '');
         // A change nobody announces (triggers off for this transaction): the cache still holds the old row,
         // which is what the feed rule below is for.
         const unannounced = async (firstName: string) =>
@@ -171,11 +170,20 @@ for (const name of storeNames()) {
             await sql`set local session_replication_role = replica`.execute(tx);
             await sql`update users set first_name = ${firstName} where id = ${u.id}`.execute(tx);
           });
-        await unannounced('Silent');
-        assert.equal((await auth.me(principal)).first_name, '', 'served from the cache');
+        // The login's own notification (last_login) may reach this Auth late and empty the cache once
+        // in between; such a round proves nothing and is tried again with a new name.
+        let silent = '';
+        let round = 0;
+        const servedFromCache = await eventually(async () => {
+          const cached = (await auth.me(principal)).first_name;
+          silent = `Silent ${(round += 1)}`;
+          await unannounced(silent);
+          return (await auth.me(principal)).first_name === cached;
+        });
+        assert.ok(servedFromCache, 'served from the cache');
 
         sink!.lost!();
-        assert.equal((await auth.me(principal)).first_name, 'Silent', 'lost feed: read from the database');
+        assert.equal((await auth.me(principal)).first_name, silent, 'lost feed: read from the database');
         await unannounced('Again');
         assert.equal((await auth.me(principal)).first_name, 'Again', 'and nothing stored meanwhile');
 
