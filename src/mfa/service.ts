@@ -5,7 +5,6 @@
  * is spent by `within` callbacks that run in the transaction that opens or
  * raises the session, so a replay fails on every instance sharing the database.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { AuthError, MfaError } from '../errors.ts';
@@ -13,6 +12,7 @@ import type { ClientGone } from '../limits/hashing.ts';
 import type { Within } from '../sessions/service.ts';
 import { MfaRepo, type UserMfaRow } from '../store/repos/mfa.ts';
 import type { UserRow } from '../store/repos/users.ts';
+import { hashOpaqueToken, newOpaqueToken } from '../tokens/opaque.ts';
 import type { UserService } from '../users/service.ts';
 import type { MfaMethod } from '../wire.ts';
 import { base32, canonicalRecoveryCode, learntDrift, matchTotp, newRecoveryCode, newTotpSecret, otpauthUrl, RECOVERY_CODE_COUNT } from './codes.ts';
@@ -78,12 +78,12 @@ export class MfaService {
     return Math.max(1, Math.ceil((state.lockedUntil.getTime() - now) / 1000));
   }
 
-  /** An opaque mfa_token for the second step: 256 random bits, stored as its sha256. */
+  /** An opaque mfa_token for the second step (tokens/opaque.ts). */
   async issueToken(userId: number): Promise<{ token: string; expiresAt: Date }> {
     const now = this.#clock.now();
-    const token = randomBytes(32).toString('base64url');
+    const { token, hash } = newOpaqueToken();
     const expiresAt = new Date(now + this.#settings.mfaTokenLifetime);
-    await this.#repo.insertToken(hashToken(token), userId, new Date(now), expiresAt);
+    await this.#repo.insertToken(hash, userId, new Date(now), expiresAt);
     return { token, expiresAt };
   }
 
@@ -129,7 +129,7 @@ export class MfaService {
    */
   async verifyLogin(mfaToken: string, proof: MfaProof, gone?: ClientGone): Promise<{ user: UserRow; within: Within; method: 'totp' | 'recovery_code' }> {
     const now = this.#clock.now();
-    const tokenHash = hashToken(mfaToken);
+    const tokenHash = hashOpaqueToken(mfaToken);
     const token = await this.#repo.findToken(tokenHash, new Date(now));
     if (!token) throw new MfaError('mfa_token_invalid');
     const state = await this.state(token.user_id);
@@ -237,8 +237,4 @@ export class MfaService {
     if (lock) throw new MfaError('mfa_locked', {}, Math.ceil(LOCK_MS / 1000), userId);
     throw new MfaError(code, { attempts_left: attemptsLeft }, undefined, userId);
   }
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }

@@ -25,7 +25,8 @@ import type { SessionsRepo } from '../store/repos/sessions.ts';
 import type { UserRow, UsersRepo } from '../store/repos/users.ts';
 import { EMAIL, type UserService } from '../users/service.ts';
 import { validatePassword } from '../users/validators.ts';
-import { bindingOf, decodeUid, encodeUid, hashRecoveryToken, newRecoveryToken, RECOVERY_TOKEN } from './tokens.ts';
+import { hashOpaqueToken, newOpaqueToken, OPAQUE_TOKEN } from '../tokens/opaque.ts';
+import { bindingOf, decodeUid, encodeUid } from './tokens.ts';
 
 /** Which package's words a front end expects. */
 export type Dialect = 'djoser' | 'dj-rest-auth';
@@ -176,9 +177,9 @@ export class RecoveryService {
     const user = id === undefined ? undefined : await this.#deps.users.findById(id);
     if (!user) throw new ValidationError({ uid: [messages.uid] });
     const now = this.#deps.clock.now();
-    if (RECOVERY_TOKEN.test(token)) {
-      const row = await this.#deps.recovery.findLive(user.id, 'password_reset', hashRecoveryToken(token), new Date(now));
-      if (row && row.bound_to === bindingOf(user.password)) return { user, token: row };
+    if (OPAQUE_TOKEN.test(token)) {
+      const row = await this.#deps.recovery.find(user.id, 'password_reset', hashOpaqueToken(token));
+      if (row && isLive(row, now) && row.bound_to === bindingOf(user.password)) return { user, token: row };
     } else if (this.#deps.config.djangoSecretKey !== undefined && DJANGO_RESET_TOKEN.test(token)) {
       const djangoUser = { id: user.id, password: user.password, lastLogin: user.last_login, email: user.email };
       const options = { secretKey: this.#deps.config.djangoSecretKey, timeoutMs: this.#deps.config.djangoPasswordResetTimeout, now };
@@ -195,7 +196,38 @@ export class RecoveryService {
   async startVerification(userId: number, lang: Language, client?: ClientInfo): Promise<void> {
     const user = await this.#deps.users.findById(userId);
     if (!user || user.email === '') return;
-    await this.#issueVerification(user, lang, client, true);
+    await this.#deps.transaction(async (unit) => {
+      await unit.users.setEmailVerified(user.id, false);
+      await this.#issueVerification(unit, user, lang, client, { reason: 'registration' });
+    });
+    this.#deps.mailer.wake();
+  }
+
+  /**
+   * Writes a change of a user's address (`write`: an administrator's edit of
+   * `before`) and, under EMAIL_VERIFICATION, in the same transaction: the new
+   * address counts as unverified and is mailed a link, and the old one is told
+   * it no longer receives the account's mail. The notice carries no link: an
+   * old mailbox (perhaps the reason for the change) cannot undo it. A change
+   * of letter case only is the same mailbox, and changes nothing more.
+   * @example const updated = await recovery.changeAddress(user, (users) => users.update(user.id, { email }), 'fr', client);
+   */
+  async changeAddress(before: UserRow, write: (users: UsersRepo) => Promise<UserRow | undefined>, lang: Language, client?: ClientInfo): Promise<UserRow | undefined> {
+    const verifying = this.#deps.config.emailVerification !== 'none';
+    const updated = await this.#deps.transaction(async (unit) => {
+      const after = await write(unit.users);
+      if (!after || !verifying || addressBinding(after.email) === addressBinding(before.email)) return after;
+      if (before.email !== '') {
+        await this.#deps.mailer.queue({ kind: 'email_changed', to: before.email, lang, values: { username: after.username } }, unit.outbox);
+      }
+      // Without an address there is nothing to prove, and nothing to refuse a login for.
+      if (after.email === '') return after;
+      await unit.users.setEmailVerified(after.id, false);
+      await this.#issueVerification(unit, after, lang, client, { reason: 'email_changed' });
+      return { ...after, email_verified: false };
+    });
+    this.#deps.mailer.wake();
+    return updated;
   }
 
   /** Mails a new verification link (djoser's resend_activation): answers the same whatever the address. */
@@ -206,7 +238,8 @@ export class RecoveryService {
       const user = await this.#deps.users.findByEmail(email);
       if (!user || !user.is_active || user.email_verified || this.#deps.config.emailVerification === 'none') return;
       if (!(await this.#deps.throttle.mailToAddress(user.email))) return;
-      await this.#issueVerification(user, lang, client, false);
+      await this.#deps.transaction((unit) => this.#issueVerification(unit, user, lang, client, { reason: 'resend' }));
+      this.#deps.mailer.wake();
     });
   }
 
@@ -221,10 +254,11 @@ export class RecoveryService {
     if (!user) throw new ValidationError({ uid: [messages.uid] });
     const now = this.#deps.clock.now();
     // A reset token is never a verification token: rows are looked up by purpose.
-    const row = RECOVERY_TOKEN.test(token) ? await this.#deps.recovery.find(user.id, 'email_verify', hashRecoveryToken(token)) : undefined;
-    if (!row || row.bound_to !== bindingOf(user.email.toLowerCase())) throw new ValidationError({ token: [messages.token] });
+    const row = OPAQUE_TOKEN.test(token) ? await this.#deps.recovery.find(user.id, 'email_verify', hashOpaqueToken(token)) : undefined;
+    // Bound to the address it was mailed to: a link sent to an earlier address proves nothing of this one.
+    if (!row || row.bound_to !== addressBinding(user.email)) throw new ValidationError({ token: [messages.token] });
     if (user.email_verified) throw new AuthError('stale_token', 'address already verified');
-    if (row.used_at !== null || row.expires_at.getTime() <= now) throw new ValidationError({ token: [messages.token] });
+    if (!isLive(row, now)) throw new ValidationError({ token: [messages.token] });
     await this.#deps.transaction(async (unit) => {
       if (!(await unit.recovery.consume(row.id, new Date(now)))) throw new AuthError('stale_token', 'verified meanwhile');
       await unit.users.setEmailVerified(user.id, true);
@@ -232,28 +266,25 @@ export class RecoveryService {
     });
   }
 
-  async #issueVerification(user: UserRow, lang: Language, client: ClientInfo | undefined, markUnverified: boolean): Promise<void> {
+  /** A new verification link for the user's address (the previous one dies), its mail and the event, in `unit`; call `mailer.wake()` after the commit. */
+  async #issueVerification(unit: RecoveryUnit, user: UserRow, lang: Language, client: ClientInfo | undefined, detail: Record<string, string>): Promise<void> {
     const { config, clock } = this.#deps;
     const now = clock.now();
-    const { token, hash } = newRecoveryToken();
+    const { token, hash } = newOpaqueToken();
     const link = this.#link(config.activationUrl, user.id, token);
-    await this.#deps.transaction(async (unit) => {
-      if (markUnverified) await unit.users.setEmailVerified(user.id, false);
-      await unit.recovery.replace({
-        userId: user.id,
-        purpose: 'email_verify',
-        hash,
-        boundTo: bindingOf(user.email.toLowerCase()),
-        at: new Date(now),
-        expiresAt: new Date(now + config.emailVerificationTokenLifetime),
-      });
-      await this.#deps.mailer.queue(
-        { kind: 'email_verify', to: user.email, lang, values: { username: user.username, email: user.email, link, lifetime: describeLifetime(config.emailVerificationTokenLifetime, lang) } },
-        unit.outbox,
-      );
-      await this.#deps.audit.recordIn(unit.audit, { type: 'email_verification_sent', outcome: 'success', userId: user.id, ...(client ? { client } : {}) });
+    await unit.recovery.replace({
+      userId: user.id,
+      purpose: 'email_verify',
+      hash,
+      boundTo: addressBinding(user.email),
+      at: new Date(now),
+      expiresAt: new Date(now + config.emailVerificationTokenLifetime),
     });
-    this.#deps.mailer.wake();
+    await this.#deps.mailer.queue(
+      { kind: 'email_verify', to: user.email, lang, values: { username: user.username, email: user.email, link, lifetime: describeLifetime(config.emailVerificationTokenLifetime, lang) } },
+      unit.outbox,
+    );
+    await this.#deps.audit.recordIn(unit.audit, { type: 'email_verification_sent', outcome: 'success', userId: user.id, ...(client ? { client } : {}), detail });
   }
 
   /** The background half of a request: silent whatever happens (no such user, over the hourly limit). */
@@ -272,7 +303,7 @@ export class RecoveryService {
   async #issueReset(user: UserRow, lang: Language, detail: Record<string, string | number>, client: ClientInfo | undefined): Promise<void> {
     const { config, clock } = this.#deps;
     const now = clock.now();
-    const { token, hash } = newRecoveryToken();
+    const { token, hash } = newOpaqueToken();
     const link = this.resetLink(user.id, token);
     await this.#deps.transaction(async (unit) => {
       await unit.recovery.replace({
@@ -314,6 +345,16 @@ export class RecoveryService {
     this.#pending.add(task);
     void task.finally(() => this.#pending.delete(task));
   }
+}
+
+/** Unused and unexpired at `now`. */
+function isLive(row: RecoveryTokenRow, now: number): boolean {
+  return row.used_at === null && row.expires_at.getTime() > now;
+}
+
+/** What a verification token is bound to: the address, whatever its letter case (one mailbox). */
+function addressBinding(email: string): string {
+  return bindingOf(email.toLowerCase());
 }
 
 /** Django's EmailField message. */

@@ -28,20 +28,7 @@ export class RecoveryRepo {
       .execute();
   }
 
-  /** The unused, unexpired token with this hash, for this user and purpose. */
-  async findLive(userId: number, purpose: RecoveryPurpose, hash: string, now: Date): Promise<RecoveryTokenRow | undefined> {
-    return this.#db
-      .selectFrom('recovery_tokens')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('purpose', '=', purpose)
-      .where('token_hash', '=', hash)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-  }
-
-  /** The token with this hash for this user and purpose, used or expired or not. */
+  /** The token with this hash for this user and purpose, used or expired or not (the caller tells a stale link from a bad one). */
   async find(userId: number, purpose: RecoveryPurpose, hash: string): Promise<RecoveryTokenRow | undefined> {
     return this.#db
       .selectFrom('recovery_tokens')
