@@ -207,7 +207,7 @@ export class MfaService {
     return this.#repo.countRecoveryCodes(userId);
   }
 
-  /** Deletes expired mfa_tokens. */
+  /** Deletes mfa_tokens that are expired or spent. */
   purge(now: Date): Promise<number> {
     return this.#repo.purgeTokens(now);
   }

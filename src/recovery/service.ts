@@ -339,6 +339,11 @@ export class RecoveryService {
     return `${base}${path.startsWith('/') ? '' : '/'}${path}`;
   }
 
+  /** Deletes the tokens no link can use any more (see RecoveryRepo.purge); returns how many. */
+  purge(now: Date): Promise<number> {
+    return this.#deps.recovery.purge(now);
+  }
+
   /** Runs `work` once the current answer is on its way (on PGlite a query would otherwise hold it up). */
   #later(work: () => Promise<void>): void {
     const task = new Promise<void>((resolve) => setImmediate(resolve)).then(work).catch((error: unknown) => this.#deps.onError?.(error));

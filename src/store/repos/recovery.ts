@@ -56,11 +56,15 @@ export class RecoveryRepo {
     await this.#db.deleteFrom('recovery_tokens').where('user_id', '=', userId).where('purpose', '=', purpose).execute();
   }
 
-  /** Deletes used and expired tokens (flush-expired-tokens). */
+  /**
+   * Deletes what no request can use (flush-expired-tokens): expired tokens,
+   * and used reset tokens. A used verification token stays until it expires:
+   * its link, followed again, is answered `stale_token` rather than "invalid".
+   */
   async purge(now: Date): Promise<number> {
     const result = await this.#db
       .deleteFrom('recovery_tokens')
-      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]))
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb.and([eb('used_at', 'is not', null), eb('purpose', '=', 'password_reset')])]))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
