@@ -6,6 +6,7 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { LightMyRequestResponse } from 'fastify';
+import type { Clock } from '../../src/clock.ts';
 import type { Passwords } from '../../src/users/passwords.ts';
 import { harness, type Harness, type StoreName } from './harness.ts';
 
@@ -122,13 +123,13 @@ export interface MailHarness extends Harness {
  * (`mailEnv` plus `env`), sending with QUICK_SENDER; `close()` ends both.
  * @example const h = await mailHarness(name, { env: { EMAIL_VERIFICATION: 'optional' } });
  */
-export async function mailHarness(name: StoreName, options: { env?: Record<string, string>; passwords?: Passwords; store?: Harness['store'] } = {}): Promise<MailHarness> {
+export async function mailHarness(name: StoreName, options: { env?: Record<string, string>; passwords?: Passwords; clock?: Clock } = {}): Promise<MailHarness> {
   const inbox = await startSmtp();
   const h = await harness(name, {
     env: mailEnv(inbox, options.env),
     deps: { mailSender: QUICK_SENDER },
     ...(options.passwords ? { passwords: options.passwords } : {}),
-    ...(options.store ? { store: options.store } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const closeApp = h.close;
   return Object.assign(h, {
