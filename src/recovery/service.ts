@@ -6,7 +6,7 @@
  * consumed, the new hash stored, every session revoked (and every instance
  * told), the event audited and the "password changed" mail queued.
  */
-import type { AuditLog } from '../audit/log.ts';
+import type { AuditDetail, AuditEventType, AuditLog } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { checkDjangoResetToken, DJANGO_RESET_TOKEN } from '../django/reset-tokens.ts';
@@ -15,12 +15,12 @@ import type { Language } from '../i18n/index.ts';
 import type { ClientGone } from '../limits/hashing.ts';
 import type { Throttle } from '../limits/throttle.ts';
 import type { Mailer } from '../mail/outbox.ts';
-import { describeLifetime } from '../mail/templates.ts';
+import { describeLifetime, type MailKind } from '../mail/templates.ts';
 import type { RevocationList } from '../sessions/revocation.ts';
 import type { ClientInfo } from '../sessions/service.ts';
 import type { AuditRepo } from '../store/repos/audit.ts';
 import type { OutboxRepo } from '../store/repos/outbox.ts';
-import type { RecoveryRepo, RecoveryTokenRow } from '../store/repos/recovery.ts';
+import type { RecoveryPurpose, RecoveryRepo, RecoveryTokenRow } from '../store/repos/recovery.ts';
 import type { SessionsRepo } from '../store/repos/sessions.ts';
 import type { UserRow, UsersRepo } from '../store/repos/users.ts';
 import { EMAIL, type UserService } from '../users/service.ts';
@@ -266,25 +266,24 @@ export class RecoveryService {
     });
   }
 
-  /** A new verification link for the user's address (the previous one dies), its mail and the event, in `unit`; call `mailer.wake()` after the commit. */
-  async #issueVerification(unit: RecoveryUnit, user: UserRow, lang: Language, client: ClientInfo | undefined, detail: Record<string, string>): Promise<void> {
-    const { config, clock } = this.#deps;
-    const now = clock.now();
+  /** A new verification link for the user's address, in `unit`; call `mailer.wake()` after the commit. */
+  #issueVerification(unit: RecoveryUnit, user: UserRow, lang: Language, client: ClientInfo | undefined, detail: AuditDetail): Promise<void> {
+    const { config } = this.#deps;
+    const kind = { purpose: 'email_verify', boundTo: addressBinding(user.email), lifetimeMs: config.emailVerificationTokenLifetime, url: config.activationUrl, event: 'email_verification_sent' } as const;
+    return this.#issueLink(unit, user, kind, lang, client, detail);
+  }
+
+  /**
+   * A new token of one purpose (the user's previous one of that purpose dies),
+   * the mail that carries its link, and the audit event, all in `unit`.
+   */
+  async #issueLink(unit: RecoveryUnit, user: UserRow, kind: LinkKind, lang: Language, client: ClientInfo | undefined, detail: AuditDetail): Promise<void> {
+    const now = this.#deps.clock.now();
     const { token, hash } = newOpaqueToken();
-    const link = this.#link(config.activationUrl, user.id, token);
-    await unit.recovery.replace({
-      userId: user.id,
-      purpose: 'email_verify',
-      hash,
-      boundTo: addressBinding(user.email),
-      at: new Date(now),
-      expiresAt: new Date(now + config.emailVerificationTokenLifetime),
-    });
-    await this.#deps.mailer.queue(
-      { kind: 'email_verify', to: user.email, lang, values: { username: user.username, email: user.email, link, lifetime: describeLifetime(config.emailVerificationTokenLifetime, lang) } },
-      unit.outbox,
-    );
-    await this.#deps.audit.recordIn(unit.audit, { type: 'email_verification_sent', outcome: 'success', userId: user.id, ...(client ? { client } : {}), detail });
+    await unit.recovery.replace({ userId: user.id, purpose: kind.purpose, hash, boundTo: kind.boundTo, at: new Date(now), expiresAt: new Date(now + kind.lifetimeMs) });
+    const values = { username: user.username, email: user.email, link: this.#link(kind.url, user.id, token), lifetime: describeLifetime(kind.lifetimeMs, lang) };
+    await this.#deps.mailer.queue({ kind: kind.purpose, to: user.email, lang, values }, unit.outbox);
+    await this.#deps.audit.recordIn(unit.audit, { type: kind.event, outcome: 'success', userId: user.id, ...(client ? { client } : {}), detail });
   }
 
   /** The background half of a request: silent whatever happens (no such user, over the hourly limit). */
@@ -299,38 +298,18 @@ export class RecoveryService {
     await this.#issueReset(user, lang, { via: 'request' }, client);
   }
 
-  /** A new link (the user's previous one dies), its mail in the outbox, and the event, in one transaction. */
-  async #issueReset(user: UserRow, lang: Language, detail: Record<string, string | number>, client: ClientInfo | undefined): Promise<void> {
-    const { config, clock } = this.#deps;
-    const now = clock.now();
-    const { token, hash } = newOpaqueToken();
-    const link = this.resetLink(user.id, token);
-    await this.#deps.transaction(async (unit) => {
-      await unit.recovery.replace({
-        userId: user.id,
-        purpose: 'password_reset',
-        hash,
-        boundTo: bindingOf(user.password),
-        at: new Date(now),
-        expiresAt: new Date(now + config.passwordResetTokenLifetime),
-      });
-      await this.#deps.mailer.queue(
-        { kind: 'password_reset', to: user.email, lang, values: { username: user.username, link, lifetime: describeLifetime(config.passwordResetTokenLifetime, lang) } },
-        unit.outbox,
-      );
-      await this.#deps.audit.recordIn(unit.audit, { type: 'password_reset_requested', outcome: 'success', userId: user.id, ...(client ? { client } : {}), detail });
-    });
+  /** A new reset link (bound to the password hash: any password change voids it), its mail and the event, in one transaction. */
+  async #issueReset(user: UserRow, lang: Language, detail: AuditDetail, client: ClientInfo | undefined): Promise<void> {
+    const { config } = this.#deps;
+    const kind = { purpose: 'password_reset', boundTo: bindingOf(user.password), lifetimeMs: config.passwordResetTokenLifetime, url: config.passwordResetConfirmUrl, event: 'password_reset_requested' } as const;
+    await this.#deps.transaction((unit) => this.#issueLink(unit, user, kind, lang, client, detail));
     this.#deps.mailer.wake();
   }
 
   /**
-   * The link a reset mail carries: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL,
-   * else Latchkey's own page under PUBLIC_URL (or this server's address) — never a Host header.
+   * A mailed link: FRONTEND_URL + the route's template (PASSWORD_RESET_CONFIRM_URL,
+   * ACTIVATION_URL), else Latchkey's own page under PUBLIC_URL (or this server's address) — never a Host header.
    */
-  resetLink(userId: number, token: string): string {
-    return this.#link(this.#deps.config.passwordResetConfirmUrl, userId, token);
-  }
-
   #link(template: string, userId: number, token: string): string {
     const { config } = this.#deps;
     const path = template.replace('{uid}', encodeUid(userId)).replace('{token}', token);
@@ -350,6 +329,17 @@ export class RecoveryService {
     this.#pending.add(task);
     void task.finally(() => this.#pending.delete(task));
   }
+}
+
+/** What differs between a reset link and a verification link. */
+interface LinkKind {
+  /** Also the mail's template. */
+  purpose: RecoveryPurpose & MailKind;
+  boundTo: string;
+  lifetimeMs: number;
+  /** PASSWORD_RESET_CONFIRM_URL or ACTIVATION_URL. */
+  url: string;
+  event: AuditEventType;
 }
 
 /** Unused and unexpired at `now`. */
