@@ -136,7 +136,7 @@ export class Admin {
     let updated: UserRow | undefined;
     try {
       const write = (users: UsersRepo) => users.update(id, pick(changes, fields));
-      updated = fields.includes('email') ? await this.#addresses.changeAddress(user, write, actor.lang ?? 'en', actor.client) : await write(this.#users);
+      updated = fields.includes('email') ? await this.#addresses.changeAddress(id, write, actor.lang ?? 'en', actor.client) : await write(this.#users);
     } catch (error) {
       if (isUniqueViolation(error) === 'email') throw new ConflictError({ email: EMAIL_TAKEN });
       throw error;

@@ -204,22 +204,23 @@ export class RecoveryService {
   }
 
   /**
-   * Writes a change of a user's address (`write`: an administrator's edit of
-   * `before`) and, under EMAIL_VERIFICATION, in the same transaction: the new
-   * address counts as unverified and is mailed a link, and the old one is told
+   * Writes a change of a user's address (`write`: an administrator's edit)
+   * and, under EMAIL_VERIFICATION, in the same transaction: the new address
+   * counts as unverified and is mailed a link, and the old one is told
    * it no longer receives the account's mail. The notice carries no link: an
    * old mailbox (perhaps the reason for the change) cannot undo it. A change
    * of letter case only is the same mailbox, and changes nothing more.
-   * @example const updated = await recovery.changeAddress(user, (users) => users.update(user.id, { email }), 'fr', client);
+   * @example const updated = await recovery.changeAddress(id, (users) => users.update(id, { email }), 'fr', client);
    */
-  async changeAddress(before: UserRow, write: (users: UsersRepo) => Promise<UserRow | undefined>, lang: Language, client?: ClientInfo): Promise<UserRow | undefined> {
+  async changeAddress(userId: number, write: (users: UsersRepo) => Promise<UserRow | undefined>, lang: Language, client?: ClientInfo): Promise<UserRow | undefined> {
     const verifying = this.#deps.config.emailVerification !== 'none';
     const updated = await this.#deps.transaction(async (unit) => {
+      // Locked first: the notice goes to the address this write replaces, whatever another wrote before it.
+      const old = (await unit.users.lockById(userId))?.email;
       const after = await write(unit.users);
-      if (!after || !verifying || addressBinding(after.email) === addressBinding(before.email)) return after;
-      if (before.email !== '') {
-        await this.#deps.mailer.queue({ kind: 'email_changed', to: before.email, lang, values: { username: after.username } }, unit.outbox);
-      }
+      if (old === undefined) return after;
+      if (!after || !verifying || addressBinding(after.email) === addressBinding(old)) return after;
+      if (old !== '') await this.#deps.mailer.queue({ kind: 'email_changed', to: old, lang, values: { username: after.username } }, unit.outbox);
       // Without an address there is nothing to prove, and nothing to refuse a login for.
       if (after.email === '') return after;
       await unit.users.setEmailVerified(after.id, false);
