@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import qrcode from 'qrcode-generator';
 import { bearer, createUser, harness, login, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -121,7 +122,9 @@ for (const name of storeNames()) {
         await page.locator('#status.error').waitFor();
         assert.equal(await page.locator('#status').textContent(), 'Invalid password.');
         await page.fill('#totp-start input[name="password"]', PASSWORD);
+        const enrolment = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/auth/mfa/totp/');
         await page.click('#totp-start button');
+        const { otpauth_url } = (await (await enrolment).json()) as { otpauth_url: string };
         await page.locator('#view h2', { hasText: 'Scan this QR code' }).waitFor();
         assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Scan this QR code', 'the focus moved to the new step');
         const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s+/g, '');
@@ -131,6 +134,14 @@ for (const name of storeNames()) {
         assert.equal(qr.label, 'QR code for your authenticator app');
         assert.ok(Number(qr.viewBox?.split(' ')[2]) >= 33 + 8, String(qr.viewBox));
         assert.ok(qr.modules > 300, String(qr.modules));
+        // And it is the otpauth URL's: the same modules as the URL encoded here.
+        const expected = qrcode(0, 'M');
+        expected.addData(otpauth_url);
+        expected.make();
+        let d = '';
+        for (let row = 0; row < expected.getModuleCount(); row += 1) for (let col = 0; col < expected.getModuleCount(); col += 1) if (expected.isDark(row, col)) d += `M${col + 4} ${row + 4}h1v1h-1z`;
+        assert.equal(await page.locator('svg.qr path').getAttribute('d'), d);
+        assert.ok(otpauth_url.includes(`secret=${secret}`));
         await shot(page, 'account-7-security-qr');
 
         await page.fill('#totp-confirm input[name="code"]', nextCode(secret));
