@@ -188,7 +188,7 @@ for (const name of storeNames()) {
         const right = nextCode(secret);
         await secondStep(page, 'code', right === '000000' ? '111111' : '000000');
         await page.locator('#status.error').waitFor();
-        assert.equal(await page.locator('#status').textContent(), 'Invalid code.');
+        assert.equal(await page.locator('#status').textContent(), 'Invalid code. 4 attempts left.');
         await secondStep(page, 'code', right);
         await overviewHeading(page, u.username);
 
@@ -203,7 +203,7 @@ for (const name of storeNames()) {
         await page.click('#switch-method');
         await secondStep(page, 'recovery_code', codes[0]!);
         await page.locator('#status.error').waitFor();
-        assert.equal(await page.locator('#status').textContent(), 'Invalid code.');
+        assert.equal(await page.locator('#status').textContent(), 'Invalid code. 4 attempts left.');
         await page.click('#switch-method');
         await secondStep(page, 'code', nextCode(secret));
         await overviewHeading(page, u.username);
@@ -289,6 +289,47 @@ for (const name of storeNames()) {
         assert.deepEqual(errors, []);
       } finally {
         await context.close();
+      }
+    });
+
+    it('cookie mode (AUTH_COOKIES): the two-step sign-in, the session list and sign-out work on the httpOnly cookies, nothing in storage', async () => {
+      const port = await freePort();
+      const cookieBase = `http://127.0.0.1:${port}`;
+      const c = await harness(name, { clock, store: h.store, env: { PUBLIC_URL: cookieBase, AUTH_COOKIES: 'true', COOKIE_SECURE: 'false', ACCESS_TOKEN_LIFETIME: '1h' } });
+      await c.app.listen({ host: '127.0.0.1', port });
+      const u = await enrolledOverHttp();
+      const { context, page, errors } = await open('en-US');
+      try {
+        await page.goto(`${cookieBase}/account/sessions/`);
+        await signIn(page, u.username);
+        // Five wrong codes burn the mfa_token: back to the password, which is asked again.
+        const right = nextCode(u.secret);
+        const wrong = right === '000000' ? '111111' : '000000';
+        for (const left of [4, 3, 2, 1]) {
+          await secondStep(page, 'code', wrong);
+          await page.waitForFunction((text) => document.getElementById('status')?.textContent === text, `Invalid code. ${left === 1 ? 'One attempt left.' : `${left} attempts left.`}`);
+        }
+        await secondStep(page, 'code', wrong);
+        await page.waitForFunction(() => document.getElementById('status')?.textContent === 'Too many wrong codes. Enter your password again.');
+        assert.equal(await page.locator('#second-step').count(), 0);
+        assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name), 'password');
+        await signIn(page, u.username);
+        await secondStep(page, 'code', right);
+        await page.locator('#sessions li.current').waitFor();
+        const cookies = await context.cookies();
+        assert.ok(cookies.some((cookie) => cookie.name === 'access_token' && cookie.httpOnly));
+        assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the tokens stay in the cookies');
+        // This one and the session that enrolled over HTTP (raised to aal2 by the confirmation, not ended).
+        assert.equal(await page.locator('#sessions li').count(), 2);
+        assert.equal(await page.locator('#sessions li.current').count(), 1);
+        await page.goto(`${cookieBase}/account/`);
+        await page.click('#sign-out');
+        await page.locator('#signin').waitFor();
+        assert.equal((await context.cookies()).some((cookie) => cookie.name === 'access_token'), false);
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+        await c.close();
       }
     });
 

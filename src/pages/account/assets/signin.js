@@ -2,7 +2,7 @@
 // the server answers `mfa_required`, a second step asking for a code from the
 // authenticator app or one of the recovery codes (SPEC §12).
 import { MfaRequiredError } from '../latchkey-client.js';
-import { $, client, field, h, problem, say, strings, submitting } from './page.js';
+import { $, client, field, h, problem, say, settings, strings, submitting } from './page.js';
 
 const t = strings({
   en: {
@@ -16,6 +16,8 @@ const t = strings({
     useRecovery: 'Use a recovery code instead',
     useApp: 'Use the authenticator app instead',
     expired: 'This sign-in took too long. Enter your password again.',
+    burnt: 'Too many wrong codes. Enter your password again.',
+    attemptsLeft: { one: 'One attempt left.', other: '{count} attempts left.' },
     failed: 'Something went wrong: {detail}',
   },
   fr: {
@@ -29,6 +31,8 @@ const t = strings({
     useRecovery: 'Utiliser plutôt un code de secours',
     useApp: 'Utiliser plutôt l’application d’authentification',
     expired: 'Cette connexion a pris trop de temps. Saisissez de nouveau votre mot de passe.',
+    burnt: 'Trop de codes erronés. Saisissez de nouveau votre mot de passe.',
+    attemptsLeft: { one: 'Encore un essai.', other: 'Encore {count} essais.' },
     failed: 'Une erreur est survenue\u00a0: {detail}',
   },
 });
@@ -92,14 +96,18 @@ function secondStep(challenge, onSignedIn, recovery = false) {
       onSignedIn(body);
     }, (error) => {
       // The mfa_token is gone (expired, used, or burnt by wrong codes): back to the password.
-      if (error?.code === 'mfa_token_invalid') {
+      const left = error?.body?.attempts_left;
+      if (error?.code === 'mfa_token_invalid' || left === 0) {
         form.remove();
         $('signin').hidden = false;
         $('signin').querySelector('input[name="password"]').value = '';
         $('signin').querySelector('input[name="password"]').focus();
-        return say(t.expired, 'error');
+        return say(left === 0 ? t.burnt : t.expired, 'error');
       }
-      failed(error);
+      if (error?.code === 'mfa_code_invalid' && typeof left === 'number') {
+        const phrase = t.attemptsLeft[new Intl.PluralRules(settings.lang).select(left)] ?? t.attemptsLeft.other;
+        say(`${error.detail} ${phrase.replace('{count}', String(left))}`, 'error');
+      } else failed(error);
       form.querySelector('input').select();
       form.querySelector('input').focus();
     });
