@@ -1,6 +1,6 @@
 /**
  * The server side of `npm run bench` (bench/run.ts forks it; never run by hand).
- * One process: a bare Fastify instance (`GET /bare` → {}) and the Latchkey app,
+ * One process: a bare Fastify instance (`GET /bare` and `POST /bare` → {}) and the Latchkey app,
  * both on 127.0.0.1, port 0, THROTTLE=off, logger off.
  *
  *   BENCH_STORE       pglite | postgres
@@ -64,6 +64,8 @@ async function serve(): Promise<void> {
 
     const bare = Fastify({ logger: false });
     bare.get('/bare', async () => ({}));
+    // The same with a JSON body read and parsed, as POST /auth/verify/ gets one.
+    bare.post('/bare', async () => ({}));
     closers.push(() => bare.close());
     await app.listen({ host: HOST, port: 0 });
     await bare.listen({ host: HOST, port: 0 });
