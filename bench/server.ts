@@ -1,6 +1,6 @@
 /**
  * The server side of `npm run bench` (bench/run.ts forks it; never run by hand).
- * One process: a bare Fastify instance (`GET /bare` → {}) and the Latchkey app,
+ * One process: a bare Fastify instance (`GET /bare` and `POST /bare` → {}) and the Latchkey app,
  * both on 127.0.0.1, port 0, THROTTLE=off, logger off.
  *
  *   BENCH_STORE       pglite | postgres
@@ -11,8 +11,10 @@
  *
  * Messages from the parent: `cpu` (answers the process's CPU time), `ceiling`
  * (argon2id verifications per second through a hashing gate like the
- * server's, for 3 s, no HTTP), `stop`.
+ * server's, for 3 s, no HTTP), `loop-start` and `loop` (the event loop's delay
+ * in between, ms), `stop`.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 const HOST = '127.0.0.1';
@@ -24,8 +26,9 @@ export type ServerMessage =
   | { type: 'ready'; store: string; barePort: number; appPort: number; hashConcurrency: number; hashQueue: number }
   | { type: 'cpu'; micros: number }
   | { type: 'ceiling'; perSecond: number }
+  | { type: 'loop'; p50: number; p99: number; max: number }
   | { type: 'failed'; message: string };
-export type ParentMessage = { type: 'cpu' } | { type: 'ceiling' } | { type: 'stop' };
+export type ParentMessage = { type: 'cpu' } | { type: 'ceiling' } | { type: 'loop-start' } | { type: 'loop' } | { type: 'stop' };
 
 async function serve(): Promise<void> {
   const send = (message: ServerMessage) => process.send?.(message);
@@ -64,6 +67,8 @@ async function serve(): Promise<void> {
 
     const bare = Fastify({ logger: false });
     bare.get('/bare', async () => ({}));
+    // The same with a JSON body read and parsed, as POST /auth/verify/ gets one.
+    bare.post('/bare', async () => ({}));
     closers.push(() => bare.close());
     await app.listen({ host: HOST, port: 0 });
     await bare.listen({ host: HOST, port: 0 });
@@ -89,8 +94,18 @@ async function serve(): Promise<void> {
     await shutdown();
     process.exit(code);
   };
+  let loop: IntervalHistogram | undefined;
   process.on('message', (message: ParentMessage) => {
-    if (message.type === 'cpu') {
+    if (message.type === 'loop-start') {
+      loop?.disable();
+      loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
+      send({ type: 'loop', p50: 0, p99: 0, max: 0 });
+    } else if (message.type === 'loop') {
+      loop?.disable();
+      const ms = (ns: number | undefined) => (ns ?? 0) / 1e6;
+      send({ type: 'loop', p50: ms(loop?.percentile(50)), p99: ms(loop?.percentile(99)), max: ms(loop?.max) });
+    } else if (message.type === 'cpu') {
       const { user, system } = process.cpuUsage();
       send({ type: 'cpu', micros: user + system });
     } else if (message.type === 'ceiling') {

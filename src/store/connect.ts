@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { PGliteDialect } from './dialects/pglite.ts';
+import { PreparingClient } from './prepared.ts';
 import { guardUnavailable } from './unavailable.ts';
 import type { Database } from './schema.ts';
 
@@ -81,7 +82,7 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     connectionTimeoutMillis: 5000,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   };
-  const pool = new pg.Pool({ ...connection, max: 10, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ ...connection, max: 10, idleTimeoutMillis: 30_000, Client: PreparingClient });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', (error) => options.onError?.(error));
   // A checked-out client has no pool listener; its query promise carries the failure instead.

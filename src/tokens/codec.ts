@@ -113,6 +113,24 @@ function decodeJson(segment: string): Record<string, unknown> {
 }
 
 /**
+ * Headers already read, by their encoded segment: every token signed with one
+ * key has the same header, so a check decodes it once. Bounded (a flood of
+ * made-up headers only fills it, and they are then decoded each time); the
+ * objects are frozen, since callers share them.
+ */
+const HEADERS = new Map<string, Readonly<Record<string, unknown>>>();
+const HEADERS_MAX = 64;
+
+function decodeHeader(segment: string): Readonly<Record<string, unknown>> {
+  let header = HEADERS.get(segment);
+  if (header === undefined) {
+    header = Object.freeze(decodeJson(segment));
+    if (HEADERS.size < HEADERS_MAX) HEADERS.set(segment, header);
+  }
+  return header;
+}
+
+/**
  * Signs a payload. Deterministic for every algorithm: the same claims give the same token.
  * @example encode(payload, key) // 'eyJhbGciOiJIUzI1NiIs…'
  */
@@ -139,7 +157,7 @@ export function decode(
   const parts = token.split('.');
   if (parts.length !== 3) throw new CodecError('malformed');
   const [headerSegment, payloadSegment, signatureSegment] = parts as [string, string, string];
-  const header = decodeJson(headerSegment);
+  const header = decodeHeader(headerSegment);
   if (typeof header.alg !== 'string' || !(ALGORITHMS as readonly string[]).includes(header.alg)) throw new CodecError('algorithm');
   let key: VerificationKey | undefined;
   if (header.kid === undefined) key = current;

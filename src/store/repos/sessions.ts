@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, RefreshTokensTable, SessionsTable } from '../schema.ts';
 import type { NewAuditEvent } from './audit.ts';
+import { PREPARED } from '../prepared.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
@@ -133,7 +134,8 @@ export class SessionsRepo {
         returning id
       )`
       : sql``;
-    const { rows } = await sql<{ rotated: number }>`
+    // Prepared on PostgreSQL (parsed and planned once per connection): the refresh path's one statement.
+    const { rows } = await sql<{ rotated: number }>`${sql.raw(PREPARED)}
       with spent as (
         update refresh_tokens set spent_at = ${spend.at}, successor_jti = ${successor.jti}
         where jti = ${spend.jti} and session_id = ${spend.sessionId} and spent_at is null
