@@ -138,6 +138,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ...(deps.auditLogger ? { logger: deps.auditLogger } : {}),
     ...(onError ? { onError } : {}),
   });
+  const mfaRepo = new MfaRepo(store.db);
   const admin = new Admin({
     users: usersRepo,
     accounts: new AccountsRepo(store.db),
@@ -146,6 +147,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     sessions,
     clock,
     roles: config.roles,
+    factors: mfaRepo,
   });
   const mailer = new Mailer({
     repo: new OutboxRepo(store.db),
@@ -220,7 +222,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     hashGate,
     userCache,
     resources,
-    mfa: new MfaService({ repo: new MfaRepo(store.db), users, clock, settings: config }),
+    mfa: new MfaService({ repo: mfaRepo, users, clock, settings: config, mailer }),
     recovery,
     mailer,
   });
