@@ -23,7 +23,7 @@ import type { HashGate, HashGateStats } from './limits/hashing.ts';
 import type { Mailer } from './mail/outbox.ts';
 import type { Dialect, RecoveryService, ResetConfirmation } from './recovery/service.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
-import type { MfaProof, MfaService } from './mfa/service.ts';
+import type { FactorMethod, MfaProof, MfaService } from './mfa/service.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type AuthContext, type ClientInfo, type SessionService, type TokenPair, type Within } from './sessions/service.ts';
 import type { RevocationSync } from './sessions/sync.ts';
@@ -51,7 +51,7 @@ export interface FlushResult {
   mails: number;
 }
 export type { ClientInfo } from './sessions/service.ts';
-export type { MfaProof } from './mfa/service.ts';
+export type { FactorChange, FactorMethod, MfaProof } from './mfa/service.ts';
 export type { ThrottleLimit } from './limits/throttle.ts';
 export type { UserChanges } from './store/repos/users.ts';
 export type { AccountChanges } from './store/repos/accounts.ts';
@@ -289,30 +289,72 @@ export class Auth {
    * codes are made (shown once), this session gets a fresh pair at aal2, and the
    * user's other sessions end (SPEC §12).
    */
-  async confirmTotp(principal: Principal, code: string, client: ClientInfo): Promise<LoginResult & { recoveryCodes: string[] }> {
+  async confirmTotp(principal: Principal, code: string, client: ClientInfo, lang: Language = 'en'): Promise<LoginResult & { recoveryCodes: string[] }> {
     const user = await this.#activeUser(principal);
     const { within, recoveryCodes } = await this.#mfa.prepareConfirm(user, code, client.gone);
+    const now = this.#clock.now();
     const amr = [...new Set([...(principal.amr ?? ['pwd']), 'otp', 'mfa'])];
-    const subject = { ...tokenSubject(user, true), auth: { amr, aal: 'aal2' as const, authTime: this.#clock.now() } };
-    const pair = await this.#sessions.reissue(subject, principal.sessionId, client, within);
+    const subject = { ...tokenSubject(user, true), auth: { amr, aal: 'aal2' as const, authTime: now } };
+    // The "factor added" mail is queued in the transaction that confirms the factor.
+    const notice = this.#mfa.factorNotice(user, { change: 'added', methods: ['totp'], by: 'user', at: new Date(now) }, lang);
+    const pair = await this.#sessions.reissue(subject, principal.sessionId, client, inOrder(within, notice));
+    this.#mfa.mailQueued();
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_enrolled');
     await this.#audit.record({ type: 'mfa_enrolled', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { method: 'totp', sessions_ended: ended.length } });
     return { tokens: pairBody(pair), user: publicUser(user), sessionId: principal.sessionId, recoveryCodes };
   }
 
   /** Removes the TOTP factor with a current code: recovery codes go too, the other sessions end. */
-  async removeTotp(principal: Principal, code: string, client: ClientInfo): Promise<void> {
+  async removeTotp(principal: Principal, code: string, client: ClientInfo, lang: Language = 'en'): Promise<void> {
     const user = await this.#activeUser(principal);
     let removed: boolean;
     try {
-      removed = await this.#mfa.removeTotp(user.id, await this.#mfa.checkCurrentCode(user, code));
+      const notice = this.#mfa.factorNotice(user, { change: 'removed', methods: ['totp'], by: 'user', at: new Date(this.#clock.now()) }, lang);
+      removed = await this.#mfa.removeTotp(user.id, await this.#mfa.checkCurrentCode(user, code), notice);
     } catch (error) {
       await this.#recordMfaFailure(error, user.id, client);
       throw error;
     }
     if (!removed) throw new AuthError('not_found', 'no second factor');
+    this.#mfa.mailQueued();
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_removed');
     await this.#audit.record({ type: 'mfa_removed', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { method: 'totp', sessions_ended: ended.length } });
+  }
+
+  /**
+   * Removes every second factor of a user and ends all its sessions on every
+   * instance (SPEC §12): `POST /admin/users/{id}/mfa/reset/` and `latchkey
+   * reset-mfa`. The user is mailed when a factor was removed. An administrator
+   * who has a factor must be signed in at aal2 (403 `insufficient_aal`), and never
+   * resets its own (403 `cannot_reset_own_mfa`: that is `DELETE /auth/mfa/totp/`,
+   * which asks for a current code). A user without a factor is no error (204, as
+   * a DELETE of something gone): the sessions still end and the event is recorded.
+   * @example const reset = await auth.resetMfa('ann', { source: 'cli' });
+   */
+  async resetMfa(
+    who: number | string,
+    by: { principal: Principal; client: ClientInfo } | { source: 'cli' },
+    lang: Language = 'en',
+  ): Promise<{ id: number; username: string; methods: FactorMethod[]; sessionsEnded: number }> {
+    if ('principal' in by) {
+      const acting = by.principal;
+      if (acting.aal !== 'aal2' && (await this.#mfa.state(acting.userId)).enabled) throw new AuthError('insufficient_aal', 'the acting administrator has a factor but signed in without it');
+      if (who === acting.userId) throw new AuthError('cannot_reset_own_mfa');
+    }
+    const user = await this.#users.lookup(who);
+    if (!user) throw new AuthError('not_found', typeof who === 'number' ? 'no such user' : `no user named ${JSON.stringify(who)}`);
+    if ('principal' in by && user.id === by.principal.userId) throw new AuthError('cannot_reset_own_mfa');
+    const methods = await this.#mfa.removeAllFactors(user, 'principal' in by ? 'admin' : 'operator', lang);
+    const ended = await this.#sessions.revoke({ userId: user.id }, 'mfa_reset');
+    await this.#audit.record({
+      type: 'mfa_removed',
+      outcome: 'success',
+      userId: user.id,
+      ...('principal' in by
+        ? { sessionId: by.principal.sessionId, client: by.client, detail: { via: 'admin', by: by.principal.userId, methods, sessions_ended: ended.length } }
+        : { detail: { via: 'cli', methods, sessions_ended: ended.length } }),
+    });
+    return { id: user.id, username: user.username, methods, sessionsEnded: ended.length };
   }
 
   /** A new set of recovery codes after a current TOTP code; nothing else changes. */
@@ -755,6 +797,14 @@ export class Auth {
   ping(): Promise<void> {
     return this.#parts.ping();
   }
+}
+
+/** Two `within` callbacks run one after the other in the same transaction. */
+function inOrder(first: Within, second: Within): Within {
+  return async (tx) => {
+    await first(tx);
+    await second(tx);
+  };
 }
 
 function pairBody(pair: TokenPair): TokenPairResponse {

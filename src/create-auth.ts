@@ -138,6 +138,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ...(deps.auditLogger ? { logger: deps.auditLogger } : {}),
     ...(onError ? { onError } : {}),
   });
+  const mfaRepo = new MfaRepo(store.db);
   const mailer = new Mailer({
     repo: new OutboxRepo(store.db),
     templates: new MailTemplates(config.mail.templatesDir),
@@ -183,6 +184,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     clock,
     roles: config.roles,
     addresses: recovery,
+    factors: mfaRepo,
   });
   const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
   // Every revocation this process makes goes out on Redis too, whether or not it follows the feeds (a CLI command does not).
@@ -221,7 +223,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     hashGate,
     userCache,
     resources,
-    mfa: new MfaService({ repo: new MfaRepo(store.db), users, clock, settings: config }),
+    mfa: new MfaService({ repo: mfaRepo, users, clock, settings: config, mailer }),
     recovery,
     mailer,
   });

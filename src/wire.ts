@@ -26,6 +26,8 @@ export interface PublicUser {
 /** A user as an administrator sees it. */
 export interface AdminUser extends PublicUser {
   is_active: boolean;
+  /** The user has a confirmed second factor (SPEC §12); `POST /admin/users/{id}/mfa/reset/` removes it. */
+  mfa_enabled: boolean;
 }
 
 export interface LoginRequest {
@@ -217,6 +219,8 @@ export type DomainErrorCode =
   | 'mfa_locked'
   | 'mfa_already_enabled'
   | 'mfa_not_pending'
+  | 'insufficient_aal'
+  | 'cannot_reset_own_mfa'
   | 'email_not_verified'
   | 'stale_token';
 

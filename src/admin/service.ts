@@ -10,6 +10,7 @@ import type { RecoveryService } from '../recovery/service.ts';
 import { AuthError, ConflictError, ValidationError } from '../errors.ts';
 import type { ClientInfo, SessionService } from '../sessions/service.ts';
 import type { AccountChanges, AccountRow, AccountsRepo } from '../store/repos/accounts.ts';
+import type { MfaRepo } from '../store/repos/mfa.ts';
 import type { AuditQuery } from '../store/repos/audit.ts';
 import type { ListQuery } from '../store/repos/search.ts';
 import { isUniqueViolation, type UserChanges, type UserRow, type UsersRepo } from '../store/repos/users.ts';
@@ -40,6 +41,8 @@ export interface AdminDeps {
   roles: string[];
   /** Writes a change of address with what EMAIL_VERIFICATION asks (a link to the new one, a notice to the old). */
   addresses: Pick<RecoveryService, 'changeAddress'>;
+  /** Which users have a second factor (`mfa_enabled`). */
+  factors: Pick<MfaRepo, 'usersWithFactor'>;
 }
 
 /** The administrator acting, and from where: recorded with each change. */
@@ -67,6 +70,7 @@ export class Admin {
   readonly #clock: Clock;
   readonly #roles: string[];
   readonly #addresses: AdminDeps['addresses'];
+  readonly #factors: Pick<MfaRepo, 'usersWithFactor'>;
 
   constructor(deps: AdminDeps) {
     this.#users = deps.users;
@@ -77,6 +81,7 @@ export class Admin {
     this.#clock = deps.clock;
     this.#roles = deps.roles;
     this.#addresses = deps.addresses;
+    this.#factors = deps.factors;
   }
 
   /**
@@ -97,11 +102,21 @@ export class Admin {
   async listUsers(query: ListQuery): Promise<Page<AdminUser>> {
     checkSearch(query.search);
     const { count, rows } = await this.#users.list(query);
-    return { count, rows: rows.map(adminUser) };
+    return { count, rows: await this.#views(rows) };
   }
 
   async getUser(id: number): Promise<AdminUser> {
-    return adminUser(await this.#userRow(id));
+    return this.#view(await this.#userRow(id));
+  }
+
+  /** Users as the admin API shows them, with `mfa_enabled` read in one query for the lot. */
+  async #views(rows: UserRow[]): Promise<AdminUser[]> {
+    const withFactor = await this.#factors.usersWithFactor(rows.map((row) => row.id));
+    return rows.map((row) => adminUser(row, withFactor.has(row.id)));
+  }
+
+  async #view(row: UserRow): Promise<AdminUser> {
+    return (await this.#views([row]))[0]!;
   }
 
   async #userRow(id: number): Promise<UserRow> {
@@ -116,7 +131,7 @@ export class Admin {
     // One insert with every field: never a moment where the user exists without its flags.
     const user = await this.#userService.create(input);
     await this.#record(actor, 'user_created', user.id, { fields: createdFields(input) });
-    return adminUser(user);
+    return adminUser(user, false);
   }
 
   /**
@@ -132,7 +147,7 @@ export class Admin {
     throwIfAny(problems);
 
     const fields = changedFields(user, changes);
-    if (fields.length === 0) return adminUser(user);
+    if (fields.length === 0) return this.#view(user);
     let updated: UserRow | undefined;
     try {
       const write = (users: UsersRepo) => users.update(id, pick(changes, fields));
@@ -156,7 +171,7 @@ export class Admin {
       // Tokens carry role and account_id; services trusting them must not act on stale ones.
       await this.#sessions.revoke({ userId: id }, 'claims_changed');
     }
-    return adminUser(updated);
+    return this.#view(updated);
   }
 
   /** DELETE: sets `is_active` false and ends the user's sessions; nothing is erased. Idempotent. */

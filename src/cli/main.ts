@@ -11,11 +11,12 @@ import { importDjangoUsersCommand } from './commands/import-django-users.ts';
 import { invalidateAllTokensCommand } from './commands/invalidate-all-tokens.ts';
 import { keysCommand } from './commands/keys.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { resetMfaCommand } from './commands/reset-mfa.ts';
 import { sendPasswordResetCommand } from './commands/send-password-reset.ts';
 import { serveCommand } from './commands/serve.ts';
 import { EXIT_STATUS_HELP, report, type ExitStatus } from './errors.ts';
 
-const COMMANDS = [serveCommand, migrateCommand, createUserCommand, invalidateAllTokensCommand, flushExpiredTokensCommand, importDjangoUsersCommand, keysCommand, sendPasswordResetCommand];
+const COMMANDS = [serveCommand, migrateCommand, createUserCommand, invalidateAllTokensCommand, flushExpiredTokensCommand, importDjangoUsersCommand, keysCommand, sendPasswordResetCommand, resetMfaCommand];
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 

@@ -66,6 +66,16 @@ export const OPERATIONS = {
       return user;
     },
   }),
+  'reset-mfa': operation({
+    schema: 'current',
+    run: async ({ auth }, input: { user: string }) => {
+      const who = /^\d+$/.test(input.user) ? Number(input.user) : input.user;
+      const reset = await auth.resetMfa(who, { source: 'cli' });
+      // The notice goes now if it can (what cannot stays in the outbox for a server).
+      await auth.drainMail(30_000);
+      return reset;
+    },
+  }),
   'import-django-blacklist': operation({
     schema: 'current',
     run: async ({ auth }, input: { tokens: ImportBlacklisted[] }) => auth.importBlacklisted(input.tokens),

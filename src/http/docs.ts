@@ -21,7 +21,7 @@ const PublicUser = Type.Object({
   role: Type.String(), is_staff: Type.Boolean(), is_manager: Type.Boolean(), account_id: Nullable(Type.Integer()),
   password_needs_reset: Type.Boolean(), last_login: Nullable(DateTime), date_joined: DateTime,
 }, { $id: 'PublicUser', title: 'PublicUser' });
-const AdminUser = Type.Intersect([Type.Ref(PublicUser), Type.Object({ is_active: Type.Boolean() })], { $id: 'AdminUser', title: 'AdminUser' });
+const AdminUser = Type.Intersect([Type.Ref(PublicUser), Type.Object({ is_active: Type.Boolean(), mfa_enabled: Type.Boolean({ description: 'Has a confirmed second factor (POST /admin/users/{id}/mfa/reset/ removes it)' }) })], { $id: 'AdminUser', title: 'AdminUser' });
 const Account = Type.Object({ id: Type.Integer(), name: Type.String(), is_active: Type.Boolean(), created_at: DateTime }, { $id: 'Account', title: 'Account' });
 const AuditEvent = Type.Object({
   id: Type.Integer(), type: Type.Union(AUDIT_EVENT_TYPES.map((t) => Type.Literal(t))), at: DateTime, user_id: Nullable(Type.Integer()),
@@ -78,6 +78,7 @@ const DOCS: Doc[] = [
   { method: 'GET', match: /\/admin\/users\/:id$/, status: 200, body: Type.Ref(AdminUser), security: 'user' },
   { method: 'PATCH', match: /\/admin\/users\/:id$/, status: 200, body: Type.Ref(AdminUser), security: 'user' },
   { method: 'DELETE', match: /\/admin\/users\/:id$/, status: 204, body: NoContent, security: 'user' },
+  { method: 'POST', match: /\/admin\/users\/:id\/mfa\/reset$/, status: 204, body: NoContent, security: 'user' },
   { method: 'GET', match: /\/admin\/accounts$/, status: 200, body: Paged(Type.Ref(Account)), security: 'user' },
   { method: 'POST', match: /\/admin\/accounts$/, status: 201, body: Type.Ref(Account), security: 'user' },
   { method: 'GET', match: /\/admin\/accounts\/:id$/, status: 200, body: Type.Ref(Account), security: 'user' },

@@ -36,6 +36,8 @@ export const DOMAIN_ERRORS = {
   mfa_locked: { status: 429, detail: 'Too many failed codes: the second factor is locked for a while.' },
   mfa_already_enabled: { status: 400, detail: 'A second factor is already enabled.' },
   mfa_not_pending: { status: 400, detail: 'No enrolment is pending, or it has expired.' },
+  insufficient_aal: { status: 403, detail: 'This action requires a session signed in with a second factor.' },
+  cannot_reset_own_mfa: { status: 403, detail: 'You cannot reset your own second factor here: remove it from your account.' },
   email_not_verified: { status: 403, detail: 'Email address is not verified.' },
   stale_token: { status: 403, detail: 'Stale token for given user.' },
 } as const satisfies Record<AuthErrorCode, Wire>;

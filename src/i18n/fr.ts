@@ -31,6 +31,8 @@ export const FR: Readonly<Record<string, string>> = {
   'Too many failed codes: the second factor is locked for a while.': 'Trop de codes erronés\u00a0: le second facteur est verrouillé pour un moment.',
   'A second factor is already enabled.': 'Un second facteur est déjà activé.',
   'No enrolment is pending, or it has expired.': "Aucune inscription n'est en attente, ou elle a expiré.",
+  'This action requires a session signed in with a second factor.': 'Cette action demande une session ouverte avec un second facteur.',
+  'You cannot reset your own second factor here: remove it from your account.': 'Vous ne pouvez pas réinitialiser votre propre second facteur ici\u00a0: retirez-le depuis votre compte.',
   'Invalid password.': 'Mot de passe invalide.',
 
   // Request-level errors (DRF).

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Language } from '../i18n/index.ts';
 
-export const MAIL_KINDS = ['password_reset', 'password_changed', 'email_verify', 'email_changed'] as const;
+export const MAIL_KINDS = ['password_reset', 'password_changed', 'email_verify', 'email_changed', 'mfa_factor_added', 'mfa_factor_removed'] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 export interface RenderedMail {
@@ -17,7 +17,10 @@ export interface RenderedMail {
   html: string;
 }
 
-/** What a template may use. `link` is absent from the password-changed and email-changed notices. */
+/**
+ * What a template may use. `link` is absent from the password-changed and email-changed notices; the
+ * factor mails have `method`, `time`, `actor` (removed only) and `link` (where to reset the password).
+ */
 export type MailValues = Record<string, string>;
 
 type Parts = { subject: string; text: string; html: string };
@@ -50,6 +53,31 @@ const BUILT_IN: Record<MailKind, Record<Language, Parts>> = {
       subject: 'Votre mot de passe a été modifié',
       text: 'Bonjour {{username}},\n\nLe mot de passe de votre compte a été modifié, et chaque appareil connecté avec lui a été déconnecté.\n\nSi ce n’était pas vous, réinitialisez votre mot de passe sans attendre et prévenez votre administrateur.\n',
       html: layout('fr', '<p>Bonjour {{username}},</p>\n<p>Le mot de passe de votre compte a été modifié, et chaque appareil connecté avec lui a été déconnecté.</p>\n<p>Si ce n’était pas vous, réinitialisez votre mot de passe sans attendre et prévenez votre administrateur.</p>'),
+    },
+  },
+  // No secret in these: the method's name, when, and where to act if it was not the user.
+  mfa_factor_added: {
+    en: {
+      subject: 'A second factor was added to your account',
+      text: 'Hello {{username}},\n\nA second factor was added to your account: {{method}}, on {{time}}. Signing in now asks for it, and your other devices were signed out.\n\nIf this wasn\u2019t you, someone knows your password: reset it at once and tell your administrator.\n\n{{link}}\n',
+      html: layout('en', '<p>Hello {{username}},</p>\n<p>A second factor was added to your account: <strong>{{method}}</strong>, on {{time}}. Signing in now asks for it, and your other devices were signed out.</p>\n<p>If this wasn\u2019t you, someone knows your password: reset it at once and tell your administrator.</p>\n' + button('Reset my password')),
+    },
+    fr: {
+      subject: 'Un second facteur a été ajouté à votre compte',
+      text: 'Bonjour {{username}},\n\nUn second facteur a été ajouté à votre compte\u00a0: {{method}}, le {{time}}. La connexion le demande désormais, et vos autres appareils ont été déconnectés.\n\nSi ce n\u2019était pas vous, quelqu\u2019un connaît votre mot de passe\u00a0: réinitialisez-le sans attendre et prévenez votre administrateur.\n\n{{link}}\n',
+      html: layout('fr', '<p>Bonjour {{username}},</p>\n<p>Un second facteur a été ajouté à votre compte\u00a0: <strong>{{method}}</strong>, le {{time}}. La connexion le demande désormais, et vos autres appareils ont été déconnectés.</p>\n<p>Si ce n\u2019était pas vous, quelqu\u2019un connaît votre mot de passe\u00a0: réinitialisez-le sans attendre et prévenez votre administrateur.</p>\n' + button('Réinitialiser mon mot de passe')),
+    },
+  },
+  mfa_factor_removed: {
+    en: {
+      subject: 'A second factor was removed from your account',
+      text: 'Hello {{username}},\n\nA second factor was removed from your account: {{method}}, on {{time}}. {{actor}}\n\nIf this wasn\u2019t you, reset your password at once and tell your administrator.\n\n{{link}}\n',
+      html: layout('en', '<p>Hello {{username}},</p>\n<p>A second factor was removed from your account: <strong>{{method}}</strong>, on {{time}}. {{actor}}</p>\n<p>If this wasn\u2019t you, reset your password at once and tell your administrator.</p>\n' + button('Reset my password')),
+    },
+    fr: {
+      subject: 'Un second facteur a été retiré de votre compte',
+      text: 'Bonjour {{username}},\n\nUn second facteur a été retiré de votre compte\u00a0: {{method}}, le {{time}}. {{actor}}\n\nSi ce n\u2019était pas vous, réinitialisez votre mot de passe sans attendre et prévenez votre administrateur.\n\n{{link}}\n',
+      html: layout('fr', '<p>Bonjour {{username}},</p>\n<p>Un second facteur a été retiré de votre compte\u00a0: <strong>{{method}}</strong>, le {{time}}. {{actor}}</p>\n<p>Si ce n\u2019était pas vous, réinitialisez votre mot de passe sans attendre et prévenez votre administrateur.</p>\n' + button('Réinitialiser mon mot de passe')),
     },
   },
   email_verify: {

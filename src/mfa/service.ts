@@ -8,15 +8,21 @@
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { AuthError, MfaError } from '../errors.ts';
+import type { Language } from '../i18n/index.ts';
 import type { ClientGone } from '../limits/hashing.ts';
+import type { Mailer } from '../mail/outbox.ts';
 import type { Within } from '../sessions/service.ts';
 import { MfaRepo, type UserMfaRow } from '../store/repos/mfa.ts';
+import { OutboxRepo } from '../store/repos/outbox.ts';
 import type { UserRow } from '../store/repos/users.ts';
 import { hashOpaqueToken, newOpaqueToken } from '../tokens/opaque.ts';
 import type { UserService } from '../users/service.ts';
 import type { MfaMethod } from '../wire.ts';
 import { base32, canonicalRecoveryCode, learntDrift, matchTotp, newRecoveryCode, newTotpSecret, otpauthUrl, RECOVERY_CODE_COUNT } from './codes.ts';
 import { MfaKeys } from './crypto.ts';
+import { noticeValues, type FactorChange, type FactorMethod } from './notices.ts';
+
+export type { FactorActor, FactorChange, FactorMethod } from './notices.ts';
 
 /** A pending TOTP secret waits this long for its first code. */
 export const PENDING_TOTP_MS = 10 * 60_000;
@@ -26,7 +32,10 @@ export const TOKEN_ATTEMPTS = 5;
 export const LOCK_AFTER = 10;
 export const LOCK_MS = 15 * 60_000;
 
-type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey'>;
+type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey' | 'publicUrl' | 'host' | 'port'>;
+
+/** Where the factor mails send a user who did not make the change: Latchkey's own "forgot password" page. */
+const FORGOT_PASSWORD_PATH = '/account/forgot-password/';
 
 /** The second step's proof: a TOTP code or a recovery code. */
 export type MfaProof = { code: string } | { recoveryCode: string };
@@ -42,13 +51,15 @@ export class MfaService {
   readonly #users: UserService;
   readonly #clock: Clock;
   readonly #settings: MfaSettings;
+  readonly #mailer: Mailer;
   #keys: MfaKeys | undefined;
 
-  constructor(deps: { repo: MfaRepo; users: UserService; clock: Clock; settings: MfaSettings }) {
+  constructor(deps: { repo: MfaRepo; users: UserService; clock: Clock; settings: MfaSettings; mailer: Mailer }) {
     this.#repo = deps.repo;
     this.#users = deps.users;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
+    this.#mailer = deps.mailer;
   }
 
   /** The sealing keys: MFA_ENCRYPTION_KEY, else SIGNING_KEY (read late: development fills it from the data directory). */
@@ -185,11 +196,16 @@ export class MfaService {
     };
   }
 
-  /** Removes the TOTP factor and its recovery codes, with `within` (a current code's step spent) in the same transaction. */
-  async removeTotp(userId: number, within: Within): Promise<boolean> {
+  /**
+   * Removes the TOTP factor and its recovery codes, with `within` (a current code's
+   * step spent) in the same transaction, and `after` (the mail) once it is removed.
+   */
+  async removeTotp(userId: number, within: Within, after?: Within): Promise<boolean> {
     return this.#repo.transaction(async (repo) => {
       await within(repo);
-      return repo.removeTotp(userId);
+      const removed = await repo.removeTotp(userId);
+      if (removed && after) await after(repo);
+      return removed;
     });
   }
 
@@ -201,6 +217,51 @@ export class MfaService {
       await repo.replaceRecoveryCodes(userId, stored, new Date(this.#clock.now()));
     });
     return codes;
+  }
+
+  /**
+   * Removes every second factor of the user and what hangs on them (pending
+   * enrolment, recovery codes, waiting mfa_tokens, the lock; see
+   * MfaRepo.removeAllFactors, where passkeys and remembered devices go too), with
+   * the "factor removed" mail queued in the same transaction when something was
+   * removed. Returns the methods removed; the caller ends the sessions.
+   */
+  async removeAllFactors(user: UserRow, by: 'admin' | 'operator', lang: Language): Promise<FactorMethod[]> {
+    const at = new Date(this.#clock.now());
+    const removed = await this.#repo.transaction(async (repo) => {
+      const methods = await repo.removeAllFactors(user.id);
+      if (methods.length > 0) await this.factorNotice(user, { change: 'removed', methods, by, at }, lang)(repo);
+      return methods;
+    });
+    if (removed.length > 0) this.mailQueued();
+    return removed;
+  }
+
+  /**
+   * The mail telling a user a second factor was added or removed, as a `within`
+   * callback: it queues the message in the transaction that makes the change, so
+   * the mail exists exactly when the change does. Call `mailQueued()` after the
+   * commit. Nothing is queued for a user without an address.
+   * @example const notice = mfa.factorNotice(user, { change: 'added', methods: ['webauthn'], by: 'user', at: new Date() }, 'en');
+   */
+  factorNotice(user: Pick<UserRow, 'email' | 'username'>, change: FactorChange, lang: Language): Within {
+    return async (tx) => {
+      if (user.email === '') return;
+      const values = noticeValues(user.username, change, lang, this.#forgotPasswordUrl());
+      await this.#mailer.queue({ kind: change.change === 'added' ? 'mfa_factor_added' : 'mfa_factor_removed', to: user.email, lang, values }, tx.bind((db) => new OutboxRepo(db)));
+    };
+  }
+
+  /** Sends the mails queued by `factorNotice` now rather than at the next poll (after their transaction committed). */
+  mailQueued(): void {
+    this.#mailer.wake();
+  }
+
+  /** PUBLIC_URL, else this server's address (never a Host header). */
+  #forgotPasswordUrl(): string {
+    const { publicUrl, host, port } = this.#settings;
+    const base = publicUrl ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return `${base.replace(/\/+$/, '')}${FORGOT_PASSWORD_PATH}`;
   }
 
   async recoveryCodesRemaining(userId: number): Promise<number> {

@@ -26,9 +26,9 @@ export function publicUser(row: UserRow): PublicUser {
   };
 }
 
-/** A user as an administrator sees it: the public user and whether it is active. */
-export function adminUser(row: UserRow): AdminUser {
-  return { ...publicUser(row), is_active: row.is_active };
+/** A user as an administrator sees it: the public user, whether it is active and whether it has a second factor. */
+export function adminUser(row: UserRow, mfaEnabled: boolean): AdminUser {
+  return { ...publicUser(row), is_active: row.is_active, mfa_enabled: mfaEnabled };
 }
 
 /** What the session layer puts in a token about a user. */

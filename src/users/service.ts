@@ -141,6 +141,13 @@ export class UserService {
     return this.#hashing(() => this.#passwords.hash(password), gone);
   }
 
+  /** A user named by id, or by username or email (the CLI's and the admin API's "which user"), read from the database. */
+  async lookup(who: number | string): Promise<UserRow | undefined> {
+    if (typeof who === 'string') return this.#repo.findByIdentifier(who);
+    // An id no row can have (past 32 bits, negative) matches nothing, and must not reach an integer column.
+    return Number.isSafeInteger(who) && who >= 1 && who <= 2_147_483_647 ? this.#repo.findById(who) : undefined;
+  }
+
   /** The user's row; from the user cache unless `fresh` (a password check reads the database). */
   async get(id: number, options: { fresh?: boolean } = {}): Promise<UserRow | undefined> {
     if (this.#cache === undefined || options.fresh) return this.#repo.findById(id);

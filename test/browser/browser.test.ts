@@ -3,13 +3,16 @@
  * the admin console (sign in, revoke a session, log everyone out and return to
  * sign-in) and a page on a second origin using latchkey/client in cookie mode
  * (sign in, one silent refresh through an access-token expiry, log out), refused
- * when its origin is not in CORS_ORIGINS. Screenshots go to test-output/.
+ * when its origin is not in CORS_ORIGINS; the console's "Reset second factor".
+ * Screenshots go to test-output/ (the console's MFA reset to docs/screenshots/
+ * with UPDATE_SCREENSHOTS=1, from the PGlite run).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { bundleClient } from '../../src/http/console.ts';
 import { createUser, harness, login, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
@@ -17,6 +20,8 @@ import { createUser, harness, login, manualClock, PASSWORD, storeNames, type Har
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const OUTPUT = new URL('../../test-output/', import.meta.url).pathname;
+// The committed pictures in docs/ are refreshed on purpose (UPDATE_SCREENSHOTS=1); an ordinary run writes to test-output/.
+const DOCS = new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-output/', import.meta.url).pathname;
 
 // Under CI a missing browser fails the run; elsewhere these tests are skipped.
 const missing = !existsSync(CHROMIUM);
@@ -126,6 +131,60 @@ for (const name of storeNames()) {
         assert.equal(await page.isVisible('#console'), false);
         await shot(page, `${name}-console-5-signed-out`);
         assert.deepEqual(errors.filter((e) => !/401|Failed to load resource/.test(e)), [], 'no script or CSP error');
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('the console shows who has a second factor and resets it after a confirmation', async () => {
+      // The previous test logged everyone out: tokens of that same second count as issued before it.
+      clock.advance(1000);
+      const admin = await createUser(h, { isStaff: true });
+      const user = await createUser(h);
+      // The user enrols TOTP through the API (a Bearer token: this server's login answers put tokens in cookies only).
+      const session = (await h.auth.login({ identifier: user.username, password: PASSWORD }, { ip: null, userAgent: null })).tokens;
+      const started = await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/', headers: { authorization: `Bearer ${session.access}` }, payload: { password: PASSWORD } });
+      assert.equal(started.statusCode, 201, started.body);
+      const code = TOTP.generate({ secret: Secret.fromBase32(started.json().secret as string), timestamp: clock.now() });
+      assert.equal((await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/confirm/', headers: { authorization: `Bearer ${session.access}` }, payload: { code } })).statusCode, 200);
+      const hasFactor = async () => (await h.store.db.selectFrom('user_mfa').select('user_id').where('user_id', '=', user.id).executeTakeFirst()) !== undefined;
+
+      const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(String(error)));
+      try {
+        await page.goto(`${api}/admin/`);
+        await page.fill('input[name="username"]', admin.username);
+        await page.fill('input[name="password"]', PASSWORD);
+        await page.click('#sign-in-form button[type="submit"]');
+        await page.locator('#sessions tr').first().waitFor();
+        await page.click('nav [data-view="users"]');
+        const row = page.locator(`#users tr[data-username="${user.username}"]`);
+        await row.waitFor();
+        assert.equal(await row.locator('td.mfa-on').textContent(), 'yes');
+        assert.equal(await page.locator(`#users tr[data-username="${admin.username}"] td.mfa-off`).textContent(), 'no');
+        assert.equal(await page.locator(`#users tr[data-username="${admin.username}"] button:has-text("Reset second factor")`).count(), 0, 'not for users without a factor');
+
+        if (name === 'pglite') await page.screenshot({ path: `${DOCS}admin-console-users-mfa.png` });
+        // Cancel changes nothing.
+        await row.locator('button:has-text("Reset second factor")').click();
+        await page.locator('#mfa-reset-confirm').waitFor({ state: 'visible' });
+        assert.equal(await page.textContent('#mfa-reset-user'), user.username);
+        if (name === 'pglite') await page.screenshot({ path: `${DOCS}admin-console-mfa-reset.png` });
+        await page.keyboard.press('Escape');
+        await page.locator('#mfa-reset-confirm').waitFor({ state: 'hidden' });
+        assert.equal(await hasFactor(), true, 'cancelled: the factor stays');
+
+        await row.locator('button:has-text("Reset second factor")').click();
+        await page.click('#mfa-reset-yes');
+        await page.waitForFunction(() => /second factor removed/.test(document.getElementById('console-error')?.textContent ?? ''));
+        assert.equal(await row.locator('td.mfa-off').textContent(), 'no');
+        assert.equal(await row.locator('button:has-text("Reset second factor")').count(), 0);
+        assert.equal(await hasFactor(), false);
+        assert.equal((await h.app.inject({ method: 'GET', url: '/auth/me/', headers: { authorization: `Bearer ${session.access}` } })).statusCode, 401, "the user's sessions ended");
+        await shot(page, `${name}-console-6-mfa-reset`);
+        assert.deepEqual(errors, []);
       } finally {
         await context.close();
       }

@@ -39,7 +39,7 @@ for (const name of storeNames()) {
     const shown = (u: { id: number; username: string; email: string }, overrides: Record<string, unknown> = {}) => ({
       id: u.id, username: u.username, email: u.email, first_name: '', last_name: '', role: 'client', is_staff: false,
       is_manager: false, account_id: null, password_needs_reset: false, last_login: null, date_joined: iso(t0), is_active: true,
-      ...overrides,
+      mfa_enabled: false, ...overrides,
     });
 
     async function newAccount(): Promise<number> {
@@ -217,7 +217,7 @@ for (const name of storeNames()) {
         assert.deepEqual(body, {
           id: body.id, username, email: `${username}@example.com`, first_name: 'Grace', last_name: 'Hopper', role: 'employe',
           is_staff: true, is_manager: true, account_id: accountId, password_needs_reset: true, last_login: null, date_joined: iso(t0),
-          is_active: true,
+          is_active: true, mfa_enabled: false,
         });
         const session = await login(h, username);
         assert.equal(claimsOf(session.access).account_id, accountId);

@@ -2,13 +2,17 @@
  * Hostile input, generated (fast-check): arbitrary bodies, content types,
  * headers, query strings and tokens thrown at every route. Never a 500,
  * always a DRF-shaped body, and a rejected request changes nothing in the
- * database. Runs are bounded so the file stays well under a minute.
+ * database. Second-factor codes get their own properties: wrong, short, long,
+ * non-digit, unicode, reused and expired codes, and mfa_tokens that are expired,
+ * forged or already spent by another client. Runs are bounded so the file stays
+ * well under a minute.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { createUser, harness, login, storeNames, type Harness } from '../support/harness.ts';
+import { Secret, TOTP } from 'otpauth';
+import { PASSWORD, bearer, createUser, harness, login, manualClock, storeNames, type Harness } from '../support/harness.ts';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT' | 'OPTIONS';
 
@@ -33,6 +37,7 @@ const ROUTES: Array<{ method: Method; url: string }> = [
   { method: 'PATCH', url: '/admin/users/{id}/' },
   { method: 'DELETE', url: '/admin/users/{id}/' },
   { method: 'POST', url: '/admin/users/{id}/logout/' },
+  { method: 'POST', url: '/admin/users/{id}/mfa/reset/' },
   { method: 'GET', url: '/admin/accounts/' },
   { method: 'POST', url: '/admin/accounts/' },
   { method: 'GET', url: '/admin/accounts/{id}/' },
@@ -180,6 +185,142 @@ for (const name of storeNames()) {
         { numRuns: name === 'pglite' ? 300 : 150, seed: Number(process.env.FC_SEED ?? 20261202), endOnFailure: true },
       );
       console.log(`# statuses seen: ${[...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+    });
+  });
+}
+
+/** Hostile second-factor codes. `valid` are the codes an authenticator could show now (never generated). */
+function hostileCode(valid: ReadonlySet<string>, known: { reused: string[]; expired: string[]; usedRecovery: string }) {
+  const digits = (min: number, max: number) => fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((d) => d.join(''));
+  return fc.oneof(
+    { weight: 3, arbitrary: digits(6, 6).filter((code) => !valid.has(code)) },
+    digits(0, 5),
+    digits(7, 80),
+    fc.string({ maxLength: 70 }),
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+    fc.constantFrom('１２３４５６', '١٢٣٤٥٦', '12\u00a0456', '123 456', '+12345', '-12345', '1e5', '0x1234', '\u0000\u0000', '123456\n', known.usedRecovery, known.usedRecovery.toLowerCase()),
+    fc.constantFrom(...known.reused, ...known.expired),
+    digits(6, 6).filter((code) => !valid.has(code)).map((code) => ` ${code} `),
+  );
+}
+
+for (const name of storeNames()) {
+  describe(`hostile second-factor codes, generated (${name})`, () => {
+    const STEP_MS = 30_000;
+    const clock = manualClock(Math.floor(Date.now() / STEP_MS) * STEP_MS + 5_000);
+    const codeAt = (secret: string, at: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: at });
+    let h: Harness;
+    let other: Harness;
+    let user: { id: number; username: string };
+    let access: string;
+    let tokens: { expired: string; spent: string };
+    let valid: Set<string>;
+    let known: { reused: string[]; expired: string[]; usedRecovery: string };
+
+    const post = (app: Harness, url: string, payload: object, headers: Record<string, string> = {}) => app.app.inject({ method: 'POST', url, payload, headers });
+    const challenge = async (app: Harness = h) => (await post(app, '/auth/login/', { username: user.username, password: PASSWORD })).json().mfa_token as string;
+
+    before(async () => {
+      h = await harness(name, { clock });
+      // Another instance on the same database: the client that replays a spent mfa_token.
+      other = await harness(name, { clock, store: h.store });
+      user = await createUser(h);
+      const first = await login(h, user.username);
+      const secret = (await post(h, '/auth/mfa/totp/', { password: PASSWORD }, bearer(first.access))).json().secret as string;
+      const confirmed = await post(h, '/auth/mfa/totp/confirm/', { code: codeAt(secret, clock.now()) }, bearer(first.access));
+      assert.equal(confirmed.statusCode, 200, confirmed.body);
+      const recoveryCodes = confirmed.json().recovery_codes as string[];
+      clock.advance(STEP_MS);
+      const expired = await challenge();
+      clock.advance(6 * 60_000);
+      // A success: its mfa_token and its code are spent.
+      const spent = await challenge();
+      const right = codeAt(secret, clock.now());
+      const ok = await post(h, '/auth/mfa/verify/', { mfa_token: spent, code: right });
+      assert.equal(ok.statusCode, 200, ok.body);
+      access = ok.json().access as string;
+      const recovered = await post(h, '/auth/mfa/verify/', { mfa_token: await challenge(), recovery_code: recoveryCodes[0]! });
+      assert.equal(recovered.statusCode, 200, recovered.body);
+      tokens = { expired, spent };
+      // What an authenticator could show within the window (±1 step, and more for any drift): never generated as "wrong".
+      valid = new Set([-3, -2, -1, 0, 1, 2, 3].map((k) => codeAt(secret, clock.now() + k * STEP_MS)));
+      known = {
+        reused: [right, codeAt(secret, clock.now() - STEP_MS)],
+        expired: [codeAt(secret, clock.now() - 5 * STEP_MS), codeAt(secret, clock.now() - 12 * 60_000), codeAt(secret, clock.now() + 10 * STEP_MS)],
+        usedRecovery: recoveryCodes[0]!,
+      };
+    });
+    after(async () => {
+      await other.close();
+      await h.close();
+    });
+
+    /**
+     * What a refused code must never change: users, sessions, factors, recovery
+     * codes, the mfa_tokens that exist, the outbox. Left out: the counters a wrong
+     * code must move (an mfa_token's attempts and burning, the user's failures and lock).
+     */
+    async function fingerprint(): Promise<string> {
+      const { rows } = await sql<{ f: string }>`
+        select concat_ws('/',
+          (select md5(coalesce(string_agg(u::text, '|' order by u.id), '')) from users u),
+          (select md5(coalesce(string_agg(s::text, '|' order by s.id), '')) from sessions s),
+          (select md5(coalesce(string_agg(r::text, '|' order by r.jti), '')) from refresh_tokens r),
+          (select md5(coalesce(string_agg(concat_ws(',', m.user_id, m.totp_secret, m.totp_pending_secret, m.totp_confirmed_at, m.totp_last_step, m.totp_drift, m.totp_last_used_at), '|' order by m.user_id), '')) from user_mfa m),
+          (select md5(coalesce(string_agg(c::text, '|' order by c.id), '')) from mfa_recovery_codes c),
+          (select md5(coalesce(string_agg(concat_ws(',', t.token_hash, t.user_id, t.expires_at), '|' order by t.token_hash), '')) from mfa_tokens t),
+          (select count(*) from mail_outbox)) as f`.execute(h.store.db);
+      return rows[0]?.f ?? '';
+    }
+
+    /** Each run starts unlocked, so the lock never hides what a code does. */
+    const unlock = () => h.store.db.updateTable('user_mfa').set({ failures: 0, locked_until: null }).where('user_id', '=', user.id).execute();
+
+    it('the second step: every hostile code or mfa_token is a DRF-shaped 4xx and logs nobody in', async () => {
+      const statuses = new Map<string, number>();
+      const request = fc.record({
+        token: fc.oneof({ weight: 4, arbitrary: fc.constant('fresh') }, fc.constantFrom('expired', 'spent', 'forged')),
+        proof: fc.oneof({ weight: 3, arbitrary: hostileCode(valid, known).map((code) => ({ code })) }, fc.oneof(fc.string({ maxLength: 70 }), fc.constantFrom(known.usedRecovery, 'AAAA-AAAA-AAAA', '')).map((recovery_code) => ({ recovery_code }))),
+        elsewhere: fc.boolean(),
+      });
+      await fc.assert(
+        fc.asyncProperty(request, async (r) => {
+          await unlock();
+          const mfaToken = r.token === 'fresh' ? await challenge() : r.token === 'forged' ? 'A'.repeat(43) : tokens[r.token];
+          const before = await fingerprint();
+          // "Elsewhere": another instance, another address and browser.
+          const response = await post(r.elsewhere ? other : h, '/auth/mfa/verify/', { mfa_token: mfaToken, ...r.proof }, r.elsewhere ? { 'user-agent': 'Thief/1.0', 'x-forwarded-for': '203.0.113.9' } : {});
+          const body = response.json();
+          statuses.set(`${response.statusCode} ${body.code ?? Object.keys(body)[0]}`, (statuses.get(`${response.statusCode} ${body.code ?? Object.keys(body)[0]}`) ?? 0) + 1);
+          assert.ok([400, 401, 429].includes(response.statusCode), `${JSON.stringify(r)} → ${response.statusCode} ${response.body}`);
+          assert.ok(drfShaped(response.statusCode, body), response.body);
+          if (r.token !== 'fresh') assert.equal(body.code, 'mfa_token_invalid', `${JSON.stringify(r)} → ${response.body}`);
+          if (body.code === 'mfa_code_invalid') assert.equal(typeof body.attempts_left, 'number');
+          assert.equal(await fingerprint(), before, `${JSON.stringify(r)} → ${response.statusCode} changed the database`);
+        }),
+        { numRuns: name === 'pglite' ? 120 : 60, seed: Number(process.env.FC_SEED ?? 20261202), endOnFailure: true },
+      );
+      console.log(`# answers: ${[...statuses].sort().map(([s, n]) => `${s}×${n}`).join(', ')}`);
+      assert.ok(statuses.has('401 mfa_token_invalid') && [...statuses.keys()].some((k) => k.startsWith('400 mfa_code_invalid')) && statuses.has('400 mfa_code_reused'), 'each kind of refusal was seen');
+    });
+
+    it('signed-in code routes (remove TOTP, new recovery codes, confirm): every hostile code is a DRF-shaped 4xx and changes nothing', async () => {
+      const routes = [
+        { method: 'DELETE' as const, url: '/auth/mfa/totp/' },
+        { method: 'POST' as const, url: '/auth/mfa/recovery-codes/' },
+        { method: 'POST' as const, url: '/auth/mfa/totp/confirm/' },
+      ];
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...routes), hostileCode(valid, known), async (route, code) => {
+          await unlock();
+          const before = await fingerprint();
+          const response = await h.app.inject({ method: route.method, url: route.url, payload: { code }, headers: bearer(access) });
+          assert.ok([400, 429].includes(response.statusCode), `${route.method} ${route.url} ${JSON.stringify(code)} → ${response.statusCode} ${response.body}`);
+          assert.ok(drfShaped(response.statusCode, response.json()), response.body);
+          assert.equal(await fingerprint(), before, `${route.method} ${route.url} ${JSON.stringify(code)} changed the database`);
+        }),
+        { numRuns: name === 'pglite' ? 90 : 45, seed: Number(process.env.FC_SEED ?? 20261202), endOnFailure: true },
+      );
     });
   });
 }

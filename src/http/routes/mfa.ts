@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../errors.ts';
+import { negotiateLanguage } from '../../i18n/index.ts';
 import type { MfaStatus, TotpConfirmation, TotpEnrollment } from '../../wire.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { bodyTokens, setTokenCookies } from '../cookies.ts';
@@ -60,7 +61,7 @@ export function mfaRoutes(app: App, context: RouteContext): void {
       schema: { body: CodeBody, tags: ['mfa'], summary: 'Remove the TOTP factor with a current code' },
       onRequest: authenticate(auth),
       handler: async (request, reply) => {
-        await auth.removeTotp(principal(request), request.body.code, clientInfo(request));
+        await auth.removeTotp(principal(request), request.body.code, clientInfo(request), negotiateLanguage(request.headers['accept-language']));
         return reply.code(204).send();
       },
     });
@@ -71,7 +72,7 @@ export function mfaRoutes(app: App, context: RouteContext): void {
       schema: { body: CodeBody, tags: ['mfa'], summary: 'Confirm TOTP enrolment with a first code: recovery codes and a fresh pair at aal2' },
       onRequest: authenticate(auth),
       handler: async (request, reply): Promise<TotpConfirmation> => {
-        const result = await auth.confirmTotp(principal(request), request.body.code, clientInfo(request));
+        const result = await auth.confirmTotp(principal(request), request.body.code, clientInfo(request), negotiateLanguage(request.headers['accept-language']));
         setTokenCookies(request, reply, context, result.tokens);
         return { recovery_codes: result.recoveryCodes, ...bodyTokens(loginBody(result, shape), context) };
       },

@@ -121,6 +121,36 @@ export class MfaRepo {
     return row !== undefined;
   }
 
+  /**
+   * Removes every second factor of the user and what hangs on them: the TOTP
+   * secret (confirmed or pending), the recovery codes, the mfa_tokens of
+   * logins waiting for their second step, and the failure count and lock.
+   * Returns the methods that were there. Passkeys and remembered devices are
+   * removed here too when they exist (one place for an administrator's reset).
+   */
+  async removeAllFactors(userId: number): Promise<Array<'totp' | 'recovery_code'>> {
+    const removed: Array<'totp' | 'recovery_code'> = [];
+    const codes = await this.#db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
+    await this.#db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+    await this.#db.deleteFrom('mfa_tokens').where('user_id', '=', userId).execute();
+    const row = await this.#db.deleteFrom('user_mfa').where('user_id', '=', userId).returning('totp_confirmed_at').executeTakeFirst();
+    if (row?.totp_confirmed_at != null) removed.push('totp');
+    if (Number(codes.numDeletedRows) > 0) removed.push('recovery_code');
+    return removed;
+  }
+
+  /** Which of `userIds` have a confirmed second factor (the admin API's `mfa_enabled`). */
+  async usersWithFactor(userIds: readonly number[]): Promise<Set<number>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.#db
+      .selectFrom('user_mfa')
+      .select('user_id')
+      .where('user_id', 'in', userIds)
+      .where('totp_confirmed_at', 'is not', null)
+      .execute();
+    return new Set(rows.map((row) => row.user_id));
+  }
+
   /** Replaces the user's recovery codes with a new set. */
   async replaceRecoveryCodes(userId: number, codes: ReadonlyArray<{ lookup: string; hash: string }>, now: Date): Promise<void> {
     await this.#db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();

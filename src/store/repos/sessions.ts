@@ -28,6 +28,7 @@ export type RevokeReason =
   | 'claims_changed'
   | 'mfa_enrolled'
   | 'mfa_removed'
+  | 'mfa_reset'
   | 'all_tokens_invalidated'
   | 'password_reset';
 

@@ -90,6 +90,19 @@ export function adminUsersRoutes(app: App, { auth }: RouteContext): void {
     onRequest,
     handler: async (request) => ({ sessions_ended: await admin.endUserSessions(pathId(request.params.id), actor(request)) }),
   });
+  app.post('/admin/users/:id/mfa/reset', {
+    schema: {
+      params: IdParams,
+      tags,
+      summary: 'Remove every second factor of a user and end its sessions; the user is mailed (an administrator with a factor must be at aal2; never on oneself)',
+    },
+    onRequest,
+    handler: async (request, reply) => {
+      const caller = actor(request);
+      await auth.resetMfa(pathId(request.params.id), { principal: principal(request), client: caller.client }, negotiateLanguage(request.headers['accept-language']));
+      return reply.code(204).send();
+    },
+  });
   app.post('/admin/users/:id/password-reset', {
     schema: { params: IdParams, tags, summary: 'Mail a user a password-reset link (the administrator never sees a password)' },
     onRequest,

@@ -128,6 +128,7 @@ async function loadUsers() {
     cell(row, user.email);
     cell(row, user.role);
     cell(row, user.is_active ? 'yes' : 'no');
+    cell(row, user.mfa_enabled ? 'yes' : 'no').className = user.mfa_enabled ? 'mfa-on' : 'mfa-off';
     cell(row, user.password_needs_reset ? 'required' : '');
     const td = cell(row, '');
     const path = `/admin/users/${user.id}/`;
@@ -145,6 +146,8 @@ async function loadUsers() {
         $('console-error').textContent = `${user.username}: a password-reset link was mailed to ${user.email}.`;
       });
     }
+    // Your own factor is removed from your account (with a current code), never here.
+    if (user.mfa_enabled && user.id !== me?.id) action(td, 'Reset second factor', () => confirmMfaReset(user), true);
     action(td, 'Log out', async () => {
       const { sessions_ended } = await api(`${path}logout/`, { method: 'POST', body: '{}' });
       $('console-error').textContent = `${user.username}: ${sessions_ended} session(s) ended.`;
@@ -155,6 +158,22 @@ async function loadUsers() {
   $('users-count').textContent = `${data.count} user(s), page ${page}`;
   $('users-prev').disabled = !data.previous;
   $('users-next').disabled = !data.next;
+}
+
+/** Asks first (a modal dialog); on "yes", removes the user's factors, which ends their sessions and mails them. */
+function confirmMfaReset(user) {
+  const dialog = $('mfa-reset-confirm');
+  $('mfa-reset-user').textContent = user.username;
+  dialog.returnValue = '';
+  dialog.addEventListener('close', () => {
+    if (dialog.returnValue !== 'reset') return;
+    run(async () => {
+      await api(`/admin/users/${user.id}/mfa/reset/`, { method: 'POST', body: '{}' });
+      await loadUsers();
+      $('console-error').textContent = `${user.username}: second factor removed, every session ended; they were mailed.`;
+    });
+  }, { once: true });
+  dialog.showModal();
 }
 
 async function loadAudit() {
