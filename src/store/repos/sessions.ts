@@ -27,6 +27,7 @@ export type RevokeReason =
   | 'claims_changed'
   | 'mfa_enrolled'
   | 'mfa_removed'
+  | 'passkey_removed'
   | 'all_tokens_invalidated'
   | 'password_reset';
 
