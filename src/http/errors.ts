@@ -36,6 +36,7 @@ export const DOMAIN_ERRORS = {
   mfa_locked: { status: 429, detail: 'Too many failed codes: the second factor is locked for a while.' },
   mfa_already_enabled: { status: 400, detail: 'A second factor is already enabled.' },
   mfa_not_pending: { status: 400, detail: 'No enrolment is pending, or it has expired.' },
+  webauthn_failed: { status: 400, detail: 'The passkey could not be verified.' },
   email_not_verified: { status: 403, detail: 'Email address is not verified.' },
   stale_token: { status: 403, detail: 'Stale token for given user.' },
 } as const satisfies Record<AuthErrorCode, Wire>;

@@ -31,6 +31,7 @@ export const FR: Readonly<Record<string, string>> = {
   'Too many failed codes: the second factor is locked for a while.': 'Trop de codes erronés\u00a0: le second facteur est verrouillé pour un moment.',
   'A second factor is already enabled.': 'Un second facteur est déjà activé.',
   'No enrolment is pending, or it has expired.': "Aucune inscription n'est en attente, ou elle a expiré.",
+  'The passkey could not be verified.': "La clé d'accès n'a pas pu être vérifiée.",
   'Invalid password.': 'Mot de passe invalide.',
 
   // Request-level errors (DRF).

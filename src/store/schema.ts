@@ -134,6 +134,7 @@ export interface WebauthnChallengesTable {
   user_id: number | null;
   mfa_token_hash: string | null;
   challenge: string;
+  user_handle: string | null;
   created_at: Timestamp;
   expires_at: Timestamp;
   used_at: Timestamp | null;
@@ -235,7 +236,7 @@ export const COLUMNS = {
     id: true, user_id: true, credential_id: true, public_key: true, counter: true, transports: true, device_type: true,
     backed_up: true, user_handle: true, name: true, created_at: true, last_used_at: true,
   },
-  webauthn_challenges: { id: true, purpose: true, user_id: true, mfa_token_hash: true, challenge: true, created_at: true, expires_at: true, used_at: true },
+  webauthn_challenges: { id: true, purpose: true, user_id: true, mfa_token_hash: true, challenge: true, user_handle: true, created_at: true, expires_at: true, used_at: true },
   mail_outbox: {
     id: true, kind: true, to_address: true, subject: true, text_body: true, html_body: true, created_at: true, send_after: true,
     locked_until: true, attempts: true, last_error: true, sent_at: true, failed_at: true,

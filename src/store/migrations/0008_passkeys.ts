@@ -36,6 +36,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('user_id', 'integer', (c) => c.references('users.id').onDelete('cascade'))
     .addColumn('mfa_token_hash', 'text')
     .addColumn('challenge', 'text', (c) => c.notNull())
+    // A registration's user handle (base64url), offered in the options and stored with the passkey.
+    .addColumn('user_handle', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
     .addColumn('used_at', 'timestamptz')

@@ -36,7 +36,7 @@ export class PasskeysRepo {
     this.#db = db;
   }
 
-  async insertChallenge(row: { id: string; purpose: ChallengePurpose; challenge: string; createdAt: Date; expiresAt: Date } & ChallengeBinding): Promise<void> {
+  async insertChallenge(row: { id: string; purpose: ChallengePurpose; challenge: string; userHandle?: string; createdAt: Date; expiresAt: Date } & ChallengeBinding): Promise<void> {
     await this.#db
       .insertInto('webauthn_challenges')
       .values({
@@ -45,6 +45,7 @@ export class PasskeysRepo {
         user_id: row.userId ?? null,
         mfa_token_hash: row.mfaTokenHash ?? null,
         challenge: row.challenge,
+        user_handle: row.userHandle ?? null,
         created_at: row.createdAt,
         expires_at: row.expiresAt,
         used_at: null,
@@ -53,11 +54,12 @@ export class PasskeysRepo {
   }
 
   /**
-   * Spends a challenge of this purpose and binding: its value, or undefined
+   * Spends a challenge of this purpose and binding: its value (and the user
+   * handle a registration offered), or undefined
    * when it is unknown, expired, already used, or meant for something else
    * (which leaves it as it was).
    */
-  async takeChallenge(id: string, purpose: ChallengePurpose, binding: ChallengeBinding, now: Date): Promise<string | undefined> {
+  async takeChallenge(id: string, purpose: ChallengePurpose, binding: ChallengeBinding, now: Date): Promise<{ challenge: string; userHandle: string | null } | undefined> {
     let query = this.#db
       .updateTable('webauthn_challenges')
       .set({ used_at: now })
@@ -67,8 +69,8 @@ export class PasskeysRepo {
       .where('expires_at', '>', now);
     if (binding.userId !== undefined) query = query.where('user_id', '=', binding.userId);
     if (binding.mfaTokenHash !== undefined) query = query.where('mfa_token_hash', '=', binding.mfaTokenHash);
-    const row = await query.returning('challenge').executeTakeFirst();
-    return row?.challenge;
+    const row = await query.returning(['challenge', 'user_handle']).executeTakeFirst();
+    return row && { challenge: row.challenge, userHandle: row.user_handle };
   }
 
   /** Deletes challenges past their expiry. */
