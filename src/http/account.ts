@@ -20,11 +20,11 @@ const escapeAttribute = (text: string) => text.replace(/&/g, '&amp;').replace(/"
 
 type LinkParams = { Params: { uid: string; token: string } };
 
-/** GET /account/forgot-password/, /account/reset/:uid/:token, /account/verify-email/:uid/:token, and their assets. */
+/** GET /account/forgot-password/, /account/reset/:uid/:token, /account/verify-email/:uid/:token, /account/passkeys/, and their assets. */
 export async function registerAccountPages(app: App, { config, mountedAuthPath }: RouteContext): Promise<void> {
   const prefix = mountedAuthPath.slice(0, mountedAuthPath.length - config.authBasePath.length);
   const template = await readFile(`${PAGES}index.html`, 'utf8');
-  const render = (request: FastifyRequest, reply: FastifyReply, page: 'forgot' | 'reset' | 'verify', link?: { uid: string; token: string }) => {
+  const render = (request: FastifyRequest, reply: FastifyReply, page: 'forgot' | 'reset' | 'verify' | 'passkeys', link?: { uid: string; token: string }) => {
     const lang = negotiateLanguage(request.headers['accept-language']);
     const settings = { baseUrl: prefix, authBasePath: config.authBasePath, mode: config.authCookies ? 'cookie' : 'header', page, lang, ...link };
     const html = template
@@ -40,6 +40,7 @@ export async function registerAccountPages(app: App, { config, mountedAuthPath }
   };
 
   app.get('/account/forgot-password', { schema: { hide: true } }, async (request, reply) => render(request, reply, 'forgot'));
+  app.get('/account/passkeys', { schema: { hide: true } }, async (request, reply) => render(request, reply, 'passkeys'));
   app.get<LinkParams>('/account/reset/:uid/:token', { schema: { hide: true } }, linkPage('reset'));
   app.get<LinkParams>('/account/verify-email/:uid/:token', { schema: { hide: true } }, linkPage('verify'));
   await app.register(fastifyStatic, {

@@ -3,6 +3,7 @@
 // latchkey/client. Nothing here runs on load that uses a link: a mail scanner
 // that opens it changes nothing (SPEC §11); the user's click does.
 import { LatchkeyClient, LatchkeyError } from '../latchkey-client.js';
+import { passkeySignIn, showPasskeys } from './passkeys.js';
 
 const settings = JSON.parse(document.querySelector('meta[name="latchkey-account"]').content);
 const client = new LatchkeyClient({ baseUrl: settings.baseUrl, authBasePath: settings.authBasePath, mode: settings.mode });
@@ -87,6 +88,7 @@ function busy(form, on) {
 
 function showSignIn() {
   $('signin').hidden = false;
+  passkeySignIn(client, { lang: settings.lang, onSignedIn: (body) => { $('signin').hidden = true; say(t.signedIn.replace('{name}', body.user.username), 'ok'); } });
   $('signin').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = new FormData($('signin'));
@@ -141,6 +143,8 @@ if (settings.page === 'forgot') {
       busy($('reset'), false);
     }
   });
+} else if (settings.page === 'passkeys') {
+  showPasskeys(client, settings);
 } else if (settings.page === 'verify') {
   $('title').textContent = t.verifyTitle;
   $('intro').textContent = t.verifyIntro;
