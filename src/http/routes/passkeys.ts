@@ -9,7 +9,7 @@ import { loginBody } from './login.ts';
 
 /**
  * A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it. Only its
- * shape and sizes are checked here; @simplewebauthn/server judges the rest.
+ * shape and sizes are checked here (Chromium adds publicKeyAlgorithm, a number, to the response); @simplewebauthn/server judges the rest.
  */
 export const Credential = () =>
   Type.Object(
@@ -17,7 +17,7 @@ export const Credential = () =>
       id: Type.String({ minLength: 1, maxLength: 1400 }),
       rawId: Type.String({ maxLength: 1400 }),
       type: Type.Literal('public-key'),
-      response: Type.Object({ clientDataJSON: Type.String({ maxLength: 8192 }) }, { additionalProperties: Type.Union([Type.String({ maxLength: 16384 }), Type.Array(Type.String({ maxLength: 32 }), { maxItems: 16 }), Type.Null()]) }),
+      response: Type.Object({ clientDataJSON: Type.String({ maxLength: 8192 }) }, { additionalProperties: Type.Union([Type.String({ maxLength: 16384 }), Type.Number(), Type.Array(Type.String({ maxLength: 32 }), { maxItems: 16 }), Type.Null()]) }),
       clientExtensionResults: Type.Optional(Type.Object({}, { additionalProperties: true })),
       authenticatorAttachment: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
     },
