@@ -3,9 +3,10 @@
 // the sign-in form gains "Sign in with a passkey" (and the browser's autofill,
 // autocomplete="username webauthn"), and a passkey as the second step after
 // the password. Only latchkey/client; its own English and French text.
-import { LatchkeyError, Passkeys } from '../latchkey-client.js';
+import { Passkeys } from '../latchkey-client.js';
+import { $, accountUrl, client, h, say, settings, show, strings } from './page.js';
 
-const TEXT = {
+const t = strings({
   en: {
     title: 'Passkeys',
     intro: 'A passkey signs you in with your device’s screen lock or a security key, without a password. It also counts as a second factor.',
@@ -31,6 +32,7 @@ const TEXT = {
     synced: 'synced',
     deviceBound: 'this device only',
     signOut: 'Sign out',
+    back: 'Your account',
     signedOut: 'You are signed out.',
     signedIn: 'Signed in as {name}.',
     unsupported: 'This browser cannot use passkeys.',
@@ -62,142 +64,109 @@ const TEXT = {
     synced: 'synchronisée',
     deviceBound: 'cet appareil seulement',
     signOut: 'Se déconnecter',
+    back: 'Votre compte',
     signedOut: 'Vous êtes déconnecté.',
     signedIn: 'Connecté en tant que {name}.',
     unsupported: 'Ce navigateur ne sait pas utiliser les clés d’accès.',
     cancelled: 'Aucune clé d’accès n’a été utilisée.',
     failed: 'Une erreur est survenue\u00a0: {detail}',
   },
-};
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...children) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-};
-
-function say(message, kind = '') {
-  $('status').textContent = message;
-  $('status').className = kind;
-}
+});
 
 /** The browser's "the user closed the dialog" and "another ceremony took over" are not errors to show as such. */
 function dismissed(error) {
   return typeof error?.name === 'string' && (error.name === 'NotAllowedError' || error.name === 'AbortError');
 }
 
+const fail = (error) => say(dismissed(error) ? t.cancelled : t.failed.replace('{detail}', error?.detail ?? error?.message ?? String(error)), 'error');
+
 /**
- * Adds "Sign in with a passkey" to the sign-in form, offers passkeys from the
- * username field's autofill where the browser can, and answers `mfa_required`
- * after the password with a passkey. `onSignedIn(body)` runs after either.
+ * Adds "Sign in with a passkey" to the sign-in form and offers passkeys from
+ * the username field's autofill where the browser can; `onSignedIn(body)` runs after.
  */
-export function passkeySignIn(client, { lang, onSignedIn }) {
-  const t = TEXT[lang] ?? TEXT.en;
-  const form = $('signin');
+export function passkeySignIn(form, onSignedIn) {
   if (!Passkeys.supported() || form.querySelector('#signin-passkey')) return;
   let autofill;
+  const done = (body) => {
+    autofill?.abort();
+    form.hidden = true;
+    $('second-step')?.remove();
+    $('passkey-step')?.remove();
+    say('');
+    onSignedIn(body);
+  };
   const startAutofill = async () => {
     if (!(await Passkeys.autofillAvailable())) return;
     autofill = new window.AbortController();
-    client.passkeys.login({ conditional: true, signal: autofill.signal }).then(onSignedIn, (error) => {
-      if (!dismissed(error)) say(t.failed.replace('{detail}', error.message), 'error');
+    client.passkeys.login({ conditional: true, signal: autofill.signal }).then(done, (error) => {
+      if (!dismissed(error)) fail(error);
     });
   };
-  const stopAutofill = () => autofill?.abort();
-  const button = el('button', { type: 'button', id: 'signin-passkey', className: 'secondary', textContent: t.signInPasskey });
+  const button = h('button', { type: 'button', id: 'signin-passkey', className: 'secondary', textContent: t.signInPasskey });
   button.addEventListener('click', async () => {
-    stopAutofill();
+    autofill?.abort();
     button.disabled = true;
     try {
-      onSignedIn(await client.passkeys.login());
+      done(await client.passkeys.login());
     } catch (error) {
-      say(dismissed(error) ? t.cancelled : t.failed.replace('{detail}', error.message), 'error');
-      startAutofill();
+      fail(error);
+      void startAutofill();
     } finally {
       button.disabled = false;
     }
   });
-  form.append(button);
-  startAutofill();
-  return { stopAutofill };
+  const submit = form.querySelector('button[type="submit"]');
+  if (submit.parentElement.classList.contains('actions')) submit.after(button);
+  else {
+    const actions = h('div', { className: 'actions' });
+    submit.before(actions);
+    actions.append(submit, button);
+  }
+  void startAutofill();
 }
 
-/** After `401 mfa_required` with `webauthn` among the methods: a button for the passkey step. */
-export function passkeySecondStep(client, error, { lang, onSignedIn }) {
-  const t = TEXT[lang] ?? TEXT.en;
-  if (!(error instanceof LatchkeyError) || error.code !== 'mfa_required' || !error.body.mfa_methods?.includes('webauthn')) return false;
-  const step = el('div', { id: 'passkey-step' }, el('p', { textContent: t.secondStep }));
-  const button = el('button', { type: 'button', id: 'passkey-step-button', textContent: t.usePasskey });
+/** After `mfa_required` with `webauthn` among the methods: the passkey step (beside the code form, if any). */
+export function passkeyStep(challenge, onSignedIn) {
+  $('passkey-step')?.remove();
+  const button = h('button', { type: 'button', id: 'passkey-step-button', textContent: t.usePasskey });
+  const step = h('div', { id: 'passkey-step' }, h('p', { textContent: t.secondStep }), h('div', { className: 'actions' }, button));
   button.addEventListener('click', async () => {
     button.disabled = true;
     try {
-      const body = await client.passkeys.verifyMfa(error.body.mfa_token);
+      const body = await client.passkeys.verifyMfa(challenge.mfaToken);
       step.remove();
+      $('second-step')?.remove();
+      say('');
       onSignedIn(body);
-    } catch (failure) {
-      say(dismissed(failure) ? t.cancelled : t.failed.replace('{detail}', failure.message), 'error');
+    } catch (error) {
+      fail(error);
     } finally {
       button.disabled = false;
     }
   });
-  step.append(button);
-  $('passkey-step')?.remove();
   $('signin').after(step);
-  say('');
   button.focus();
-  return true;
 }
 
-/** /account/passkeys/: sign in (password, passkey, the passkey step), then the list. */
-export function showPasskeys(client, settings) {
-  const t = TEXT[settings.lang] ?? TEXT.en;
-  const section = $('passkeys');
+/** /account/passkeys/ for the signed-in user, in the element `view`. */
+export async function passkeys(view) {
+  $('title').textContent = t.title;
+  if (!Passkeys.supported()) return say(t.unsupported, 'error');
   const dates = new Intl.DateTimeFormat(settings.lang, { dateStyle: 'medium' });
   const when = (iso) => dates.format(new Date(iso));
-  $('title').textContent = t.title;
-  $('intro').textContent = t.intro;
-  if (!Passkeys.supported()) return say(t.unsupported, 'error');
-
-  let signIn;
-  const signedIn = async (body) => {
-    signIn?.stopAutofill();
-    $('signin').hidden = true;
-    $('passkey-step')?.remove();
-    say(body.user ? t.signedIn.replace('{name}', body.user.username) : '', 'ok');
-    await render();
-  };
-  const askSignIn = () => {
-    section.hidden = true;
-    $('signin').hidden = false;
-    signIn = passkeySignIn(client, { lang: settings.lang, onSignedIn: signedIn }) ?? signIn;
-  };
-  $('signin').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const form = new FormData($('signin'));
-    try {
-      await signedIn(await client.login(String(form.get('username')), String(form.get('password'))));
-    } catch (error) {
-      if (passkeySecondStep(client, error, { lang: settings.lang, onSignedIn: signedIn })) return;
-      say(error instanceof LatchkeyError ? error.detail : t.failed.replace('{detail}', error.message), 'error');
-    }
-  });
-
-  const fail = (error) => say(dismissed(error) ? t.cancelled : t.failed.replace('{detail}', error.message), 'error');
+  // A passkey removed may have opened this very session: then the page asks to sign in again.
+  const again = () => location.assign(accountUrl('passkeys/'));
 
   function row(passkey) {
-    const name = el('strong', { className: 'passkey-name', textContent: passkey.name });
+    const name = h('strong', { className: 'passkey-name', textContent: passkey.name });
     const facts = [t.created.replace('{date}', when(passkey.created_at)), passkey.last_used_at ? t.lastUsed.replace('{date}', when(passkey.last_used_at)) : t.neverUsed, passkey.backed_up ? t.synced : t.deviceBound];
-    const renameButton = el('button', { type: 'button', className: 'secondary', textContent: t.rename });
-    const removeButton = el('button', { type: 'button', className: 'danger', textContent: t.remove });
-    renameButton.setAttribute('aria-label', `${t.rename} ${passkey.name}`);
-    removeButton.setAttribute('aria-label', `${t.remove} ${passkey.name}`);
-    const item = el('li', { className: 'passkey' }, el('div', {}, name, el('small', { textContent: facts.join(' · ') })), el('div', { className: 'actions' }, renameButton, removeButton));
+    const renameButton = h('button', { type: 'button', className: 'secondary', textContent: t.rename, 'aria-label': `${t.rename} ${passkey.name}` });
+    const removeButton = h('button', { type: 'button', className: 'danger', textContent: t.remove, 'aria-label': `${t.remove} ${passkey.name}` });
+    const item = h('li', { className: 'passkey' }, h('div', {}, name, h('small', { textContent: facts.join(' · ') })), h('div', { className: 'passkey-actions' }, renameButton, removeButton));
     renameButton.addEventListener('click', () => {
-      const input = el('input', { name: 'name', value: passkey.name, maxLength: 64, required: true });
-      input.setAttribute('aria-label', t.name);
-      const cancel = el('button', { type: 'button', className: 'secondary', textContent: t.cancel });
-      const edit = el('form', { className: 'rename' }, input, el('button', { type: 'submit', textContent: t.save }), cancel);
+      const input = h('input', { name: 'name', value: passkey.name, maxLength: 64, required: true, 'aria-label': t.name });
+      const cancel = h('button', { type: 'button', className: 'secondary', textContent: t.cancel });
+      const edit = h('form', { className: 'rename' }, input, h('button', { type: 'submit', textContent: t.save }), cancel);
       cancel.addEventListener('click', () => render());
       edit.addEventListener('submit', async (event) => {
         event.preventDefault();
@@ -217,7 +186,7 @@ export function showPasskeys(client, settings) {
       if (!window.confirm(t.confirmRemove.replace('{name}', passkey.name))) return;
       try {
         await client.passkeys.remove(passkey.id);
-        await render().catch(() => askSignIn());
+        await render().catch(again);
         say(t.removed.replace('{name}', passkey.name), 'ok');
       } catch (error) {
         fail(error);
@@ -227,21 +196,16 @@ export function showPasskeys(client, settings) {
   }
 
   async function render() {
-    let passkeys;
-    try {
-      passkeys = await client.passkeys.list();
-    } catch (error) {
-      if (error instanceof LatchkeyError && error.status === 401) return askSignIn();
-      throw error;
-    }
-    const input = el('input', { name: 'name', id: 'passkey-name', required: true, maxLength: 64, placeholder: t.namePlaceholder });
-    const add = el('form', { id: 'passkey-add' }, el('label', {}, el('span', { textContent: t.name }), input), el('button', { type: 'submit', textContent: t.add }));
+    const list = await client.passkeys.list();
+    const add = h('form', { id: 'passkey-add' },
+      h('label', {}, h('span', { textContent: t.name }), ' ', h('input', { name: 'name', id: 'passkey-name', required: true, maxLength: 64, placeholder: t.namePlaceholder })),
+      h('button', { type: 'submit', textContent: t.add }));
     add.addEventListener('submit', async (event) => {
       event.preventDefault();
       const button = add.querySelector('button');
       button.disabled = true;
       try {
-        const passkey = await client.passkeys.register(input.value);
+        const passkey = await client.passkeys.register(add.querySelector('input').value);
         await render();
         say(t.added.replace('{name}', passkey.name), 'ok');
       } catch (error) {
@@ -250,16 +214,18 @@ export function showPasskeys(client, settings) {
         button.disabled = false;
       }
     });
-    const signOut = el('button', { type: 'button', id: 'signout', className: 'secondary', textContent: t.signOut });
+    const signOut = h('button', { type: 'button', id: 'signout', className: 'secondary', textContent: t.signOut });
     signOut.addEventListener('click', async () => {
       await client.logout().catch(() => {});
-      askSignIn();
-      say(t.signedOut, 'ok');
+      again();
     });
-    const list = passkeys.length > 0 ? el('ul', { id: 'passkey-list', className: 'passkeys' }, ...passkeys.map(row)) : el('p', { id: 'passkey-list', textContent: t.none });
-    section.replaceChildren(list, add, signOut);
-    section.hidden = false;
+    show(view, [
+      h('p', { textContent: t.intro }),
+      list.length > 0 ? h('ul', { id: 'passkey-list', className: 'passkeys' }, ...list.map(row)) : h('p', { id: 'passkey-list', textContent: t.none }),
+      add,
+      h('div', { className: 'actions back' }, h('a', { href: accountUrl(), textContent: t.back }), signOut),
+    ], add.querySelector('input'));
   }
 
-  render().catch(fail);
+  await render();
 }
