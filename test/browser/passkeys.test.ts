@@ -34,9 +34,8 @@ async function freePort(): Promise<number> {
 async function withAuthenticator(context: BrowserContext): Promise<{ page: Page; credentials: () => Promise<Array<{ signCount: number; isResidentCredential: boolean }>> }> {
   // The virtual authenticator answers a conditional (autofill) request at once, as no person would:
   // the page is told autofill is unavailable, so each ceremony here is the one the test starts.
-  await context.addInitScript(() => {
-    Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
-  });
+  // (A string: a function here would be compiled with helpers the page does not have.)
+  await context.addInitScript("Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });");
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
