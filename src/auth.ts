@@ -24,6 +24,8 @@ import type { Mailer } from './mail/outbox.ts';
 import type { Dialect, RecoveryService, ResetConfirmation } from './recovery/service.ts';
 import type { Lockout, Throttle, ThrottleLimit } from './limits/throttle.ts';
 import type { FactorMethod, MfaProof, MfaService } from './mfa/service.ts';
+import { PasskeyError, PasskeyStepError, type PasskeyService } from './mfa/passkeys.ts';
+import type { PasskeyRow } from './store/repos/passkeys.ts';
 import type { RevocationList } from './sessions/revocation.ts';
 import { ReuseDetectedError, type AuthContext, type ClientInfo, type SessionService, type TokenPair, type Within } from './sessions/service.ts';
 import type { RevocationSync } from './sessions/sync.ts';
@@ -36,7 +38,7 @@ import type { TokenService } from './tokens/service.ts';
 import { isoSeconds, publicUser, tokenSubject } from './users/public.ts';
 import type { UserCache, UserCacheStats } from './users/cache.ts';
 import type { CreateUserInput, UserService } from './users/service.ts';
-import type { Jwks, MfaStatus, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse, TotpEnrollment } from './wire.ts';
+import type { AuditDetail, Jwks, MfaStatus, PasskeyCeremony, PasskeyInfo, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse, TotpEnrollment } from './wire.ts';
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
 
@@ -49,6 +51,8 @@ export interface FlushResult {
   mfaTokens: number;
   /** Rows of `mail_outbox`. */
   mails: number;
+  /** WebAuthn challenges that expired or were used (`webauthn_challenges`). */
+  webauthnChallenges: number;
 }
 export type { ClientInfo } from './sessions/service.ts';
 export type { FactorChange, FactorMethod, MfaProof } from './mfa/service.ts';
@@ -107,6 +111,8 @@ export interface AuthParts {
   throttle: Throttle;
   /** The second factor (SPEC §12). */
   mfa: MfaService;
+  /** Passkeys (WebAuthn, SPEC §12). */
+  passkeys: PasskeyService;
   /** Bounds password hashing (load shedding); read for /metrics. */
   hashGate: HashGate;
   /** Users rows for GET /auth/me/ and refresh; read for /metrics. */
@@ -143,6 +149,7 @@ export class Auth {
   readonly #audit: AuditLog;
   readonly #throttle: Throttle;
   readonly #mfa: MfaService;
+  readonly #passkeys: PasskeyService;
   /** Lockouts started by this instance, by limit (for /metrics). */
   readonly #lockouts = new Map<ThrottleLimit, number>();
 
@@ -158,6 +165,7 @@ export class Auth {
     this.#audit = parts.audit;
     this.#throttle = parts.throttle;
     this.#mfa = parts.mfa;
+    this.#passkeys = parts.passkeys;
   }
 
   /** Loads recent revocations and starts following new ones. Call before serving. */
@@ -380,12 +388,12 @@ export class Auth {
       mfa_enabled: state.enabled,
       mfa_required: false,
       totp: {
-        enabled: state.enabled,
+        enabled: state.totp,
         created_at: row?.totp_confirmed_at ? isoSeconds(row.totp_confirmed_at) : null,
         last_used_at: row?.totp_last_used_at ? isoSeconds(row.totp_last_used_at) : null,
       },
-      passkeys: 0,
-      recovery_codes_remaining: state.enabled ? await this.#mfa.recoveryCodesRemaining(user.id) : 0,
+      passkeys: state.passkeys,
+      recovery_codes_remaining: state.totp ? await this.#mfa.recoveryCodesRemaining(user.id) : 0,
       remembered_devices: [],
     };
   }
@@ -396,9 +404,164 @@ export class Auth {
     userId ??= error.userId ?? null;
     if (error.code === 'mfa_locked') {
       await this.#audit.record({ type: 'mfa_locked', outcome: 'failure', userId, client, detail: { retry_after: error.retryAfter ?? null } });
-    } else if (error.code === 'mfa_code_invalid' || error.code === 'mfa_code_reused' || error.code === 'mfa_token_invalid') {
-      await this.#audit.record({ type: 'mfa_failed', outcome: 'failure', userId, client, detail: { reason: error.code } });
+    } else if (error.code === 'mfa_code_invalid' || error.code === 'mfa_code_reused' || error.code === 'mfa_token_invalid' || error.code === 'webauthn_failed') {
+      const passkey: AuditDetail = error instanceof PasskeyStepError ? { method: 'webauthn', webauthn: error.failure, passkey_id: error.passkeyId ?? null } : {};
+      await this.#audit.record({ type: 'mfa_failed', outcome: 'failure', userId, client, detail: { reason: error.code, ...passkey } });
     }
+  }
+
+  /** `POST /auth/passkeys/register/options/`: options to create a passkey for the caller. */
+  async passkeyRegistrationOptions(principal: Principal): Promise<PasskeyCeremony> {
+    const user = await this.#activeUser(principal);
+    const { challengeId, options } = await this.#passkeys.registrationOptions(user);
+    return { challenge_id: challengeId, options };
+  }
+
+  /**
+   * Stores a new passkey after its registration ceremony. When it is the
+   * user's first factor, the user's other sessions end and this one is raised
+   * to aal2 with a fresh pair (SPEC §12, as TOTP enrolment does).
+   */
+  async registerPasskey(principal: Principal, challengeId: string, credential: unknown, name: string, client: ClientInfo): Promise<{ passkey: PasskeyInfo; login?: LoginResult }> {
+    const user = await this.#activeUser(principal);
+    const first = !(await this.#mfa.state(user.id)).enabled;
+    let row: PasskeyRow;
+    try {
+      row = await this.#passkeys.register(user, challengeId, credential, name);
+    } catch (error) {
+      await this.#recordPasskeyFailure(error, client, 'register');
+      throw error;
+    }
+    let login: LoginResult | undefined;
+    let ended: string[] = [];
+    if (first) {
+      const amr = [...new Set([...(principal.amr ?? ['pwd']), row.backed_up || row.device_type === 'multiDevice' ? 'swk' : 'hwk', 'user', 'mfa'])];
+      const subject = { ...tokenSubject(user, true), auth: { amr, aal: 'aal2' as const, authTime: this.#clock.now() } };
+      const pair = await this.#sessions.reissue(subject, principal.sessionId, client);
+      ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_enrolled');
+      login = { tokens: pairBody(pair), user: publicUser(user), sessionId: principal.sessionId };
+    }
+    await this.#audit.record({
+      type: 'passkey_added',
+      outcome: 'success',
+      userId: user.id,
+      sessionId: principal.sessionId,
+      client,
+      detail: { passkey_id: row.id, device_type: row.device_type, first_factor: first, sessions_ended: ended.length },
+    });
+    return { passkey: passkeyInfo(row), ...(login ? { login } : {}) };
+  }
+
+  /** `POST /auth/passkeys/login/options/`: a login challenge with no credential list (discoverable passkeys, autofill). */
+  async passkeyLoginOptions(): Promise<PasskeyCeremony> {
+    const { challengeId, options } = await this.#passkeys.loginOptions();
+    return { challenge_id: challengeId, options };
+  }
+
+  /**
+   * A login with a passkey alone (with user verification: aal2): the same
+   * result as `login`, LOGIN_RESPONSE and a forced reset honoured.
+   */
+  async loginWithPasskey(challengeId: string, credential: unknown, client: ClientInfo): Promise<LoginResult> {
+    let assertion;
+    try {
+      assertion = await this.#passkeys.login(challengeId, credential);
+    } catch (error) {
+      await this.#recordPasskeyFailure(error, client, 'login');
+      throw error;
+    }
+    const user = await this.#users.get(assertion.passkey.user_id, { fresh: true });
+    if (!user?.is_active) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: assertion.passkey.user_id, client, detail: { reason: 'inactive', method: 'webauthn' } });
+      throw new AuthError('no_active_account', 'user inactive or gone');
+    }
+    if (this.config.emailVerification === 'mandatory' && !user.email_verified) {
+      await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AuthError('email_not_verified');
+    }
+    try {
+      return await this.#completeLogin(user, client, { context: this.#passkeys.context(assertion, false), within: assertion.within, method: 'webauthn' });
+    } catch (error) {
+      await this.#recordPasskeyFailure(error, client, 'login');
+      throw error;
+    }
+  }
+
+  /** `POST /auth/mfa/webauthn/options/`: a challenge for the user's passkeys, bound to the mfa_token. */
+  async mfaPasskeyOptions(mfaToken: string, client: ClientInfo): Promise<PasskeyCeremony> {
+    try {
+      const { challengeId, options } = await this.#passkeys.mfaOptions(mfaToken);
+      return { challenge_id: challengeId, options };
+    } catch (error) {
+      await this.#recordMfaFailure(error, null, client);
+      throw error;
+    }
+  }
+
+  /** The second step of a login with a passkey: the password's `pwd` and the key's `hwk`/`swk`, aal2. */
+  async verifyMfaPasskey(mfaToken: string, challengeId: string, credential: unknown, client: ClientInfo): Promise<LoginResult> {
+    let verified;
+    try {
+      verified = await this.#passkeys.verifySecondStep(mfaToken, challengeId, credential);
+    } catch (error) {
+      await this.#recordMfaFailure(error, null, client);
+      throw error;
+    }
+    try {
+      return await this.#completeLogin(verified.user, client, { context: this.#passkeys.context(verified, true), within: verified.within, method: 'webauthn' });
+    } catch (error) {
+      if (error instanceof PasskeyError) await this.#recordPasskeyFailure(error, client, 'mfa');
+      else await this.#recordMfaFailure(error, verified.user.id, client);
+      throw error;
+    }
+  }
+
+  /** `GET /auth/passkeys/`: the caller's passkeys, oldest first. */
+  async passkeys(principal: Principal): Promise<PasskeyInfo[]> {
+    const user = await this.#activeUser(principal);
+    return (await this.#passkeys.list(user.id)).map(passkeyInfo);
+  }
+
+  /** Renames one of the caller's passkeys (another user's is not found). */
+  async renamePasskey(principal: Principal, id: string, name: string, client: ClientInfo): Promise<PasskeyInfo> {
+    const user = await this.#activeUser(principal);
+    const row = await this.#passkeys.rename(user.id, id, name);
+    if (!row) throw new AuthError('not_found', 'no such passkey');
+    await this.#audit.record({ type: 'passkey_renamed', outcome: 'success', userId: user.id, sessionId: principal.sessionId, client, detail: { passkey_id: id } });
+    return passkeyInfo(row);
+  }
+
+  /**
+   * Deletes one of the caller's passkeys: the sessions it opened end (this one
+   * too, if it did); when it was the user's last factor, the other sessions end as well.
+   */
+  async deletePasskey(principal: Principal, id: string, client: ClientInfo): Promise<void> {
+    const user = await this.#activeUser(principal);
+    const { deleted, sessions } = await this.#passkeys.delete(user.id, id);
+    if (!deleted) throw new AuthError('not_found', 'no such passkey');
+    const ended = await this.#sessions.revoke({ sessionIds: sessions }, 'passkey_removed');
+    const last = !(await this.#mfa.state(user.id)).enabled;
+    if (last) ended.push(...(await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_removed')));
+    await this.#audit.record({
+      type: 'passkey_removed',
+      outcome: 'success',
+      userId: user.id,
+      sessionId: principal.sessionId,
+      client,
+      detail: { passkey_id: id, last_factor: last, sessions_ended: ended.length },
+    });
+  }
+
+  /** A failed ceremony in the audit trail: why, and which passkey (never the assertion). */
+  async #recordPasskeyFailure(error: unknown, client: ClientInfo, step: 'register' | 'login' | 'mfa'): Promise<void> {
+    if (!(error instanceof PasskeyError)) return;
+    await this.#audit.record({
+      type: 'mfa_failed',
+      outcome: 'failure',
+      userId: error.userId ?? null,
+      client,
+      detail: { reason: 'webauthn_failed', method: 'webauthn', step, webauthn: error.reason, passkey_id: error.passkeyId ?? null },
+    });
   }
 
   /**
@@ -707,7 +870,7 @@ export class Auth {
   /**
    * Deletes what has served its time, and says how many rows per table:
    * expired sessions, long-revoked ones and expired refresh tokens; expired or
-   * used reset and verification tokens; expired or spent mfa_tokens; mails
+   * used reset and verification tokens; expired or spent mfa_tokens and WebAuthn challenges; mails
    * sent or given up on more than OUTBOX_RETENTION_MS (7 days) ago.
    * @example const { sessions, mails } = await auth.flushExpiredTokens();
    */
@@ -720,6 +883,7 @@ export class Auth {
       recoveryTokens: await this.#parts.recovery.purge(now),
       mfaTokens: await this.#mfa.purge(now),
       mails: await this.#parts.mailer.purge(now),
+      webauthnChallenges: await this.#passkeys.purge(now),
     };
   }
 
@@ -826,3 +990,16 @@ export const ROTATION_HINT =
 const BLACKLISTED = 'Token is blacklisted';
 
 const NO_CLIENT: ClientInfo = { ip: null, userAgent: null };
+
+/** A passkey as its owner sees it (never the key or the credential id). */
+function passkeyInfo(row: PasskeyRow): PasskeyInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    created_at: isoSeconds(row.created_at),
+    last_used_at: row.last_used_at ? isoSeconds(row.last_used_at) : null,
+    device_type: row.device_type,
+    backed_up: row.backed_up,
+    transports: row.transports,
+  };
+}

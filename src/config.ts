@@ -75,6 +75,10 @@ export interface Config {
   mfaTokenLifetime: number;
   /** Seals TOTP secrets at rest (HKDF → AES-256-GCM); unset: derived from SIGNING_KEY. */
   mfaEncryptionKey: string | undefined;
+  /** Passkeys (SPEC §12): the relying party's id (a domain), the name authenticators show, the origins ceremonies may come from. */
+  webauthnRpId: string;
+  webauthnRpName: string;
+  webauthnOrigins: string[];
   /** Mail (SPEC §11): how it leaves, with Django's EMAIL_* settings. */
   mail: MailConfig;
   /** Where mailed links point: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL / ACTIVATION_URL (djoser's names). */
@@ -235,6 +239,10 @@ export const DEFAULTS = {
   MFA_ISSUER: { default: 'Latchkey', parse: (v: string) => v },
   MFA_TOKEN_LIFETIME: { default: '5m', parse: parseDuration },
   MFA_ENCRYPTION_KEY: { default: undefined, parse: parseFeedToken },
+  // Unset: PUBLIC_URL's host and origin (plus CORS_ORIGINS), else localhost and http://localhost:PORT for development.
+  WEBAUTHN_RP_ID: { default: undefined, parse: parseRpId },
+  WEBAUTHN_RP_NAME: { default: undefined, parse: (v: string) => v.trim() },
+  WEBAUTHN_ORIGINS: { default: undefined, parse: parseOrigins },
   THROTTLE_PASSWORD_RESETS_PER_IP: { default: '20', parse: parseLimit },
   THROTTLE_PASSWORD_RESETS_PER_ADDRESS: { default: '3', parse: parseLimit },
   EMAIL_BACKEND: { default: 'console', parse: oneOf(['console', 'smtp'] as const) },
@@ -329,6 +337,29 @@ function parseOrigins(value: string, variable: string): string[] {
     }
   }
   return origins;
+}
+
+/** A WebAuthn relying party id: a bare domain name (no scheme, port or IP address). */
+function parseRpId(value: string, variable: string): string {
+  const v = value.trim().toLowerCase();
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(v) || isIP(v) !== 0) throw new ConfigError(variable, `"${value}" is not a domain name such as example.com`);
+  return v;
+}
+
+/**
+ * The passkey relying party. Unset, it is the server's own: PUBLIC_URL's host
+ * and origin (and the CORS origins, the front ends that call it), else
+ * localhost and http://localhost:PORT, which browsers treat as secure for development.
+ */
+function relyingParty(env: Env): Pick<Config, 'webauthnRpId' | 'webauthnRpName' | 'webauthnOrigins'> {
+  const publicUrl = read(env, 'PUBLIC_URL');
+  const rpId = read(env, 'WEBAUTHN_RP_ID') ?? (publicUrl ? new URL(publicUrl).hostname : 'localhost');
+  const ownOrigins = publicUrl ? [new URL(publicUrl).origin, ...(read(env, 'CORS_ORIGINS') ?? [])] : [`http://localhost:${required(read(env, 'PORT'))}`];
+  return {
+    webauthnRpId: rpId,
+    webauthnRpName: read(env, 'WEBAUTHN_RP_NAME') || required(read(env, 'MFA_ISSUER')),
+    webauthnOrigins: read(env, 'WEBAUTHN_ORIGINS') ?? [...new Set(ownOrigins)],
+  };
 }
 
 function parsePublicUrl(value: string, variable: string): string {
@@ -493,6 +524,7 @@ export function loadConfig(env: Env = process.env): Config {
     mfaIssuer: required(read(env, 'MFA_ISSUER')),
     mfaTokenLifetime: required(read(env, 'MFA_TOKEN_LIFETIME')),
     mfaEncryptionKey: read(env, 'MFA_ENCRYPTION_KEY'),
+    ...relyingParty(env),
     mail: {
       backend: required(read(env, 'EMAIL_BACKEND')),
       host: required(read(env, 'EMAIL_HOST')),

@@ -15,6 +15,7 @@ import { MailTemplates } from './mail/templates.ts';
 import { consoleTransport, smtpTransport, type MailLogger, type MailTransport } from './mail/transport.ts';
 import { RecoveryService } from './recovery/service.ts';
 import { createThrottle, noThrottle, type Throttle } from './limits/throttle.ts';
+import { PasskeyService } from './mfa/passkeys.ts';
 import { MfaService } from './mfa/service.ts';
 import { storeNotifications } from './sessions/feeds.ts';
 import { redisRevocations, revocationChannel } from './sessions/redis-feed.ts';
@@ -26,6 +27,7 @@ import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { MfaRepo } from './store/repos/mfa.ts';
+import { PasskeysRepo } from './store/repos/passkeys.ts';
 import { OutboxRepo } from './store/repos/outbox.ts';
 import { RecoveryRepo } from './store/repos/recovery.ts';
 import { SessionsRepo } from './store/repos/sessions.ts';
@@ -204,6 +206,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     usersChanged: (ids) => userCache.invalidate(ids),
   });
   following = () => sync.following();
+  const mfa = new MfaService({ repo: mfaRepo, users, clock, settings: config, mailer });
   return new Auth({
     config,
     clock,
@@ -223,7 +226,8 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     hashGate,
     userCache,
     resources,
-    mfa: new MfaService({ repo: mfaRepo, users, clock, settings: config, mailer }),
+    mfa,
+    passkeys: new PasskeyService({ repo: new PasskeysRepo(store.db), mfa, clock, settings: config }),
     recovery,
     mailer,
   });

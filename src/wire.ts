@@ -81,8 +81,50 @@ export interface MfaRequiredResponse {
 
 export type MfaMethod = 'totp' | 'webauthn' | 'recovery_code';
 
-/** `POST /auth/mfa/verify/`: the mfa_token and a TOTP code or a recovery code. */
-export type MfaVerifyRequest = { mfa_token: string; code: string } | { mfa_token: string; recovery_code: string };
+/** `POST /auth/mfa/verify/`: the mfa_token and a TOTP code, a recovery code, or a passkey's assertion. */
+export type MfaVerifyRequest =
+  | { mfa_token: string; code: string }
+  | { mfa_token: string; recovery_code: string }
+  | { mfa_token: string; challenge_id: string; credential: PasskeyCredentialJSON };
+
+/** A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it (RegistrationResponseJSON or AuthenticationResponseJSON). */
+export interface PasskeyCredentialJSON {
+  id: string;
+  rawId: string;
+  type: 'public-key';
+  response: Record<string, unknown>;
+  clientExtensionResults: Record<string, unknown>;
+  authenticatorAttachment?: string;
+}
+
+/**
+ * The options of a WebAuthn ceremony (`…/options/`): `options` is what
+ * `PublicKeyCredential.parseCreationOptionsFromJSON` / `parseRequestOptionsFromJSON`
+ * take; `challenge_id` goes back with the credential (the challenge is a row: five minutes, used once).
+ */
+export interface PasskeyCeremony {
+  challenge_id: string;
+  options: Record<string, unknown>;
+}
+
+/** One of the caller's passkeys (`GET /auth/passkeys/`). */
+export interface PasskeyInfo {
+  id: string;
+  name: string;
+  created_at: IsoDateTime;
+  last_used_at: IsoDateTime | null;
+  /** `singleDevice` (a security key) or `multiDevice` (synced between devices). */
+  device_type: string;
+  backed_up: boolean;
+  transports: string[];
+}
+
+/**
+ * `POST /auth/passkeys/register/` (201): the new passkey; when it is the
+ * user's first factor, also this session's fresh pair at aal2 (the login body;
+ * the user's other sessions have ended).
+ */
+export type PasskeyRegistration = { passkey: PasskeyInfo } & Partial<LoginResponse>;
 
 /** `POST /auth/mfa/totp/` (201): the pending secret, for an authenticator app, until it is confirmed. */
 export interface TotpEnrollment {
@@ -165,6 +207,9 @@ export const AUDIT_EVENT_TYPES = [
   'mfa_locked',
   'recovery_code_used',
   'recovery_codes_regenerated',
+  'passkey_added',
+  'passkey_renamed',
+  'passkey_removed',
   'password_reset_requested',
   'password_reset_completed',
   'email_verification_sent',
@@ -221,6 +266,7 @@ export type DomainErrorCode =
   | 'mfa_not_pending'
   | 'insufficient_aal'
   | 'cannot_reset_own_mfa'
+  | 'webauthn_failed'
   | 'email_not_verified'
   | 'stale_token';
 

@@ -12,11 +12,13 @@
 import type { ErrorCode, LoginResponse, MfaStatus, MinimalLoginResponse, PublicUser, RefreshResponse, SessionInfo, TotpConfirmation, TotpEnrollment } from '../wire.ts';
 import { LatchkeyError, readError } from './errors.ts';
 import { memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
+import { Passkeys } from './passkeys.ts';
 
 export * from '../wire.ts';
 export { LatchkeyError, MfaRequiredError } from './errors.ts';
 export { localStorageStorage, memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
 export { axiosInterceptor, type AxiosLike, type AxiosLikeConfig } from './axios.ts';
+export { Passkeys } from './passkeys.ts';
 
 export interface LatchkeyClientOptions {
   /** Where Latchkey answers, e.g. `https://auth.example.com` (or `https://app.example.com/identity` when mounted under a prefix). */
@@ -66,6 +68,21 @@ export class LatchkeyClient {
     const platformFetch = options.fetch ?? globalThis.fetch;
     this.#fetch = (input, init) => platformFetch(input, init);
     this.#csrfToken = options.csrfToken ?? csrfFromDocumentCookie;
+    this.passkeys = new Passkeys({
+      authPath: this.#authPath,
+      post: (path, body) => this.#post(path, body),
+      fetch: (path, init) => this.fetch(path, init),
+      signedIn: (body) => this.#passkeySignedIn(body),
+    });
+  }
+
+  /** Passkeys: register, list, rename, remove, log in with one, the second step (src/client/passkeys.ts). */
+  readonly passkeys: Passkeys;
+
+  /** A passkey login or a raised session: stored as `login` stores its answer. */
+  #passkeySignedIn(body: LoginResult): void {
+    if (this.#mode === 'header' && body.access) this.#storage.set({ access: body.access, ...(body.refresh ? { refresh: body.refresh } : {}) });
+    this.#generation += 1;
   }
 
   /** Resolves a path against `baseUrl`; absolute URLs pass through. */

@@ -24,7 +24,7 @@ const LINK_PART = /^[A-Za-z0-9_=-]{1,200}$/;
 const escapeAttribute = (text: string) => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 type LinkParams = { Params: { uid: string; token: string } };
-type Page = 'forgot' | 'reset' | 'verify' | 'home' | 'security' | 'sessions';
+type Page = 'forgot' | 'reset' | 'verify' | 'home' | 'security' | 'sessions' | 'passkeys';
 
 let qrModule: Promise<string> | undefined;
 /** qrcode-generator as one ES module with no imports, built once per process. */
@@ -42,7 +42,7 @@ function qrcodeBundle(): Promise<string> {
   return qrModule;
 }
 
-/** GET /account/, /account/security/, /account/sessions/, /account/forgot-password/, /account/reset/:uid/:token, /account/verify-email/:uid/:token, and their assets. */
+/** GET /account/, /account/security/, /account/sessions/, /account/passkeys/, /account/forgot-password/, /account/reset/:uid/:token, /account/verify-email/:uid/:token, and their assets. */
 export async function registerAccountPages(app: App, { config, mountedAuthPath }: RouteContext): Promise<void> {
   const prefix = mountedAuthPath.slice(0, mountedAuthPath.length - config.authBasePath.length);
   const template = await readFile(`${PAGES}index.html`, 'utf8');
@@ -66,6 +66,7 @@ export async function registerAccountPages(app: App, { config, mountedAuthPath }
   app.get('/account/', { schema: { hide: true } }, async (request, reply) => render(request, reply, 'home'));
   app.get('/account/security', { schema: { hide: true } }, async (request, reply) => render(request, reply, 'security'));
   app.get('/account/sessions', { schema: { hide: true } }, async (request, reply) => render(request, reply, 'sessions'));
+  app.get('/account/passkeys', { schema: { hide: true } }, async (request, reply) => render(request, reply, 'passkeys'));
   app.get('/_latchkey/account/qrcode.js', { schema: { hide: true } }, async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(qrcode));
   app.get<LinkParams>('/account/reset/:uid/:token', { schema: { hide: true } }, linkPage('reset'));

@@ -38,6 +38,7 @@ export const DOMAIN_ERRORS = {
   mfa_not_pending: { status: 400, detail: 'No enrolment is pending, or it has expired.' },
   insufficient_aal: { status: 403, detail: 'This action requires a session signed in with a second factor.' },
   cannot_reset_own_mfa: { status: 403, detail: 'You cannot reset your own second factor here: remove it from your account.' },
+  webauthn_failed: { status: 400, detail: 'The passkey could not be verified.' },
   email_not_verified: { status: 403, detail: 'Email address is not verified.' },
   stale_token: { status: 403, detail: 'Stale token for given user.' },
 } as const satisfies Record<AuthErrorCode, Wire>;

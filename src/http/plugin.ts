@@ -38,6 +38,8 @@ import { logoutAllRoute } from './routes/logout-all.ts';
 import { logoutRoute } from './routes/logout.ts';
 import { meRoutes } from './routes/me.ts';
 import { mfaRoutes } from './routes/mfa.ts';
+import { passkeyLoginRoutes } from './routes/passkey-login.ts';
+import { passkeysRoutes } from './routes/passkeys.ts';
 import { refreshRoute } from './routes/refresh.ts';
 import { registerRoute } from './routes/register.ts';
 import { sessionsRoutes } from './routes/sessions.ts';
@@ -68,6 +70,8 @@ const ROUTES: Array<(app: App, context: RouteContext) => void> = [
   jwksRoute,
   revocationsRoute,
   mfaRoutes,
+  passkeysRoutes,
+  passkeyLoginRoutes,
   passwordResetRoutes,
   djRestAuthResetRoutes,
   verifyEmailRoutes,

@@ -33,6 +33,7 @@ export const FR: Readonly<Record<string, string>> = {
   'No enrolment is pending, or it has expired.': "Aucune inscription n'est en attente, ou elle a expiré.",
   'This action requires a session signed in with a second factor.': 'Cette action demande une session ouverte avec un second facteur.',
   'You cannot reset your own second factor here: remove it from your account.': 'Vous ne pouvez pas réinitialiser votre propre second facteur ici\u00a0: retirez-le depuis votre compte.',
+  'The passkey could not be verified.': "La clé d'accès n'a pas pu être vérifiée.",
   'Invalid password.': 'Mot de passe invalide.',
 
   // Request-level errors (DRF).

@@ -41,7 +41,10 @@ const FORGOT_PASSWORD_PATH = '/account/forgot-password/';
 export type MfaProof = { code: string } | { recoveryCode: string };
 
 export interface MfaState {
+  /** Any factor: TOTP confirmed or a passkey. */
   enabled: boolean;
+  totp: boolean;
+  passkeys: number;
   lockedUntil: Date | null;
   row: UserMfaRow | undefined;
 }
@@ -71,15 +74,17 @@ export class MfaService {
     return this.#keys;
   }
 
-  /** Whether the user has a confirmed factor, and until when it is locked. One primary-key read. */
+  /** Whether the user has a confirmed factor (TOTP, passkeys), and until when it is locked. One primary-key read. */
   async state(userId: number): Promise<MfaState> {
-    const row = await this.#repo.find(userId);
-    return { enabled: row?.totp_confirmed_at != null, lockedUntil: row?.locked_until ?? null, row };
+    const row = await this.#repo.findWithPasskeys(userId);
+    const totp = row?.totp_confirmed_at != null;
+    const passkeys = row?.passkeys ?? 0;
+    return { enabled: totp || passkeys > 0, totp, passkeys, lockedUntil: row?.locked_until ?? null, row };
   }
 
-  /** The methods a user with a factor may use for the second step. */
+  /** The methods a user with a factor may use for the second step (recovery codes come with TOTP). */
   methods(state: MfaState): MfaMethod[] {
-    return state.enabled ? ['totp', 'recovery_code'] : [];
+    return [...(state.totp ? ['totp' as const] : []), ...(state.passkeys > 0 ? ['webauthn' as const] : []), ...(state.totp ? ['recovery_code' as const] : [])];
   }
 
   /** Seconds left on a lock, or undefined when the factor is not locked. */
@@ -268,6 +273,31 @@ export class MfaService {
     return this.#repo.countRecoveryCodes(userId);
   }
 
+  /**
+   * A login waiting for its second step, for a proof checked elsewhere (a
+   * passkey): the mfa_token checked as verifyLogin checks it (live, the user
+   * with a factor, not locked, active); `spend` spends the token in the
+   * session's transaction, `fail` counts a wrong proof as a wrong code.
+   */
+  async pending(mfaToken: string): Promise<{ user: UserRow; tokenHash: string; state: MfaState; spend: Within; fail: (code: 'webauthn_failed') => Promise<never> }> {
+    const now = this.#clock.now();
+    const tokenHash = hashOpaqueToken(mfaToken);
+    const token = await this.#repo.findToken(tokenHash, new Date(now));
+    if (!token) throw new MfaError('mfa_token_invalid');
+    const state = await this.state(token.user_id);
+    if (!state.enabled || !state.row) throw new MfaError('mfa_token_invalid');
+    const locked = this.lockedFor(state);
+    if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked, token.user_id);
+    const user = await this.#users.get(token.user_id);
+    if (!user?.is_active) throw new AuthError('no_active_account', 'user inactive or gone');
+    const spend: Within = async (tx) => {
+      const repo = tx.bind((db) => new MfaRepo(db));
+      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, user.id);
+      await repo.clearFailures(user.id);
+    };
+    return { user, tokenHash, state, spend, fail: (code) => this.#failed(tokenHash, user.id, code) };
+  }
+
   /** Deletes mfa_tokens that are expired or spent. */
   purge(now: Date): Promise<number> {
     return this.#repo.purgeTokens(now);
@@ -291,7 +321,7 @@ export class MfaService {
   }
 
   /** A wrong code: one attempt off the token, one failure for the user; the tenth in a row locks. */
-  async #failed(tokenHash: string, userId: number, code: 'mfa_code_invalid' | 'mfa_code_reused'): Promise<never> {
+  async #failed(tokenHash: string, userId: number, code: 'mfa_code_invalid' | 'mfa_code_reused' | 'webauthn_failed'): Promise<never> {
     const now = this.#clock.now();
     const attemptsLeft = await this.#repo.failToken(tokenHash, TOKEN_ATTEMPTS, new Date(now));
     const lock = await this.#repo.recordFailure(userId, LOCK_AFTER, new Date(now + LOCK_MS));

@@ -28,6 +28,8 @@ export interface AuthContext {
   amr: string[];
   aal: 'aal1' | 'aal2';
   authTime: number;
+  /** The passkey the session is opened with: deleting it ends the session (SPEC §12). */
+  passkeyId?: string;
 }
 
 /** Work that must commit or fail with the session it accompanies (a second factor's step spent). */
@@ -133,6 +135,7 @@ export class SessionService {
       amr: subject.auth!.amr,
       aal: subject.auth!.aal,
       auth_time: new Date(subject.auth!.authTime),
+      passkey_id: subject.auth!.passkeyId ?? null,
     };
     await this.#repo.insertSession(session, tokenRow(pair), within);
     return { ...pair, sessionId };
@@ -345,6 +348,7 @@ export class SessionService {
       amr: ['pwd'],
       aal: 'aal1',
       auth_time: new Date(claims.iat * 1000),
+      passkey_id: null,
     };
   }
 

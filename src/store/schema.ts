@@ -10,6 +10,8 @@ export interface Database {
   user_mfa: UserMfaTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_tokens: MfaTokensTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
   mail_outbox: MailOutboxTable;
   recovery_tokens: RecoveryTokensTable;
   token_cutoffs: TokenCutoffsTable;
@@ -51,6 +53,8 @@ export interface SessionsTable {
   amr: ColumnType<string[] | null, string | null | undefined, string | null>;
   aal: ColumnType<string | null, string | null | undefined, string | null>;
   auth_time: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The passkey that opened the session (deleting it ends the session); null otherwise. */
+  passkey_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** One row per refresh token issued; `spent_at` set when rotated, with the successor it was exchanged for. */
@@ -104,6 +108,36 @@ export interface UserMfaTable {
   failures: Generated<number>;
   locked_until: Timestamp | null;
   created_at: Timestamp;
+}
+
+/** A user's WebAuthn credential (SPEC §12). */
+export interface PasskeysTable {
+  id: string;
+  user_id: number;
+  credential_id: string;
+  public_key: string;
+  /** bigint: pg returns it as a string. */
+  counter: ColumnType<string, number, number>;
+  transports: ColumnType<string[], string, string>;
+  device_type: string;
+  backed_up: boolean;
+  user_handle: string;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+/** A WebAuthn ceremony in progress: five minutes, used once, for one purpose. */
+export interface WebauthnChallengesTable {
+  id: string;
+  purpose: string;
+  user_id: number | null;
+  mfa_token_hash: string | null;
+  challenge: string;
+  user_handle: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
 }
 
 /** Ten per user, each usable once: found by a keyed HMAC, proved by an argon2id hash. */
@@ -182,7 +216,7 @@ export const COLUMNS = {
   },
   sessions: {
     id: true, user_id: true, created_at: true, last_used_at: true, expires_at: true, revoked_at: true,
-    revoked_reason: true, user_agent: true, ip: true, amr: true, aal: true, auth_time: true,
+    revoked_reason: true, user_agent: true, ip: true, amr: true, aal: true, auth_time: true, passkey_id: true,
   },
   refresh_tokens: {
     jti: true, session_id: true, issued_at: true, expires_at: true, access_jti: true, access_expires_at: true,
@@ -198,6 +232,11 @@ export const COLUMNS = {
   },
   mfa_recovery_codes: { id: true, user_id: true, lookup: true, code_hash: true, created_at: true, used_at: true },
   mfa_tokens: { token_hash: true, user_id: true, created_at: true, expires_at: true, attempts: true, consumed_at: true },
+  passkeys: {
+    id: true, user_id: true, credential_id: true, public_key: true, counter: true, transports: true, device_type: true,
+    backed_up: true, user_handle: true, name: true, created_at: true, last_used_at: true,
+  },
+  webauthn_challenges: { id: true, purpose: true, user_id: true, mfa_token_hash: true, challenge: true, user_handle: true, created_at: true, expires_at: true, used_at: true },
   mail_outbox: {
     id: true, kind: true, to_address: true, subject: true, text_body: true, html_body: true, created_at: true, send_after: true,
     locked_until: true, attempts: true, last_error: true, sent_at: true, failed_at: true,

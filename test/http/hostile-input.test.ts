@@ -51,6 +51,14 @@ const ROUTES: Array<{ method: Method; url: string }> = [
   { method: 'POST', url: '/auth/mfa/totp/' },
   { method: 'DELETE', url: '/auth/mfa/totp/' },
   { method: 'POST', url: '/auth/mfa/totp/confirm/' },
+  { method: 'POST', url: '/auth/mfa/webauthn/options/' },
+  { method: 'POST', url: '/auth/passkeys/register/options/' },
+  { method: 'POST', url: '/auth/passkeys/register/' },
+  { method: 'POST', url: '/auth/passkeys/login/options/' },
+  { method: 'POST', url: '/auth/passkeys/login/' },
+  { method: 'GET', url: '/auth/passkeys/' },
+  { method: 'PATCH', url: '/auth/passkeys/{id}/' },
+  { method: 'DELETE', url: '/auth/passkeys/{id}/' },
   { method: 'POST', url: '/auth/mfa/recovery-codes/' },
 ];
 

@@ -262,7 +262,7 @@ for (const name of storeNames()) {
       const long = await post(h, '/auth/mfa/verify/', { mfa_token: token, code: '1'.repeat(65) });
       assert.deepEqual(long.json(), { code: ['Ensure this field has no more than 64 characters.'] });
       const both = await post(h, '/auth/mfa/verify/', { mfa_token: token, code: '123456', recovery_code: 'AAAA-AAAA-AAAA' });
-      assert.deepEqual(both.json(), { non_field_errors: ['Give either code or recovery_code.'] });
+      assert.deepEqual(both.json(), { non_field_errors: ['Give either code, recovery_code or credential.'] });
       assert.deepEqual((await post(h, '/auth/mfa/verify/', { code: '123456' })).json(), { mfa_token: ['This field is required.'] });
       const forged = await post(h, '/auth/mfa/verify/', { mfa_token: 'x'.repeat(43), code: codeAt(u.secret, clock.now()) });
       assert.equal(forged.json().code, 'mfa_token_invalid');

@@ -38,7 +38,7 @@ for (const name of storeNames()) {
           values ('ann', '!', 'client', 7, now()), ('bob', '!', 'client', 7, now()), ('cy', '!', 'client', null, now())
         `.execute(store.db);
 
-        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa'] });
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys'] });
 
         const accounts = await store.db.selectFrom('accounts').select(['id', 'name', 'is_active']).execute();
         assert.deepEqual(accounts, [{ id: 7, name: 'Account 7', is_active: true }]);

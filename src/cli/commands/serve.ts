@@ -136,6 +136,12 @@ Environment:
   MFA_ENCRYPTION_KEY
                     key (32+ bytes) sealing TOTP secrets at rest; unset =
                     derived from SIGNING_KEY (HKDF)
+  WEBAUTHN_RP_ID    the passkeys' domain (default: PUBLIC_URL's host, else
+                    localhost)
+  WEBAUTHN_RP_NAME  the name authenticators show (default: MFA_ISSUER)
+  WEBAUTHN_ORIGINS  comma-separated origins passkey ceremonies may come from
+                    (default: PUBLIC_URL's origin and CORS_ORIGINS, else
+                    http://localhost:PORT)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.

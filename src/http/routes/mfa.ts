@@ -1,17 +1,26 @@
 import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../errors.ts';
 import { negotiateLanguage } from '../../i18n/index.ts';
-import type { MfaStatus, TotpConfirmation, TotpEnrollment } from '../../wire.ts';
+import type { MfaStatus, PasskeyCeremony, TotpConfirmation, TotpEnrollment } from '../../wire.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { bodyTokens, setTokenCookies } from '../cookies.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
 import type { App, RouteContext } from '../types.ts';
 import { loginBody } from './login.ts';
+import { Credential } from './passkeys.ts';
 
 /** Codes are short; anything longer is refused by the schema before any work. */
 const Code = () => Text({ maxLength: 64 });
-const VerifyBody = Body({ mfa_token: Text({ maxLength: 128 }), code: Type.Optional(Type.String({ maxLength: 64 })), recovery_code: Type.Optional(Type.String({ maxLength: 64 })) });
+const MfaToken = () => Text({ maxLength: 128 });
+const VerifyBody = Body({
+  mfa_token: MfaToken(),
+  code: Type.Optional(Type.String({ maxLength: 64 })),
+  recovery_code: Type.Optional(Type.String({ maxLength: 64 })),
+  challenge_id: Type.Optional(Type.String({ maxLength: 64 })),
+  credential: Type.Optional(Credential()),
+});
+const WebauthnOptionsBody = Body({ mfa_token: MfaToken() });
 const PasswordBody = Body({ password: Text() });
 const CodeBody = Body({ code: Code() });
 
@@ -25,17 +34,26 @@ export function mfaRoutes(app: App, context: RouteContext): void {
 
   for (const url of authPaths(config, 'mfa/verify')) {
     app.post(url, {
-      schema: { body: VerifyBody, tags: ['mfa'], summary: 'Second step of a login: the mfa_token and a TOTP or recovery code → tokens' },
+      schema: { body: VerifyBody, tags: ['mfa'], summary: 'Second step of a login: the mfa_token and a TOTP code, a recovery code or a passkey → tokens' },
       handler: async (request, reply) => {
-        const { mfa_token, code, recovery_code } = request.body;
+        const { mfa_token, code, recovery_code, challenge_id, credential } = request.body;
         // Exactly one proof, as DRF would say it for a serializer's validate().
-        const given = [code, recovery_code].filter((value) => value !== undefined && value.trim() !== '');
-        if (given.length !== 1) throw new ValidationError({ non_field_errors: ['Give either code or recovery_code.'] });
-        const proof = code !== undefined && code.trim() !== '' ? { code: code.trim() } : { recoveryCode: (recovery_code ?? '').trim() };
-        const result = await auth.verifyMfa(mfa_token, proof, clientInfo(request));
+        const given = [code, recovery_code].filter((value) => value !== undefined && value.trim() !== '').length + (credential !== undefined ? 1 : 0);
+        if (given !== 1) throw new ValidationError({ non_field_errors: ['Give either code, recovery_code or credential.'] });
+        if (credential !== undefined && (challenge_id === undefined || challenge_id.trim() === '')) throw new ValidationError({ challenge_id: ['This field is required.'] });
+        const result = credential !== undefined
+          ? await auth.verifyMfaPasskey(mfa_token, challenge_id!.trim(), credential, clientInfo(request))
+          : await auth.verifyMfa(mfa_token, code !== undefined && code.trim() !== '' ? { code: code.trim() } : { recoveryCode: (recovery_code ?? '').trim() }, clientInfo(request));
         setTokenCookies(request, reply, context, result.tokens);
         return bodyTokens(loginBody(result, shape), context);
       },
+    });
+  }
+
+  for (const url of authPaths(config, 'mfa/webauthn/options')) {
+    app.post(url, {
+      schema: { body: WebauthnOptionsBody, tags: ['mfa'], summary: 'Second step of a login with a passkey: options for the mfa_token' },
+      handler: async (request): Promise<PasskeyCeremony> => auth.mfaPasskeyOptions(request.body.mfa_token, clientInfo(request)),
     });
   }
 

@@ -18,6 +18,17 @@ export class MfaRepo {
     return this.#db.selectFrom('user_mfa').selectAll().where('user_id', '=', userId).executeTakeFirst();
   }
 
+  /** The user's row with the number of their passkeys, in one statement (a user with neither has no row). */
+  async findWithPasskeys(userId: number): Promise<(UserMfaRow & { passkeys: number }) | undefined> {
+    const row = await this.#db
+      .selectFrom('user_mfa')
+      .selectAll('user_mfa')
+      .select((eb) => eb.selectFrom('passkeys').select((p) => p.fn.countAll<string>().as('n')).where('passkeys.user_id', '=', userId).as('passkeys'))
+      .where('user_mfa.user_id', '=', userId)
+      .executeTakeFirst();
+    return row && { ...row, passkeys: Number(row.passkeys ?? 0) };
+  }
+
   /**
    * Stores a pending TOTP secret (replacing an earlier pending one). Refused
    * (false) when the user already has a confirmed one.

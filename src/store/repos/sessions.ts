@@ -29,6 +29,7 @@ export type RevokeReason =
   | 'mfa_enrolled'
   | 'mfa_removed'
   | 'mfa_reset'
+  | 'passkey_removed'
   | 'all_tokens_invalidated'
   | 'password_reset';
 

@@ -1,12 +1,13 @@
 // Latchkey's account pages (SPEC §13), and the router between them: forgot
 // password, a new password from a reset link, confirming an address; signed
-// in, the overview, security (TOTP) and sessions, each view in its own module.
+// in, the overview, security (TOTP), sessions and passkeys, each view in its own module.
 // They use only the public API, through latchkey/client. Nothing here runs on
 // load that uses a link: a mail scanner that opens it changes nothing (SPEC
 // §11); the user's click does.
 import { LatchkeyError } from '../latchkey-client.js';
 import { client, settings } from './page.js';
 import { overview } from './overview.js';
+import { passkeys } from './passkeys.js';
 import { security } from './security.js';
 import { sessions } from './sessions.js';
 import { signIn } from './signin.js';
@@ -94,7 +95,7 @@ function showSignIn() {
 }
 
 /** The signed-in pages: the view of `page`, after a sign-in when there is no session (or it has ended). */
-const VIEWS = { home: (view, user) => overview(view, user), security: (view) => security(view), sessions: (view) => sessions(view) };
+const VIEWS = { home: (view, user) => overview(view, user), security: (view) => security(view), sessions: (view) => sessions(view), passkeys: (view) => passkeys(view) };
 
 async function signedInPage(page) {
   const view = $('view');

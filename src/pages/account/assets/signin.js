@@ -3,6 +3,7 @@
 // authenticator app or one of the recovery codes (SPEC §12).
 import { MfaRequiredError } from '../latchkey-client.js';
 import { $, client, field, h, problem, say, settings, strings, submitting } from './page.js';
+import { passkeySignIn, passkeyStep } from './passkeys.js';
 
 const t = strings({
   en: {
@@ -47,6 +48,7 @@ export function signIn(onSignedIn, { title = false } = {}) {
   const form = $('signin');
   if (title) $('title').textContent = t.title;
   form.hidden = false;
+  passkeySignIn(form, onSignedIn);
   form.querySelector('input[name="username"]').focus();
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -61,7 +63,8 @@ export function signIn(onSignedIn, { title = false } = {}) {
         if (!(error instanceof MfaRequiredError)) throw error;
         form.hidden = true;
         say('');
-        secondStep(error, onSignedIn);
+        if (error.methods.includes('webauthn')) passkeyStep(error, onSignedIn);
+        if (error.methods.includes('totp')) secondStep(error, onSignedIn);
       }
     }, failed);
   });
