@@ -59,7 +59,9 @@ export interface Principal {
   accountId: number | null;
   /** The user must change their password: only a few routes accept this caller (SPEC §3, forced reset). */
   restricted: boolean;
-  /** How the user got in (SPEC §12); amr and authTime null on password-only sessions, whose tokens carry neither (aal1). */
+  /** The user's role needs a second factor and it has none (MFA_REQUIRED_ROLES): only a few routes accept this caller. */
+  enrollmentRequired: boolean;
+  /** How the user got in (SPEC §12); amr and authTime null only on tokens issued before the claims were (aal1). */
   amr: string[] | null;
   aal: string;
   /** Seconds since the epoch. */
@@ -70,6 +72,17 @@ export interface LoginResult {
   tokens: TokenPairResponse;
   user: PublicUser;
   sessionId: string;
+  /** MFA_REQUIRED_ROLES: the tokens are restricted until the user enrols a factor. */
+  mfaEnrollmentRequired?: true;
+  /** A remembered device's token, after `remember_device` (MFA_REMEMBER_DEVICE_DAYS). */
+  device?: { token: string; expiresAt: Date };
+}
+
+/** A password login's credentials; `deviceToken`: a remembered device (the second step skipped, at aal1). */
+export interface Credentials {
+  identifier: string;
+  password: string;
+  deviceToken?: string | undefined;
 }
 
 /** What `createAuth` hands the facade. */
@@ -172,7 +185,7 @@ export class Auth {
    * Checks credentials and opens a session.
    * @example const { tokens, user } = await auth.login({ identifier: 'alice', password: '…' }, client);
    */
-  async login(credentials: { identifier: string; password: string }, client: ClientInfo): Promise<LoginResult> {
+  async login(credentials: Credentials, client: ClientInfo): Promise<LoginResult> {
     // A locked-out pair is refused before any hash, even with the right password (SPEC §5).
     await this.#throttle.checkLogin(credentials.identifier, client.ip);
     const attempt = await this.#users.attempt(credentials.identifier, credentials.password, client.gone);
@@ -191,8 +204,14 @@ export class Auth {
     }
     // A user with a second factor gets an mfa_token, never tokens (SPEC §12); one primary-key read.
     const factor = await this.#mfa.state(attempt.user.id);
-    if (factor.enabled) return this.#challenge(attempt.user, factor, client);
-    return this.#completeLogin(attempt.user, client);
+    if (factor.enabled) {
+      // A remembered device skips the prompt, never to aal2 (SPEC §12); a bad or foreign token just means the prompt.
+      if (await this.#mfa.recognizeDevice(credentials.deviceToken, attempt.user.id)) {
+        return this.#completeLogin(attempt.user, client, { remembered: true });
+      }
+      return this.#challenge(attempt.user, factor, client);
+    }
+    return this.#completeLogin(attempt.user, client, { enrollmentRequired: await this.#mfa.enrollmentRequired(attempt.user, factor) });
   }
 
   /**
@@ -200,7 +219,12 @@ export class Auth {
    * checked, last_login written, a session opened (with `within` in its
    * transaction), the audit row.
    */
-  async #completeLogin(found: UserRow, client: ClientInfo, second?: { context: AuthContext; within: Within; method: string }): Promise<LoginResult> {
+  async #completeLogin(
+    found: UserRow,
+    client: ClientInfo,
+    how: { second?: { context: AuthContext; within: Within; method: string }; remembered?: true; enrollmentRequired?: boolean } = {},
+  ): Promise<LoginResult> {
+    const { second } = how;
     // Only after the password: an inactive tenant is no secret from someone who knows it.
     // The account is checked in the same statement that writes last_login, so a refused login writes nothing.
     const user = await this.#users.recordLogin(found);
@@ -208,7 +232,7 @@ export class Auth {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: found.id, client, detail: { reason: 'account_inactive' } });
       throw new AuthError('account_inactive');
     }
-    const subject = { ...tokenSubject(user, true), ...(second ? { auth: second.context } : {}) };
+    const subject = { ...tokenSubject(user, true), ...(second ? { auth: second.context } : {}), ...(how.enrollmentRequired ? { mfaEnrollmentRequired: true } : {}) };
     const opened = await this.#sessions.open(subject, client, second?.within);
     await this.#audit.record({
       type: 'login_succeeded',
@@ -216,9 +240,14 @@ export class Auth {
       userId: user.id,
       sessionId: opened.sessionId,
       client,
-      detail: { ...(user.password_needs_reset ? { password_needs_reset: true } : {}), ...(second ? { mfa: second.method } : {}) },
+      detail: {
+        ...(user.password_needs_reset ? { password_needs_reset: true } : {}),
+        ...(second ? { mfa: second.method } : {}),
+        ...(how.remembered ? { mfa: 'remembered_device' } : {}),
+        ...(how.enrollmentRequired ? { mfa_enrollment_required: true } : {}),
+      },
     });
-    return { tokens: pairBody(opened), user: publicUser(user), sessionId: opened.sessionId };
+    return { tokens: pairBody(opened), user: publicUser(user), sessionId: opened.sessionId, ...(how.enrollmentRequired ? { mfaEnrollmentRequired: true as const } : {}) };
   }
 
   /** The right password of a user with a factor: 401 mfa_required with an mfa_token (or 429 while locked). */
@@ -242,7 +271,7 @@ export class Auth {
    * the same result as `login`, the session at aal2 (SPEC §12).
    * @example const result = await auth.verifyMfa(mfaToken, { code: '123456' }, client);
    */
-  async verifyMfa(mfaToken: string, proof: MfaProof, client: ClientInfo): Promise<LoginResult> {
+  async verifyMfa(mfaToken: string, proof: MfaProof, client: ClientInfo, options: { rememberDevice?: boolean } = {}): Promise<LoginResult> {
     let verified;
     try {
       verified = await this.#mfa.verifyLogin(mfaToken, proof, client.gone);
@@ -253,11 +282,13 @@ export class Auth {
     const { user, within, method } = verified;
     const context: AuthContext = { amr: ['pwd', method === 'totp' ? 'otp' : 'recovery_code', 'mfa'], aal: 'aal2', authTime: this.#clock.now() };
     try {
-      const result = await this.#completeLogin(user, client, { context, within, method });
+      const result = await this.#completeLogin(user, client, { second: { context, within, method } });
       if (method === 'recovery_code') {
         await this.#audit.record({ type: 'recovery_code_used', outcome: 'success', userId: user.id, sessionId: result.sessionId, client, detail: { remaining: await this.#mfa.recoveryCodesRemaining(user.id) } });
       }
-      return result;
+      const device = options.rememberDevice ? await this.#mfa.rememberDevice(user.id, client.userAgent) : undefined;
+      if (device) await this.#audit.record({ type: 'mfa_device_remembered', outcome: 'success', userId: user.id, sessionId: result.sessionId, client, detail: { expires_at: isoSeconds(device.expiresAt) } });
+      return device ? { ...result, device } : result;
     } catch (error) {
       await this.#recordMfaFailure(error, user.id, client);
       throw error;
@@ -323,9 +354,10 @@ export class Auth {
     const user = await this.#activeUser(principal);
     const state = await this.#mfa.state(user.id);
     const row = state.row;
+    const devices = state.enabled ? await this.#mfa.devices(user.id) : [];
     return {
       mfa_enabled: state.enabled,
-      mfa_required: false,
+      mfa_required: this.#mfa.roleRequiresFactor(user.role),
       totp: {
         enabled: state.enabled,
         created_at: row?.totp_confirmed_at ? isoSeconds(row.totp_confirmed_at) : null,
@@ -333,8 +365,29 @@ export class Auth {
       },
       passkeys: 0,
       recovery_codes_remaining: state.enabled ? await this.#mfa.recoveryCodesRemaining(user.id) : 0,
-      remembered_devices: [],
+      remembered_devices: devices.map((device) => ({
+        id: device.id,
+        name: device.user_agent,
+        created_at: isoSeconds(device.created_at),
+        last_used_at: device.last_used_at ? isoSeconds(device.last_used_at) : null,
+        expires_at: isoSeconds(device.expires_at),
+      })),
     };
+  }
+
+  /** Forgets one of the caller's remembered devices; anyone else's is "not found". */
+  async forgetDevice(principal: Principal, deviceId: string, client: ClientInfo): Promise<void> {
+    if (!(await this.#mfa.forgetDevice(principal.userId, deviceId))) throw new AuthError('not_found', 'no such device');
+    await this.#audit.record({ type: 'mfa_device_forgotten', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId || null, client, detail: { device_id: deviceId } });
+  }
+
+  /**
+   * The admin API's gate: an active administrator (403 `permission_denied`) who, when
+   * MFA_REQUIRED_ROLES names its role, got in with a second factor (403 `insufficient_aal`).
+   */
+  async authorizeAdmin(principal: Principal): Promise<void> {
+    const { role } = await this.admin.authorize(principal);
+    if (this.#mfa.roleRequiresFactor(role) && principal.aal !== 'aal2') throw new AuthError('insufficient_aal');
   }
 
   /** A wrong, reused or locked second-factor code in the audit trail (never the code). */
@@ -426,6 +479,7 @@ export class Auth {
       role: claims.role,
       accountId: claims.accountId,
       restricted: claims.passwordResetRequired === true,
+      enrollmentRequired: claims.mfaEnrollmentRequired === true,
       amr: claims.amr ?? null,
       aal: claims.aal ?? 'aal1',
       authTime: claims.authTime ?? null,
@@ -456,7 +510,16 @@ export class Auth {
   /** Ends every session of the caller, on every device. */
   async logoutAll(principal: Principal, client: ClientInfo = NO_CLIENT): Promise<number> {
     const ended = (await this.#sessions.revoke({ userId: principal.userId }, 'logout_all')).length;
-    await this.#audit.record({ type: 'logout_all', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId || null, client, detail: { sessions_ended: ended } });
+    // Every device: the remembered ones too (SPEC §12).
+    const devices = await this.#mfa.forgetDevices(principal.userId);
+    await this.#audit.record({
+      type: 'logout_all',
+      outcome: 'success',
+      userId: principal.userId,
+      sessionId: principal.sessionId || null,
+      client,
+      detail: { sessions_ended: ended, ...(devices > 0 ? { remembered_devices_forgotten: devices } : {}) },
+    });
     return ended;
   }
 
@@ -555,7 +618,8 @@ export class Auth {
     const user = await this.#activeUser(principal, true);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
-    const subject = tokenSubject({ ...user, password_needs_reset: false }, true);
+    const enrolment = (await this.#mfa.enrollmentRequired(user)) ? { mfaEnrollmentRequired: true } : {};
+    const subject = { ...tokenSubject({ ...user, password_needs_reset: false }, true), ...enrolment };
     // A caller with a SimpleJWT access token (no session) carries on in a new session.
     const pair = principal.sessionId === '' ? await this.#sessions.open(subject, client) : await this.#sessions.reissue(subject, principal.sessionId, client);
     await this.#audit.record({

@@ -24,6 +24,7 @@ import { RevocationSync, type RevocationFeed } from './sessions/sync.ts';
 import type { Store } from './store/connect.ts';
 import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
+import { RememberedDevicesRepo } from './store/repos/devices.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { MfaRepo } from './store/repos/mfa.ts';
 import { OutboxRepo } from './store/repos/outbox.ts';
@@ -121,6 +122,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
+  const mfa = new MfaService({ repo: new MfaRepo(store.db), devices: new RememberedDevicesRepo(store.db), users, clock, settings: config });
   const sessions = new SessionService({
     repo: sessionsRepo,
     tokens,
@@ -129,7 +131,10 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     settings: config,
     loadSubject: async (id) => {
       const user = await users.get(id);
-      return user && tokenSubject(user, await users.accountActive(user));
+      if (!user) return undefined;
+      // MFA_REQUIRED_ROLES: tokens stay restricted until the user has a factor (one read, only for such roles).
+      const enrolment = (await mfa.enrollmentRequired(user)) ? { mfaEnrollmentRequired: true } : {};
+      return { ...tokenSubject(user, await users.accountActive(user)), ...enrolment };
     },
   });
   const audit = new AuditLog({
@@ -176,6 +181,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
           sessions: new SessionsRepo(tx, store.channel),
           audit: new AuditRepo(tx),
           outbox: new OutboxRepo(tx),
+          devices: new RememberedDevicesRepo(tx),
         }),
       );
       userCache.invalidate(changed);
@@ -220,7 +226,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     hashGate,
     userCache,
     resources,
-    mfa: new MfaService({ repo: new MfaRepo(store.db), users, clock, settings: config }),
+    mfa,
     recovery,
     mailer,
   });

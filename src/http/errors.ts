@@ -38,6 +38,8 @@ export const DOMAIN_ERRORS = {
   mfa_not_pending: { status: 400, detail: 'No enrolment is pending, or it has expired.' },
   email_not_verified: { status: 403, detail: 'Email address is not verified.' },
   stale_token: { status: 403, detail: 'Stale token for given user.' },
+  mfa_enrollment_required: { status: 403, detail: 'A second factor must be set up first.' },
+  insufficient_aal: { status: 403, detail: 'This action needs a login with a second factor.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** SimpleJWT's words for why a token was refused: the `detail` (in a body) or the `message` (from a header). */

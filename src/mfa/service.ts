@@ -6,11 +6,13 @@
  * raises the session, so a replay fails on every instance sharing the database.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { AuthError, MfaError } from '../errors.ts';
 import type { ClientGone } from '../limits/hashing.ts';
 import type { Within } from '../sessions/service.ts';
+import { RememberedDevicesRepo, type RememberedDeviceRow } from '../store/repos/devices.ts';
 import { MfaRepo, type UserMfaRow } from '../store/repos/mfa.ts';
 import type { UserRow } from '../store/repos/users.ts';
 import type { UserService } from '../users/service.ts';
@@ -26,7 +28,8 @@ export const TOKEN_ATTEMPTS = 5;
 export const LOCK_AFTER = 10;
 export const LOCK_MS = 15 * 60_000;
 
-type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey'>;
+type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey'>
+  & Partial<Pick<Config, 'mfaRequiredRoles' | 'mfaRememberDevice'>>;
 
 /** The second step's proof: a TOTP code or a recovery code. */
 export type MfaProof = { code: string } | { recoveryCode: string };
@@ -39,13 +42,15 @@ export interface MfaState {
 
 export class MfaService {
   readonly #repo: MfaRepo;
+  readonly #devices: RememberedDevicesRepo;
   readonly #users: UserService;
   readonly #clock: Clock;
   readonly #settings: MfaSettings;
   #keys: MfaKeys | undefined;
 
-  constructor(deps: { repo: MfaRepo; users: UserService; clock: Clock; settings: MfaSettings }) {
+  constructor(deps: { repo: MfaRepo; devices: RememberedDevicesRepo; users: UserService; clock: Clock; settings: MfaSettings }) {
     this.#repo = deps.repo;
+    this.#devices = deps.devices;
     this.#users = deps.users;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
@@ -64,6 +69,21 @@ export class MfaService {
   async state(userId: number): Promise<MfaState> {
     const row = await this.#repo.find(userId);
     return { enabled: row?.totp_confirmed_at != null, lockedUntil: row?.locked_until ?? null, row };
+  }
+
+  /** True when MFA_REQUIRED_ROLES names this role (or is `all`): such users need a factor, and admin routes aal2. */
+  roleRequiresFactor(role: string | null): boolean {
+    const roles = this.#settings.mfaRequiredRoles ?? [];
+    return roles === 'all' || (role !== null && roles.includes(role));
+  }
+
+  /**
+   * True when the user must enrol a factor before anything else (restricted tokens). Reads the
+   * user's factor only for a role that needs one, unless `known` already says.
+   */
+  async enrollmentRequired(user: Pick<UserRow, 'id' | 'role'>, known?: MfaState): Promise<boolean> {
+    if (!this.roleRequiresFactor(user.role)) return false;
+    return !(known ?? (await this.state(user.id))).enabled;
   }
 
   /** The methods a user with a factor may use for the second step. */
@@ -117,6 +137,8 @@ export class MfaService {
       const repo = tx.bind((db) => new MfaRepo(db));
       if (!(await repo.confirmTotp(user.id, pending, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused');
       await repo.replaceRecoveryCodes(user.id, stored, new Date(now));
+      // Any factor change voids the remembered devices (SPEC §12).
+      await tx.bind((db) => new RememberedDevicesRepo(db)).deleteAll(user.id);
     };
     return { within, recoveryCodes: codes };
   }
@@ -185,12 +207,67 @@ export class MfaService {
     };
   }
 
-  /** Removes the TOTP factor and its recovery codes, with `within` (a current code's step spent) in the same transaction. */
+  /**
+   * Removes the TOTP factor, its recovery codes and the remembered devices, with `within` (a current
+   * code's step spent) in the same transaction.
+   */
   async removeTotp(userId: number, within: Within): Promise<boolean> {
     return this.#repo.transaction(async (repo) => {
       await within(repo);
-      return repo.removeTotp(userId);
+      const removed = await repo.removeTotp(userId);
+      if (removed) await repo.bind((db) => new RememberedDevicesRepo(db)).deleteAll(userId);
+      return removed;
     });
+  }
+
+  /**
+   * Remembers the device that just passed the second step (MFA_REMEMBER_DEVICE_DAYS): an opaque
+   * token of 256 random bits, stored as its sha256. Undefined when remembering is off.
+   */
+  async rememberDevice(userId: number, userAgent: string | null): Promise<{ token: string; expiresAt: Date } | undefined> {
+    const lifetime = this.#settings.mfaRememberDevice ?? 0;
+    if (lifetime <= 0) return undefined;
+    const now = this.#clock.now();
+    const token = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(now + lifetime);
+    await this.#devices.insert({
+      id: uuidv7(),
+      user_id: userId,
+      token_hash: hashToken(token),
+      user_agent: userAgent === null ? null : userAgent.slice(0, 512),
+      created_at: new Date(now),
+      last_used_at: null,
+      expires_at: expiresAt,
+    });
+    return { token, expiresAt };
+  }
+
+  /**
+   * True when `token` is an unexpired remembered device of this user. Any token presented costs
+   * the same one lookup, whoever it belongs to; a bad or foreign one just means the second step.
+   */
+  async recognizeDevice(token: string | undefined, userId: number): Promise<boolean> {
+    if (token === undefined || token === '' || (this.#settings.mfaRememberDevice ?? 0) <= 0) return false;
+    const now = new Date(this.#clock.now());
+    const device = await this.#devices.findByHash(hashToken(token), now);
+    if (device?.user_id !== userId) return false;
+    await this.#devices.touch(device.id, now);
+    return true;
+  }
+
+  /** The user's remembered devices (unexpired). */
+  devices(userId: number): Promise<RememberedDeviceRow[]> {
+    return this.#devices.list(userId, new Date(this.#clock.now()));
+  }
+
+  /** Forgets one of the user's devices: false when it is not theirs. */
+  forgetDevice(userId: number, id: string): Promise<boolean> {
+    return this.#devices.delete(userId, id);
+  }
+
+  /** Forgets every device of the user (logout-all, an administrator's reset); says how many. */
+  forgetDevices(userId: number): Promise<number> {
+    return this.#devices.deleteAll(userId);
   }
 
   /** A new set of recovery codes replaces the old, with `within` (a current code's step spent) in the same transaction. */
@@ -207,9 +284,9 @@ export class MfaService {
     return this.#repo.countRecoveryCodes(userId);
   }
 
-  /** Deletes expired mfa_tokens. */
-  purge(now: Date): Promise<number> {
-    return this.#repo.purgeTokens(now);
+  /** Deletes expired mfa_tokens and remembered devices. */
+  async purge(now: Date): Promise<number> {
+    return (await this.#repo.purgeTokens(now)) + (await this.#devices.purge(now));
   }
 
   async #newRecoveryCodes(userId: number, gone?: ClientGone): Promise<{ codes: string[]; stored: Array<{ lookup: string; hash: string }> }> {

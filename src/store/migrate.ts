@@ -6,6 +6,7 @@ import * as userChanges from './migrations/0004_user_changes.ts';
 import * as mailRecovery from './migrations/0005_mail_recovery.ts';
 import * as simplejwtCutover from './migrations/0006_simplejwt_cutover.ts';
 import * as mfa from './migrations/0007_mfa.ts';
+import * as rememberedDevices from './migrations/0008_remembered_devices.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_mail_recovery': mailRecovery,
   '0006_simplejwt_cutover': simplejwtCutover,
   '0007_mfa': mfa,
+  '0008_remembered_devices': rememberedDevices,
 };
 
 export interface MigrationReport {

@@ -136,6 +136,13 @@ Environment:
   MFA_ENCRYPTION_KEY
                     key (32+ bytes) sealing TOTP secrets at rest; unset =
                     derived from SIGNING_KEY (HKDF)
+  MFA_REQUIRED_ROLES
+                    roles (comma-separated, or all) whose users must enrol
+                    a second factor: restricted tokens until then, admin
+                    routes only at aal2 (default: none)
+  MFA_REMEMBER_DEVICE_DAYS
+                    days a device may skip the second step after
+                    remember_device (aal1 only; default 0 = off)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.

@@ -2,7 +2,8 @@ import { Type } from '@sinclair/typebox';
 import { ValidationError } from '../../errors.ts';
 import type { MfaStatus, TotpConfirmation, TotpEnrollment } from '../../wire.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
-import { bodyTokens, setTokenCookies } from '../cookies.ts';
+import { formTypes } from '../admin.ts';
+import { bodyTokens, setDeviceCookie, setTokenCookies } from '../cookies.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
 import type { App, RouteContext } from '../types.ts';
@@ -10,7 +11,13 @@ import { loginBody } from './login.ts';
 
 /** Codes are short; anything longer is refused by the schema before any work. */
 const Code = () => Text({ maxLength: 64 });
-const VerifyBody = Body({ mfa_token: Text({ maxLength: 128 }), code: Type.Optional(Type.String({ maxLength: 64 })), recovery_code: Type.Optional(Type.String({ maxLength: 64 })) });
+const VerifyBody = Body({
+  mfa_token: Text({ maxLength: 128 }),
+  code: Type.Optional(Type.String({ maxLength: 64 })),
+  recovery_code: Type.Optional(Type.String({ maxLength: 64 })),
+  remember_device: Type.Optional(Type.Boolean()),
+});
+const DeviceParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const PasswordBody = Body({ password: Text() });
 const CodeBody = Body({ code: Code() });
 
@@ -24,15 +31,17 @@ export function mfaRoutes(app: App, context: RouteContext): void {
 
   for (const url of authPaths(config, 'mfa/verify')) {
     app.post(url, {
-      schema: { body: VerifyBody, tags: ['mfa'], summary: 'Second step of a login: the mfa_token and a TOTP or recovery code → tokens' },
+      schema: { body: VerifyBody, tags: ['mfa'], summary: 'Second step of a login: the mfa_token and a TOTP or recovery code → tokens (remember_device: a device token)' },
+      preValidation: formTypes({ booleans: ['remember_device'] }),
       handler: async (request, reply) => {
-        const { mfa_token, code, recovery_code } = request.body;
+        const { mfa_token, code, recovery_code, remember_device } = request.body;
         // Exactly one proof, as DRF would say it for a serializer's validate().
         const given = [code, recovery_code].filter((value) => value !== undefined && value.trim() !== '');
         if (given.length !== 1) throw new ValidationError({ non_field_errors: ['Give either code or recovery_code.'] });
         const proof = code !== undefined && code.trim() !== '' ? { code: code.trim() } : { recoveryCode: (recovery_code ?? '').trim() };
-        const result = await auth.verifyMfa(mfa_token, proof, clientInfo(request));
+        const result = await auth.verifyMfa(mfa_token, proof, clientInfo(request), { rememberDevice: remember_device === true });
         setTokenCookies(request, reply, context, result.tokens);
+        if (result.device) setDeviceCookie(reply, context, result.device);
         return bodyTokens(loginBody(result, shape), context);
       },
     });
@@ -74,6 +83,17 @@ export function mfaRoutes(app: App, context: RouteContext): void {
         const result = await auth.confirmTotp(principal(request), request.body.code, clientInfo(request));
         setTokenCookies(request, reply, context, result.tokens);
         return { recovery_codes: result.recoveryCodes, ...bodyTokens(loginBody(result, shape), context) };
+      },
+    });
+  }
+
+  for (const url of authPaths(config, 'mfa/devices/:id')) {
+    app.delete(url, {
+      schema: { params: DeviceParams, tags: ['mfa'], summary: 'Forget a remembered device: its next login asks for the second factor again' },
+      onRequest: authenticate(auth),
+      handler: async (request, reply) => {
+        await auth.forgetDevice(principal(request), request.params.id, clientInfo(request));
+        return reply.code(204).send();
       },
     });
   }
