@@ -39,6 +39,17 @@ import type { CreateUserInput, UserService } from './users/service.ts';
 import type { Jwks, MfaStatus, PublicUser, RefreshResponse, SessionInfo, TokenPairResponse, TotpEnrollment } from './wire.ts';
 
 export type { Actor, AdminCreateUserInput, Page } from './admin/service.ts';
+
+/** What `flushExpiredTokens` deleted, per table. */
+export interface FlushResult {
+  sessions: number;
+  refreshTokens: number;
+  /** Reset and verification links' tokens (`recovery_tokens`). */
+  recoveryTokens: number;
+  mfaTokens: number;
+  /** Rows of `mail_outbox`. */
+  mails: number;
+}
 export type { ClientInfo } from './sessions/service.ts';
 export type { MfaProof } from './mfa/service.ts';
 export type { ThrottleLimit } from './limits/throttle.ts';
@@ -715,11 +726,23 @@ export class Auth {
     return { sessionsEnded: ended.length };
   }
 
-  /** Deletes expired sessions, long-revoked ones and expired refresh tokens; says how many. */
-  async flushExpiredTokens(): Promise<{ sessions: number; refreshTokens: number }> {
-    const now = this.#clock.now();
-    await this.#mfa.purge(new Date(now));
-    return this.#sessions.purge(new Date(now), new Date(this.#parts.revocations.horizon));
+  /**
+   * Deletes what has served its time, and says how many rows per table:
+   * expired sessions, long-revoked ones and expired refresh tokens; expired or
+   * used reset and verification tokens; expired or spent mfa_tokens; mails
+   * sent or given up on more than OUTBOX_RETENTION_MS (7 days) ago.
+   * @example const { sessions, mails } = await auth.flushExpiredTokens();
+   */
+  async flushExpiredTokens(): Promise<FlushResult> {
+    const now = new Date(this.#clock.now());
+    const { sessions, refreshTokens } = await this.#sessions.purge(now, new Date(this.#parts.revocations.horizon));
+    return {
+      sessions,
+      refreshTokens,
+      recoveryTokens: await this.#parts.recovery.purge(now),
+      mfaTokens: await this.#mfa.purge(now),
+      mails: await this.#parts.mailer.purge(now),
+    };
   }
 
   /** True when `token` is REVOCATION_FEED_TOKEN (compared in constant time); false when the feed is off. */

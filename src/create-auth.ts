@@ -143,15 +143,6 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ...(deps.auditLogger ? { logger: deps.auditLogger } : {}),
     ...(onError ? { onError } : {}),
   });
-  const admin = new Admin({
-    users: usersRepo,
-    accounts: new AccountsRepo(store.db),
-    audit,
-    userService: users,
-    sessions,
-    clock,
-    roles: config.roles,
-  });
   const mailer = new Mailer({
     repo: new OutboxRepo(store.db),
     templates: new MailTemplates(config.mail.templatesDir),
@@ -188,6 +179,16 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
       return result;
     },
     ...(onError ? { onError } : {}),
+  });
+  const admin = new Admin({
+    users: usersRepo,
+    accounts: new AccountsRepo(store.db),
+    audit,
+    userService: users,
+    sessions,
+    clock,
+    roles: config.roles,
+    addresses: recovery,
   });
   const fanOut = redis ? redisRevocations({ client: redis, channel: revocationChannel(config.redisPrefix, store.channel), ...(onError ? { onError } : {}) }) : undefined;
   // Every revocation this process makes goes out on Redis too, whether or not it follows the feeds (a CLI command does not).

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../wire.ts';
+import type { ErrorCode, MfaMethod, MfaRequiredResponse } from '../wire.ts';
 
 /**
  * A failed call: the HTTP status, the server's stable `code` (switch on it; the
@@ -31,6 +31,7 @@ export async function readError(response: Response): Promise<LatchkeyError> {
   }
   if (body && typeof body === 'object' && 'code' in body && 'detail' in body) {
     const { code, detail } = body as { code: ErrorCode; detail: string };
+    if (code === 'mfa_required') return new MfaRequiredError(body as MfaRequiredResponse);
     return new LatchkeyError(response.status, code, detail, body);
   }
   if (response.status === 400 && body && typeof body === 'object') {
@@ -38,4 +39,23 @@ export async function readError(response: Response): Promise<LatchkeyError> {
     return new LatchkeyError(400, 'invalid', typeof first === 'string' ? first : 'Invalid input.', body);
   }
   return new LatchkeyError(response.status, 'error', response.statusText || `HTTP ${response.status}`, body);
+}
+
+/**
+ * `401 mfa_required` from `login`: the password was right and a second step is
+ * due (`client.verifyMfa`). It is a LatchkeyError, so code that knows nothing of
+ * MFA shows its `detail` as for any failed login.
+ */
+export class MfaRequiredError extends LatchkeyError {
+  /** Opaque, single use; give it to `verifyMfa` before `expiresAt`. */
+  readonly mfaToken: string;
+  readonly expiresAt: string;
+  readonly methods: MfaMethod[];
+  constructor(body: MfaRequiredResponse) {
+    super(401, 'mfa_required', body.detail, body);
+    this.name = 'MfaRequiredError';
+    this.mfaToken = body.mfa_token;
+    this.expiresAt = body.mfa_token_expires_at;
+    this.methods = body.mfa_methods;
+  }
 }

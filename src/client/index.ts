@@ -9,12 +9,12 @@
  * await client.login('ann', 'password');
  * const res = await client.fetch('/auth/me/');
  */
-import type { ErrorCode, LoginResponse, MinimalLoginResponse, PublicUser, RefreshResponse } from '../wire.ts';
+import type { ErrorCode, LoginResponse, MfaStatus, MinimalLoginResponse, PublicUser, RefreshResponse, SessionInfo, TotpConfirmation, TotpEnrollment } from '../wire.ts';
 import { LatchkeyError, readError } from './errors.ts';
 import { memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
 
 export * from '../wire.ts';
-export { LatchkeyError } from './errors.ts';
+export { LatchkeyError, MfaRequiredError } from './errors.ts';
 export { localStorageStorage, memoryStorage, type StoredTokens, type TokenStorage } from './storage.ts';
 export { axiosInterceptor, type AxiosLike, type AxiosLikeConfig } from './axios.ts';
 
@@ -199,6 +199,86 @@ export class LatchkeyClient {
   /** Confirms an email address from the mailed link. */
   async verifyEmail(uid: string, token: string): Promise<void> {
     await this.#post(`${this.#authPath}/verify-email/`, { uid, token });
+  }
+
+  /**
+   * The second step of a login that threw `MfaRequiredError` (SPEC §12): a TOTP code or a
+   * recovery code with its `mfaToken`. Resolves to the login body and keeps the tokens as `login` does.
+   * @example
+   * try { await client.login('ann', password); }
+   * catch (e) { if (e instanceof MfaRequiredError) await client.verifyMfa({ mfaToken: e.mfaToken, code: '123456' }); else throw e; }
+   */
+  async verifyMfa(proof: { mfaToken: string; code: string } | { mfaToken: string; recoveryCode: string }): Promise<LoginResult> {
+    const body = await this.#post<LoginResult>(`${this.#authPath}/mfa/verify/`,
+      'code' in proof ? { mfa_token: proof.mfaToken, code: proof.code } : { mfa_token: proof.mfaToken, recovery_code: proof.recoveryCode });
+    this.#keep(body);
+    return body;
+  }
+
+  /** The caller's second factors: TOTP, passkeys, recovery codes left. */
+  mfaStatus(): Promise<MfaStatus> {
+    return this.#call<MfaStatus>('GET', `${this.#authPath}/mfa/`);
+  }
+
+  /** Starts TOTP enrolment behind the password: a pending secret and its `otpauth://` URL, for ten minutes. */
+  startTotp(password: string): Promise<TotpEnrollment> {
+    return this.#call<TotpEnrollment>('POST', `${this.#authPath}/mfa/totp/`, { password });
+  }
+
+  /**
+   * Confirms enrolment with the app's first code. The server ends the other sessions and gives
+   * this one a fresh pair at aal2, kept here; resolves to the ten recovery codes, shown once.
+   */
+  async confirmTotp(code: string): Promise<string[]> {
+    const body = await this.#call<TotpConfirmation>('POST', `${this.#authPath}/mfa/totp/confirm/`, { code });
+    this.#keep(body);
+    return body.recovery_codes;
+  }
+
+  /** Removes TOTP with a current code; the recovery codes go too and the other sessions end. */
+  async disableTotp(code: string): Promise<void> {
+    await this.#call('DELETE', `${this.#authPath}/mfa/totp/`, { code });
+  }
+
+  /** Replaces the recovery codes (a current TOTP code required); resolves to the new ten. */
+  async regenerateRecoveryCodes(code: string): Promise<string[]> {
+    return (await this.#call<{ recovery_codes: string[] }>('POST', `${this.#authPath}/mfa/recovery-codes/`, { code })).recovery_codes;
+  }
+
+  /** The devices the caller is signed in on; `current` marks this one. */
+  sessions(): Promise<SessionInfo[]> {
+    return this.#call<SessionInfo[]>('GET', `${this.#authPath}/sessions/`);
+  }
+
+  /** Ends one of the caller's sessions (its refresh token stops working). */
+  async endSession(id: string): Promise<void> {
+    await this.#call('DELETE', `${this.#authPath}/sessions/${encodeURIComponent(id)}/`);
+  }
+
+  /** Ends every session of the caller, this one included, and forgets the tokens; resolves to how many ended. */
+  async logoutAll(): Promise<number> {
+    try {
+      return (await this.#call<{ sessions_ended: number }>('POST', `${this.#authPath}/logout-all/`)).sessions_ended;
+    } finally {
+      this.#storage.set(null);
+    }
+  }
+
+  /** Keeps the tokens of a login-shaped body (header mode; in cookie mode the browser has them). */
+  #keep(body: LoginResult): void {
+    if (this.#mode === 'header' && body.access) this.#storage.set({ access: body.access, ...(body.refresh ? { refresh: body.refresh } : {}) });
+    this.#generation += 1;
+  }
+
+  /** An authenticated JSON call through `fetch` (so a stale access token is refreshed once); rejects with the server's error. */
+  async #call<T = void>(method: string, path: string, body?: object): Promise<T> {
+    const response = await this.fetch(path, {
+      method,
+      headers: { Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    if (!response.ok) throw await readError(response);
+    return (response.status === 204 ? undefined : await response.json()) as T;
   }
 
   async #post<T>(path: string, body: object, authenticated = false): Promise<T> {

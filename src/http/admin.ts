@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor, Auth, Page } from '../auth.ts';
 import type { Paged } from '../wire.ts';
 import { AuthError } from '../errors.ts';
+import { negotiateLanguage } from '../i18n/index.ts';
 import { authenticate, authenticating, clientInfo, principal } from './authenticate.ts';
 import { sendError } from './errors.ts';
 import { publicOrigin } from './urls.ts';
@@ -51,7 +52,7 @@ export function formTypes(fields: { booleans: readonly string[]; nullableIds?: r
 /** The administrator behind an admin request, for the audit trail. */
 export function actor(request: FastifyRequest): Actor {
   const caller = principal(request);
-  return { userId: caller.userId, sessionId: caller.sessionId, client: clientInfo(request) };
+  return { userId: caller.userId, sessionId: caller.sessionId, client: clientInfo(request), lang: negotiateLanguage(request.headers['accept-language']) };
 }
 
 /** A nullable integer id in a body: `null` clears it; a string or a fraction is "A valid integer is required.". */

@@ -25,6 +25,13 @@ export interface SenderOptions {
 
 export const DEFAULT_SENDER: SenderOptions = { backoffMs: 5_000, maxBackoffMs: 15 * 60_000, maxAttempts: 12, pollMs: 5_000, claimMs: 120_000 };
 
+/**
+ * How long a delivered or abandoned message stays in the outbox (bodies
+ * blanked) before flush-expired-tokens deletes it: a week to see what was
+ * sent to whom, and why a message failed.
+ */
+export const OUTBOX_RETENTION_MS = 7 * 86_400_000;
+
 /** One batch at most per pass; a pass repeats while batches come back full. */
 const BATCH = 20;
 
@@ -59,6 +66,11 @@ export class Mailer {
   async queue(mail: { kind: MailKind; to: string; lang: Language; values: MailValues }, repo: OutboxRepo = this.#repo): Promise<void> {
     const rendered = this.#templates.render(mail.kind, mail.lang, mail.values);
     await repo.insert({ kind: mail.kind, to: mail.to, ...rendered, at: new Date(this.#clock.now()) });
+  }
+
+  /** Deletes the messages done with for longer than OUTBOX_RETENTION_MS; returns how many. */
+  purge(now: Date): Promise<number> {
+    return this.#repo.purgeDone(new Date(now.getTime() - OUTBOX_RETENTION_MS));
   }
 
   /** Sends what is due soon, without waiting for the next poll. */

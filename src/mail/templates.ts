@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Language } from '../i18n/index.ts';
 
-export const MAIL_KINDS = ['password_reset', 'password_changed', 'email_verify'] as const;
+export const MAIL_KINDS = ['password_reset', 'password_changed', 'email_verify', 'email_changed'] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 export interface RenderedMail {
@@ -17,7 +17,7 @@ export interface RenderedMail {
   html: string;
 }
 
-/** What a template may use. `link` is absent from the password-changed mail. */
+/** What a template may use. `link` is absent from the password-changed and email-changed notices. */
 export type MailValues = Record<string, string>;
 
 type Parts = { subject: string; text: string; html: string };
@@ -62,6 +62,19 @@ const BUILT_IN: Record<MailKind, Record<Language, Parts>> = {
       subject: 'Confirmez votre adresse électronique',
       text: 'Bonjour {{username}},\n\nPour confirmer que {{email}} est bien votre adresse, ouvrez ce lien dans les {{lifetime}}\u00a0:\n\n{{link}}\n',
       html: layout('fr', '<p>Bonjour {{username}},</p>\n<p>Pour confirmer que {{email}} est bien votre adresse, ouvrez ce lien dans les {{lifetime}}\u00a0:</p>\n' + button('Confirmer mon adresse')),
+    },
+  },
+  // To the old address, without the new one (it may be why the address was changed) and without a link to undo it.
+  email_changed: {
+    en: {
+      subject: 'Your email address was changed',
+      text: 'Hello {{username}},\n\nThe email address of your account was changed: this address will no longer receive its mail.\n\nIf you did not ask for this, tell your administrator at once.\n',
+      html: layout('en', '<p>Hello {{username}},</p>\n<p>The email address of your account was changed: this address will no longer receive its mail.</p>\n<p>If you did not ask for this, tell your administrator at once.</p>'),
+    },
+    fr: {
+      subject: 'Votre adresse électronique a été modifiée',
+      text: 'Bonjour {{username}},\n\nL’adresse électronique de votre compte a été modifiée\u00a0: cette adresse n’en recevra plus les messages.\n\nSi vous ne l’avez pas demandé, prévenez votre administrateur sans attendre.\n',
+      html: layout('fr', '<p>Bonjour {{username}},</p>\n<p>L’adresse électronique de votre compte a été modifiée\u00a0: cette adresse n’en recevra plus les messages.</p>\n<p>Si vous ne l’avez pas demandé, prévenez votre administrateur sans attendre.</p>'),
     },
   },
 };

@@ -5,7 +5,6 @@
  * is spent by `within` callbacks that run in the transaction that opens or
  * raises the session, so a replay fails on every instance sharing the database.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
@@ -15,6 +14,7 @@ import type { Within } from '../sessions/service.ts';
 import { RememberedDevicesRepo, type RememberedDeviceRow } from '../store/repos/devices.ts';
 import { MfaRepo, type UserMfaRow } from '../store/repos/mfa.ts';
 import type { UserRow } from '../store/repos/users.ts';
+import { hashOpaqueToken, newOpaqueToken } from '../tokens/opaque.ts';
 import type { UserService } from '../users/service.ts';
 import type { MfaMethod } from '../wire.ts';
 import { base32, canonicalRecoveryCode, learntDrift, matchTotp, newRecoveryCode, newTotpSecret, otpauthUrl, RECOVERY_CODE_COUNT } from './codes.ts';
@@ -98,12 +98,12 @@ export class MfaService {
     return Math.max(1, Math.ceil((state.lockedUntil.getTime() - now) / 1000));
   }
 
-  /** An opaque mfa_token for the second step: 256 random bits, stored as its sha256. */
+  /** An opaque mfa_token for the second step (tokens/opaque.ts). */
   async issueToken(userId: number): Promise<{ token: string; expiresAt: Date }> {
     const now = this.#clock.now();
-    const token = randomBytes(32).toString('base64url');
+    const { token, hash } = newOpaqueToken();
     const expiresAt = new Date(now + this.#settings.mfaTokenLifetime);
-    await this.#repo.insertToken(hashToken(token), userId, new Date(now), expiresAt);
+    await this.#repo.insertToken(hash, userId, new Date(now), expiresAt);
     return { token, expiresAt };
   }
 
@@ -151,7 +151,7 @@ export class MfaService {
    */
   async verifyLogin(mfaToken: string, proof: MfaProof, gone?: ClientGone): Promise<{ user: UserRow; within: Within; method: 'totp' | 'recovery_code' }> {
     const now = this.#clock.now();
-    const tokenHash = hashToken(mfaToken);
+    const tokenHash = hashOpaqueToken(mfaToken);
     const token = await this.#repo.findToken(tokenHash, new Date(now));
     if (!token) throw new MfaError('mfa_token_invalid');
     const state = await this.state(token.user_id);
@@ -228,12 +228,12 @@ export class MfaService {
     const lifetime = this.#settings.mfaRememberDevice ?? 0;
     if (lifetime <= 0) return undefined;
     const now = this.#clock.now();
-    const token = randomBytes(32).toString('base64url');
+    const { token, hash } = newOpaqueToken();
     const expiresAt = new Date(now + lifetime);
     await this.#devices.insert({
       id: uuidv7(),
       user_id: userId,
-      token_hash: hashToken(token),
+      token_hash: hash,
       user_agent: userAgent === null ? null : userAgent.slice(0, 512),
       created_at: new Date(now),
       last_used_at: null,
@@ -249,7 +249,7 @@ export class MfaService {
   async recognizeDevice(token: string | undefined, userId: number): Promise<boolean> {
     if (token === undefined || token === '' || (this.#settings.mfaRememberDevice ?? 0) <= 0) return false;
     const now = new Date(this.#clock.now());
-    const device = await this.#devices.findByHash(hashToken(token), now);
+    const device = await this.#devices.findByHash(hashOpaqueToken(token), now);
     if (device?.user_id !== userId) return false;
     await this.#devices.touch(device.id, now);
     return true;
@@ -284,7 +284,7 @@ export class MfaService {
     return this.#repo.countRecoveryCodes(userId);
   }
 
-  /** Deletes expired mfa_tokens and remembered devices. */
+  /** Deletes mfa_tokens that are expired or spent, and expired remembered devices. */
   async purge(now: Date): Promise<number> {
     return (await this.#repo.purgeTokens(now)) + (await this.#devices.purge(now));
   }
@@ -314,8 +314,4 @@ export class MfaService {
     if (lock) throw new MfaError('mfa_locked', {}, Math.ceil(LOCK_MS / 1000), userId);
     throw new MfaError(code, { attempts_left: attemptsLeft }, undefined, userId);
   }
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }

@@ -6,7 +6,7 @@
  * consumed, the new hash stored, every session revoked (and every instance
  * told), the event audited and the "password changed" mail queued.
  */
-import type { AuditLog } from '../audit/log.ts';
+import type { AuditDetail, AuditEventType, AuditLog } from '../audit/log.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { checkDjangoResetToken, DJANGO_RESET_TOKEN } from '../django/reset-tokens.ts';
@@ -15,18 +15,19 @@ import type { Language } from '../i18n/index.ts';
 import type { ClientGone } from '../limits/hashing.ts';
 import type { Throttle } from '../limits/throttle.ts';
 import type { Mailer } from '../mail/outbox.ts';
-import { describeLifetime } from '../mail/templates.ts';
+import { describeLifetime, type MailKind } from '../mail/templates.ts';
 import type { RevocationList } from '../sessions/revocation.ts';
 import type { ClientInfo } from '../sessions/service.ts';
 import type { AuditRepo } from '../store/repos/audit.ts';
 import type { RememberedDevicesRepo } from '../store/repos/devices.ts';
 import type { OutboxRepo } from '../store/repos/outbox.ts';
-import type { RecoveryRepo, RecoveryTokenRow } from '../store/repos/recovery.ts';
+import type { RecoveryPurpose, RecoveryRepo, RecoveryTokenRow } from '../store/repos/recovery.ts';
 import type { SessionsRepo } from '../store/repos/sessions.ts';
 import type { UserRow, UsersRepo } from '../store/repos/users.ts';
 import { EMAIL, type UserService } from '../users/service.ts';
 import { validatePassword } from '../users/validators.ts';
-import { bindingOf, decodeUid, encodeUid, hashRecoveryToken, newRecoveryToken, RECOVERY_TOKEN } from './tokens.ts';
+import { hashOpaqueToken, newOpaqueToken, OPAQUE_TOKEN } from '../tokens/opaque.ts';
+import { bindingOf, decodeUid, encodeUid } from './tokens.ts';
 
 /** Which package's words a front end expects. */
 export type Dialect = 'djoser' | 'dj-rest-auth';
@@ -180,9 +181,9 @@ export class RecoveryService {
     const user = id === undefined ? undefined : await this.#deps.users.findById(id);
     if (!user) throw new ValidationError({ uid: [messages.uid] });
     const now = this.#deps.clock.now();
-    if (RECOVERY_TOKEN.test(token)) {
-      const row = await this.#deps.recovery.findLive(user.id, 'password_reset', hashRecoveryToken(token), new Date(now));
-      if (row && row.bound_to === bindingOf(user.password)) return { user, token: row };
+    if (OPAQUE_TOKEN.test(token)) {
+      const row = await this.#deps.recovery.find(user.id, 'password_reset', hashOpaqueToken(token));
+      if (row && isLive(row, now) && row.bound_to === bindingOf(user.password)) return { user, token: row };
     } else if (this.#deps.config.djangoSecretKey !== undefined && DJANGO_RESET_TOKEN.test(token)) {
       const djangoUser = { id: user.id, password: user.password, lastLogin: user.last_login, email: user.email };
       const options = { secretKey: this.#deps.config.djangoSecretKey, timeoutMs: this.#deps.config.djangoPasswordResetTimeout, now };
@@ -199,7 +200,39 @@ export class RecoveryService {
   async startVerification(userId: number, lang: Language, client?: ClientInfo): Promise<void> {
     const user = await this.#deps.users.findById(userId);
     if (!user || user.email === '') return;
-    await this.#issueVerification(user, lang, client, true);
+    await this.#deps.transaction(async (unit) => {
+      await unit.users.setEmailVerified(user.id, false);
+      await this.#issueVerification(unit, user, lang, client, { reason: 'registration' });
+    });
+    this.#deps.mailer.wake();
+  }
+
+  /**
+   * Writes a change of a user's address (`write`: an administrator's edit)
+   * and, under EMAIL_VERIFICATION, in the same transaction: the new address
+   * counts as unverified and is mailed a link, and the old one is told
+   * it no longer receives the account's mail. The notice carries no link: an
+   * old mailbox (perhaps the reason for the change) cannot undo it. A change
+   * of letter case only is the same mailbox, and changes nothing more.
+   * @example const updated = await recovery.changeAddress(id, (users) => users.update(id, { email }), 'fr', client);
+   */
+  async changeAddress(userId: number, write: (users: UsersRepo) => Promise<UserRow | undefined>, lang: Language, client?: ClientInfo): Promise<UserRow | undefined> {
+    const verifying = this.#deps.config.emailVerification !== 'none';
+    const updated = await this.#deps.transaction(async (unit) => {
+      // Locked first: the notice goes to the address this write replaces, whatever another wrote before it.
+      const old = (await unit.users.lockById(userId))?.email;
+      const after = await write(unit.users);
+      if (old === undefined) return after;
+      if (!after || !verifying || addressBinding(after.email) === addressBinding(old)) return after;
+      if (old !== '') await this.#deps.mailer.queue({ kind: 'email_changed', to: old, lang, values: { username: after.username } }, unit.outbox);
+      // Without an address there is nothing to prove, and nothing to refuse a login for.
+      if (after.email === '') return after;
+      await unit.users.setEmailVerified(after.id, false);
+      await this.#issueVerification(unit, after, lang, client, { reason: 'email_changed' });
+      return { ...after, email_verified: false };
+    });
+    this.#deps.mailer.wake();
+    return updated;
   }
 
   /** Mails a new verification link (djoser's resend_activation): answers the same whatever the address. */
@@ -210,7 +243,8 @@ export class RecoveryService {
       const user = await this.#deps.users.findByEmail(email);
       if (!user || !user.is_active || user.email_verified || this.#deps.config.emailVerification === 'none') return;
       if (!(await this.#deps.throttle.mailToAddress(user.email))) return;
-      await this.#issueVerification(user, lang, client, false);
+      await this.#deps.transaction((unit) => this.#issueVerification(unit, user, lang, client, { reason: 'resend' }));
+      this.#deps.mailer.wake();
     });
   }
 
@@ -225,10 +259,11 @@ export class RecoveryService {
     if (!user) throw new ValidationError({ uid: [messages.uid] });
     const now = this.#deps.clock.now();
     // A reset token is never a verification token: rows are looked up by purpose.
-    const row = RECOVERY_TOKEN.test(token) ? await this.#deps.recovery.find(user.id, 'email_verify', hashRecoveryToken(token)) : undefined;
-    if (!row || row.bound_to !== bindingOf(user.email.toLowerCase())) throw new ValidationError({ token: [messages.token] });
+    const row = OPAQUE_TOKEN.test(token) ? await this.#deps.recovery.find(user.id, 'email_verify', hashOpaqueToken(token)) : undefined;
+    // Bound to the address it was mailed to: a link sent to an earlier address proves nothing of this one.
+    if (!row || row.bound_to !== addressBinding(user.email)) throw new ValidationError({ token: [messages.token] });
     if (user.email_verified) throw new AuthError('stale_token', 'address already verified');
-    if (row.used_at !== null || row.expires_at.getTime() <= now) throw new ValidationError({ token: [messages.token] });
+    if (!isLive(row, now)) throw new ValidationError({ token: [messages.token] });
     await this.#deps.transaction(async (unit) => {
       if (!(await unit.recovery.consume(row.id, new Date(now)))) throw new AuthError('stale_token', 'verified meanwhile');
       await unit.users.setEmailVerified(user.id, true);
@@ -236,28 +271,24 @@ export class RecoveryService {
     });
   }
 
-  async #issueVerification(user: UserRow, lang: Language, client: ClientInfo | undefined, markUnverified: boolean): Promise<void> {
-    const { config, clock } = this.#deps;
-    const now = clock.now();
-    const { token, hash } = newRecoveryToken();
-    const link = this.#link(config.activationUrl, user.id, token);
-    await this.#deps.transaction(async (unit) => {
-      if (markUnverified) await unit.users.setEmailVerified(user.id, false);
-      await unit.recovery.replace({
-        userId: user.id,
-        purpose: 'email_verify',
-        hash,
-        boundTo: bindingOf(user.email.toLowerCase()),
-        at: new Date(now),
-        expiresAt: new Date(now + config.emailVerificationTokenLifetime),
-      });
-      await this.#deps.mailer.queue(
-        { kind: 'email_verify', to: user.email, lang, values: { username: user.username, email: user.email, link, lifetime: describeLifetime(config.emailVerificationTokenLifetime, lang) } },
-        unit.outbox,
-      );
-      await this.#deps.audit.recordIn(unit.audit, { type: 'email_verification_sent', outcome: 'success', userId: user.id, ...(client ? { client } : {}) });
-    });
-    this.#deps.mailer.wake();
+  /** A new verification link for the user's address, in `unit`; call `mailer.wake()` after the commit. */
+  #issueVerification(unit: RecoveryUnit, user: UserRow, lang: Language, client: ClientInfo | undefined, detail: AuditDetail): Promise<void> {
+    const { config } = this.#deps;
+    const kind = { purpose: 'email_verify', boundTo: addressBinding(user.email), lifetimeMs: config.emailVerificationTokenLifetime, url: config.activationUrl, event: 'email_verification_sent' } as const;
+    return this.#issueLink(unit, user, kind, lang, client, detail);
+  }
+
+  /**
+   * A new token of one purpose (the user's previous one of that purpose dies),
+   * the mail that carries its link, and the audit event, all in `unit`.
+   */
+  async #issueLink(unit: RecoveryUnit, user: UserRow, kind: LinkKind, lang: Language, client: ClientInfo | undefined, detail: AuditDetail): Promise<void> {
+    const now = this.#deps.clock.now();
+    const { token, hash } = newOpaqueToken();
+    await unit.recovery.replace({ userId: user.id, purpose: kind.purpose, hash, boundTo: kind.boundTo, at: new Date(now), expiresAt: new Date(now + kind.lifetimeMs) });
+    const values = { username: user.username, email: user.email, link: this.#link(kind.url, user.id, token), lifetime: describeLifetime(kind.lifetimeMs, lang) };
+    await this.#deps.mailer.queue({ kind: kind.purpose, to: user.email, lang, values }, unit.outbox);
+    await this.#deps.audit.recordIn(unit.audit, { type: kind.event, outcome: 'success', userId: user.id, ...(client ? { client } : {}), detail });
   }
 
   /** The background half of a request: silent whatever happens (no such user, over the hourly limit). */
@@ -272,38 +303,18 @@ export class RecoveryService {
     await this.#issueReset(user, lang, { via: 'request' }, client);
   }
 
-  /** A new link (the user's previous one dies), its mail in the outbox, and the event, in one transaction. */
-  async #issueReset(user: UserRow, lang: Language, detail: Record<string, string | number>, client: ClientInfo | undefined): Promise<void> {
-    const { config, clock } = this.#deps;
-    const now = clock.now();
-    const { token, hash } = newRecoveryToken();
-    const link = this.resetLink(user.id, token);
-    await this.#deps.transaction(async (unit) => {
-      await unit.recovery.replace({
-        userId: user.id,
-        purpose: 'password_reset',
-        hash,
-        boundTo: bindingOf(user.password),
-        at: new Date(now),
-        expiresAt: new Date(now + config.passwordResetTokenLifetime),
-      });
-      await this.#deps.mailer.queue(
-        { kind: 'password_reset', to: user.email, lang, values: { username: user.username, link, lifetime: describeLifetime(config.passwordResetTokenLifetime, lang) } },
-        unit.outbox,
-      );
-      await this.#deps.audit.recordIn(unit.audit, { type: 'password_reset_requested', outcome: 'success', userId: user.id, ...(client ? { client } : {}), detail });
-    });
+  /** A new reset link (bound to the password hash: any password change voids it), its mail and the event, in one transaction. */
+  async #issueReset(user: UserRow, lang: Language, detail: AuditDetail, client: ClientInfo | undefined): Promise<void> {
+    const { config } = this.#deps;
+    const kind = { purpose: 'password_reset', boundTo: bindingOf(user.password), lifetimeMs: config.passwordResetTokenLifetime, url: config.passwordResetConfirmUrl, event: 'password_reset_requested' } as const;
+    await this.#deps.transaction((unit) => this.#issueLink(unit, user, kind, lang, client, detail));
     this.#deps.mailer.wake();
   }
 
   /**
-   * The link a reset mail carries: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL,
-   * else Latchkey's own page under PUBLIC_URL (or this server's address) — never a Host header.
+   * A mailed link: FRONTEND_URL + the route's template (PASSWORD_RESET_CONFIRM_URL,
+   * ACTIVATION_URL), else Latchkey's own page under PUBLIC_URL (or this server's address) — never a Host header.
    */
-  resetLink(userId: number, token: string): string {
-    return this.#link(this.#deps.config.passwordResetConfirmUrl, userId, token);
-  }
-
   #link(template: string, userId: number, token: string): string {
     const { config } = this.#deps;
     const path = template.replace('{uid}', encodeUid(userId)).replace('{token}', token);
@@ -312,12 +323,38 @@ export class RecoveryService {
     return `${base}${path.startsWith('/') ? '' : '/'}${path}`;
   }
 
+  /** Deletes the tokens no link can use any more (see RecoveryRepo.purge); returns how many. */
+  purge(now: Date): Promise<number> {
+    return this.#deps.recovery.purge(now);
+  }
+
   /** Runs `work` once the current answer is on its way (on PGlite a query would otherwise hold it up). */
   #later(work: () => Promise<void>): void {
     const task = new Promise<void>((resolve) => setImmediate(resolve)).then(work).catch((error: unknown) => this.#deps.onError?.(error));
     this.#pending.add(task);
     void task.finally(() => this.#pending.delete(task));
   }
+}
+
+/** What differs between a reset link and a verification link. */
+interface LinkKind {
+  /** Also the mail's template. */
+  purpose: RecoveryPurpose & MailKind;
+  boundTo: string;
+  lifetimeMs: number;
+  /** PASSWORD_RESET_CONFIRM_URL or ACTIVATION_URL. */
+  url: string;
+  event: AuditEventType;
+}
+
+/** Unused and unexpired at `now`. */
+function isLive(row: RecoveryTokenRow, now: number): boolean {
+  return row.used_at === null && row.expires_at.getTime() > now;
+}
+
+/** What a verification token is bound to: the address, whatever its letter case (one mailbox). */
+function addressBinding(email: string): string {
+  return bindingOf(email.toLowerCase());
 }
 
 /** Django's EmailField message. */

@@ -1,27 +1,14 @@
 /**
- * The tokens mailed links carry, and Django's `uid`. A token is 256 random
- * bits, base64url; only its SHA-256 is stored, so a database leak yields no
- * usable link.
+ * What mailed links carry besides their opaque token (tokens/opaque.ts): the
+ * binding that voids a token when what it was issued against changes, and
+ * Django's `uid`.
  */
-import { createHash, randomBytes } from 'node:crypto';
-
-/** A new token: what goes in the link, and what is stored. */
-export function newRecoveryToken(): { token: string; hash: string } {
-  const token = randomBytes(32).toString('base64url');
-  return { token, hash: hashRecoveryToken(token) };
-}
-
-export function hashRecoveryToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
+import { createHash } from 'node:crypto';
 
 /** What a token is bound to (a password hash, an address): a digest, so the row holds neither. */
 export function bindingOf(value: string): string {
   return createHash('sha256').update(`latchkey.recovery:${value}`).digest('hex');
 }
-
-/** Latchkey's tokens: 43 base64url characters. */
-export const RECOVERY_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * Django's uid: the user id's decimal string in URL-safe base64, unpadded (`urlsafe_base64_encode`).

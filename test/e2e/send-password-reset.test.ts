@@ -6,49 +6,26 @@
  * resets the password.
  */
 import { strict as assert } from 'node:assert';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PASSWORD, PROCESS_TIMEOUT_MS, freePort, run, scratchDatabase, startServer, tempDir, type Server } from '../support/cli.ts';
-import { linkIn, startSmtp, type Inbox } from '../support/smtp.ts';
+import { CLI_MODES, PASSWORD, PROCESS_TIMEOUT_MS, cliProject, run, startServer } from '../support/cli.ts';
+import { linkIn, mailEnv, startSmtp, type Inbox } from '../support/smtp.ts';
 
 const SIGNING_KEY = 'e2e-send-reset-signing-key-0123456789abcdef';
 
-const modes = [
-  { name: 'embedded', postgres: false },
-  ...(process.env.DATABASE_URL ? [{ name: 'PostgreSQL', postgres: true }] : []),
-];
-
-for (const mode of modes) {
+for (const mode of CLI_MODES) {
   describe(`send-password-reset (${mode.name})`, () => {
-    const cwd = tempDir('lk-send-reset-');
-    let port: number;
     let inbox: Inbox;
-    let server: Server | undefined;
-    let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
-    const env = () => ({
-      DATA_DIR: join(cwd, 'data'),
-      PORT: String(port),
-      SIGNING_KEY,
-      EMAIL_BACKEND: 'smtp',
-      EMAIL_HOST: '127.0.0.1',
-      EMAIL_PORT: String(inbox.port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      ...(database ? { DATABASE_URL: database.url } : {}),
-    });
+    const project = cliProject(mode, { prefix: 'lk_send_reset', signingKey: SIGNING_KEY, extra: (port) => mailEnv(inbox, { PUBLIC_URL: `http://127.0.0.1:${port}` }) });
+    const { cwd, env } = project;
 
     before(async () => {
-      port = await freePort();
       inbox = await startSmtp();
-      if (mode.postgres) {
-        database = await scratchDatabase('lk_send_reset');
-        assert.equal((await run(['migrate'], { env: env(), cwd })).status, 0);
-      }
+      await project.setUp();
       const created = await run(['create-user', '--username', 'ann', '--email', 'ann@example.com', '--password-stdin'], { env: env(), input: PASSWORD, cwd });
       assert.equal(created.status, 0, created.stderr);
     });
     after(async () => {
-      await server?.stop();
-      await database?.drop();
+      await project.tearDown();
       await inbox.stop();
     });
 
@@ -57,16 +34,16 @@ for (const mode of modes) {
       assert.equal(result.status, 0, result.stderr);
       assert.match(result.stdout, /^Password-reset link for ann \(id \d+\) mailed to ann@example\.com\.$/m);
       const mail = await inbox.waitFor((m) => m.subject === 'Reset your password');
-      assert.match(linkIn(mail).url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/account/reset/`));
+      assert.match(linkIn(mail).url, new RegExp(`^http://127\\.0\\.0\\.1:${project.port}/account/reset/`));
     });
 
     it('with a server running, the link it mails resets the password; unknown users and bad usage fail in one line', async () => {
-      server = await startServer(env(), cwd);
+      project.server = await startServer(env(), cwd);
       const before = inbox.messages.length;
       const result = await run(['send-password-reset', 'ann@example.com'], { env: env(), cwd });
       assert.equal(result.status, 0, result.stderr);
       const link = linkIn(await inbox.waitFor((m) => inbox.messages.indexOf(m) >= before && m.subject === 'Reset your password'));
-      const confirm = await fetch(`http://127.0.0.1:${port}/auth/password-reset/confirm/`, {
+      const confirm = await fetch(`http://127.0.0.1:${project.port}/auth/password-reset/confirm/`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ uid: link.uid, token: link.token, new_password: 'a brand new passphrase 42' }),

@@ -14,16 +14,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import type { ParsedMail } from 'mailparser';
 import { openStore, type Store } from '../../src/store/connect.ts';
 import { Passwords } from '../../src/users/passwords.ts';
-import {
-  PASSWORD, TEST_ARGON2ID_COST, bearer, createUser, harness, login, openTestStore, storeNames, type Harness,
-} from '../support/harness.ts';
-import { linkIn, mailEnv, startSmtp, type Inbox } from '../support/smtp.ts';
+import { PASSWORD, TEST_ARGON2ID_COST, bearer, createUser, harness, login, openTestStore, storeNames } from '../support/harness.ts';
+import { QUICK_SENDER, addressOf, linkIn, mailEnv, mailHarness, startSmtp, type MailHarness } from '../support/smtp.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase 42';
-const QUICK = { backoffMs: 100, maxBackoffMs: 400, pollMs: 100 };
 
 /** Counts every hash and check, to prove a reset request costs none. */
 class CountingPasswords extends Passwords {
@@ -44,26 +40,20 @@ class CountingPasswords extends Passwords {
 
 for (const name of storeNames()) {
   describe(`password reset, dj-rest-auth's dialect (${name})`, () => {
-    let inbox: Inbox;
-    let h: Harness;
+    let h: MailHarness;
     before(async () => {
-      inbox = await startSmtp();
-      h = await harness(name, { env: mailEnv(inbox), deps: { mailSender: QUICK } });
+      h = await mailHarness(name);
     });
-    after(async () => {
-      await h.close();
-      await inbox.stop();
-    });
-    const post = (url: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) => h.app.inject({ method: 'POST', url, payload, headers });
+    after(() => h.close());
 
     it('request: 200 with its detail for any address; confirm: its fields, 400s and 200', async () => {
       const u = await createUser(h);
-      const unknown = await post('/auth/password/reset/', { email: 'nobody-here@example.com' });
+      const unknown = await h.post('/auth/password/reset/', { email: 'nobody-here@example.com' });
       assert.deepEqual([unknown.statusCode, unknown.json()], [200, { detail: 'Password reset e-mail has been sent.' }]);
-      const known = await post('/auth/password/reset/', { email: u.email });
+      const known = await h.post('/auth/password/reset/', { email: u.email });
       assert.deepEqual([known.statusCode, known.json()], [200, { detail: 'Password reset e-mail has been sent.' }]);
-      const link = linkIn(await inbox.waitFor((m) => addressOf(m) === u.email));
-      const confirm = (body: Record<string, unknown>) => post('/auth/password/reset/confirm/', body);
+      const link = linkIn(await h.inbox.waitFor((m) => addressOf(m) === u.email));
+      const confirm = (body: Record<string, unknown>) => h.post('/auth/password/reset/confirm/', body);
 
       const missing = await confirm({});
       assert.deepEqual(missing.json(), {
@@ -81,22 +71,22 @@ for (const name of storeNames()) {
       });
       const ok = await confirm({ uid: link.uid, token: link.token, new_password1: NEW_PASSWORD, new_password2: NEW_PASSWORD });
       assert.deepEqual([ok.statusCode, ok.json()], [200, { detail: 'Password has been reset with the new password.' }]);
-      const fr = await post('/auth/password/reset/', { email: u.email }, { 'accept-language': 'fr' });
+      const fr = await h.post('/auth/password/reset/', { email: u.email }, { 'accept-language': 'fr' });
       assert.deepEqual(fr.json(), { detail: 'Un e-mail de réinitialisation du mot de passe a été envoyé.' });
     });
 
     it('a request is answered without a password hash; the address must look like one', async () => {
       const counting = new CountingPasswords({ argon2id: TEST_ARGON2ID_COST });
-      const own = await harness(name, { env: mailEnv(inbox), passwords: counting, deps: { mailSender: QUICK } });
+      const own = await mailHarness(name, { passwords: counting });
       try {
         const u = await createUser(own);
         counting.count = 0;
         for (const email of [u.email, 'nobody@example.com']) {
-          assert.equal((await own.app.inject({ method: 'POST', url: '/auth/password-reset/', payload: { email } })).statusCode, 204);
+          assert.equal((await own.post('/auth/password-reset/', { email })).statusCode, 204);
         }
         await own.auth.settled();
         assert.equal(counting.count, 0);
-        const bad = await own.app.inject({ method: 'POST', url: '/auth/password-reset/', payload: { email: 'not-an-address' } });
+        const bad = await own.post('/auth/password-reset/', { email: 'not-an-address' });
         assert.deepEqual([bad.statusCode, bad.json()], [400, { email: ['Enter a valid email address.'] }]);
       } finally {
         await own.close();
@@ -111,22 +101,21 @@ for (const name of storeNames()) {
       const sent = await h.app.inject({ method: 'POST', url: `/admin/users/${target.id}/password-reset/`, headers: bearer(access) });
       assert.equal(sent.statusCode, 204);
       assert.equal(sent.body, '');
-      const link = linkIn(await inbox.waitFor((m) => addressOf(m) === target.email && m.subject === 'Reset your password'));
+      const link = linkIn(await h.inbox.waitFor((m) => addressOf(m) === target.email && m.subject === 'Reset your password'));
       const denied = await h.app.inject({ method: 'POST', url: `/admin/users/${target.id}/password-reset/`, headers: bearer((await login(h, plain.username)).access) });
       assert.equal(denied.statusCode, 403);
       const missing = await h.app.inject({ method: 'POST', url: '/admin/users/999999/password-reset/', headers: bearer(access) });
       assert.equal(missing.statusCode, 404);
       const event = await h.store.db.selectFrom('audit_events').selectAll().where('user_id', '=', target.id).where('type', '=', 'password_reset_requested').executeTakeFirst();
       assert.deepEqual(event?.detail, { via: 'admin', by: admin.id });
-      const confirm = await post('/auth/password-reset/confirm/', { uid: link.uid, token: link.token, new_password: NEW_PASSWORD });
+      const confirm = await h.post('/auth/password-reset/confirm/', { uid: link.uid, token: link.token, new_password: NEW_PASSWORD });
       assert.equal(confirm.statusCode, 204);
     });
   });
 
   describe(`password reset limits (${name})`, () => {
     it('past 3 requests per address per hour the rest are dropped silently; past 20 per IP, 429 throttled', async () => {
-      const inbox = await startSmtp();
-      const h = await harness(name, { env: mailEnv(inbox, { THROTTLE: 'on' }), deps: { mailSender: QUICK } });
+      const h = await mailHarness(name, { env: { THROTTLE: 'on' } });
       try {
         const u = await createUser(h);
         const answers = [];
@@ -151,13 +140,11 @@ for (const name of storeNames()) {
         assert.equal(fromElsewhere.statusCode, 204);
       } finally {
         await h.close();
-        await inbox.stop();
       }
     });
 
     it('known and unknown addresses take the same time (medians of 100 requests each)', async (t) => {
-      const inbox = await startSmtp();
-      const h = await harness(name, { env: mailEnv(inbox), deps: { mailSender: QUICK } });
+      const h = await mailHarness(name);
       try {
         const u = await createUser(h);
         const time = async (email: string) => {
@@ -188,7 +175,6 @@ for (const name of storeNames()) {
         assert.ok(Math.abs(k - n) < Math.max(0.5, 0.25 * Math.max(k, n)), `median known ${k.toFixed(3)} ms, unknown ${n.toFixed(3)} ms`);
       } finally {
         await h.close();
-        await inbox.stop();
       }
     });
   });
@@ -200,8 +186,8 @@ if (storeNames().includes('postgres')) {
       const inbox = await startSmtp();
       const store = await openTestStore('postgres');
       const otherStore: Store = await openStore({ databaseUrl: process.env.DATABASE_URL, schema: await currentSchema(store) });
-      const a = await harness('postgres', { store, env: mailEnv(inbox), deps: { mailSender: QUICK } });
-      const b = await harness('postgres', { store: Object.assign(otherStore, { drop: async () => {} }), env: mailEnv(inbox), deps: { mailSender: QUICK } });
+      const a = await harness('postgres', { store, env: mailEnv(inbox), deps: { mailSender: QUICK_SENDER } });
+      const b = await harness('postgres', { store: Object.assign(otherStore, { drop: async () => {} }), env: mailEnv(inbox), deps: { mailSender: QUICK_SENDER } });
       try {
         const u = await createUser(a);
         const onB = await login(b, u.username);
@@ -237,9 +223,5 @@ function median(values: number[]): number {
 async function currentSchema(store: Store): Promise<string> {
   const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db);
   return rows[0]!.schema;
-}
-
-function addressOf(mail: ParsedMail): string | undefined {
-  return (Array.isArray(mail.to) ? mail.to[0] : mail.to)?.value[0]?.address;
 }
 

@@ -167,3 +167,65 @@ export async function scratchDatabase(prefix: string): Promise<{ url: string; dr
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => adminQuery(`drop database if exists "${name}" with (force)`) };
 }
+
+export interface CliMode {
+  name: string;
+  postgres: boolean;
+}
+
+/** Where end-to-end tests run the CLI: the embedded database, and PostgreSQL when DATABASE_URL is set. */
+export const CLI_MODES: readonly CliMode[] = [
+  { name: 'embedded', postgres: false },
+  ...(process.env.DATABASE_URL ? [{ name: 'PostgreSQL', postgres: true }] : []),
+];
+
+/** One project's directory, port and database, as an administrator would have them. */
+export interface CliProject {
+  readonly cwd: string;
+  readonly port: number;
+  /** A server the test started, stopped by `tearDown`. */
+  server: Server | undefined;
+  /** The settings every command and server of the project runs with. */
+  env(): Record<string, string>;
+  /** Picks a free port; on PostgreSQL, creates and migrates a scratch database. Call in `before`. */
+  setUp(): Promise<void>;
+  /** Stops the server, if any, and drops the scratch database. Call in `after`. */
+  tearDown(): Promise<void>;
+}
+
+/**
+ * A project for the CLI in `mode`: DATA_DIR in a temporary directory, PORT,
+ * SIGNING_KEY, DATABASE_URL on PostgreSQL, plus what `extra` adds (given the port).
+ * @example const project = cliProject(mode, { prefix: 'lk_emergency', signingKey }); before(() => project.setUp()); after(() => project.tearDown());
+ */
+export function cliProject(mode: CliMode, options: { prefix: string; signingKey: string; extra?: (port: number) => Record<string, string> }): CliProject {
+  const cwd = tempDir(`${options.prefix}-`);
+  let port = 0;
+  let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
+  const project: CliProject = {
+    cwd,
+    get port() {
+      return port;
+    },
+    server: undefined,
+    env: () => ({
+      DATA_DIR: join(cwd, 'data'),
+      PORT: String(port),
+      SIGNING_KEY: options.signingKey,
+      ...options.extra?.(port),
+      ...(database ? { DATABASE_URL: database.url } : {}),
+    }),
+    async setUp() {
+      port = await freePort();
+      if (!mode.postgres) return;
+      database = await scratchDatabase(options.prefix);
+      const migrated = await run(['migrate'], { env: project.env(), cwd });
+      assert.equal(migrated.status, 0, migrated.stderr);
+    },
+    async tearDown() {
+      await project.server?.stop();
+      await database?.drop();
+    },
+  };
+  return project;
+}

@@ -5,6 +5,10 @@
  */
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import type { LightMyRequestResponse } from 'fastify';
+import type { Clock } from '../../src/clock.ts';
+import type { Passwords } from '../../src/users/passwords.ts';
+import { harness, type Harness, type StoreName } from './harness.ts';
 
 export interface Inbox {
   port: number;
@@ -98,4 +102,42 @@ export function linkIn(mail: ParsedMail, path = '/account/reset/'): { url: strin
 /** Settings that send mail to `inbox`, with links under a fixed PUBLIC_URL. */
 export function mailEnv(inbox: Inbox, extra: Record<string, string> = {}): Record<string, string> {
   return { EMAIL_BACKEND: 'smtp', EMAIL_HOST: '127.0.0.1', EMAIL_PORT: String(inbox.port), PUBLIC_URL: 'https://id.example.test', ...extra };
+}
+
+/** Sender timing for tests: retries within a fraction of a second, so a stopped server costs little. */
+export const QUICK_SENDER = { backoffMs: 100, maxBackoffMs: 400, pollMs: 100 };
+
+/** The first recipient of a delivered message. */
+export function addressOf(mail: ParsedMail): string | undefined {
+  return (Array.isArray(mail.to) ? mail.to[0] : mail.to)?.value[0]?.address;
+}
+
+export interface MailHarness extends Harness {
+  inbox: Inbox;
+  /** A POST through `inject`. */
+  post(url: string, payload: Record<string, unknown>, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
+}
+
+/**
+ * An in-process SMTP server and an app on `name` whose mail goes to it
+ * (`mailEnv` plus `env`), sending with QUICK_SENDER; `close()` ends both.
+ * @example const h = await mailHarness(name, { env: { EMAIL_VERIFICATION: 'optional' } });
+ */
+export async function mailHarness(name: StoreName, options: { env?: Record<string, string>; passwords?: Passwords; clock?: Clock } = {}): Promise<MailHarness> {
+  const inbox = await startSmtp();
+  const h = await harness(name, {
+    env: mailEnv(inbox, options.env),
+    deps: { mailSender: QUICK_SENDER },
+    ...(options.passwords ? { passwords: options.passwords } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const closeApp = h.close;
+  return Object.assign(h, {
+    inbox,
+    post: (url: string, payload: Record<string, unknown>, headers: Record<string, string> = {}) => h.app.inject({ method: 'POST', url, payload, headers }),
+    async close() {
+      await closeApp();
+      await inbox.stop();
+    },
+  });
 }

@@ -7,7 +7,12 @@ const HELP = `
 Deletes sessions past their expiry, sessions revoked longer ago than an access
 token lives (ACCESS_TOKEN_LIFETIME + LEEWAY), and refresh tokens past their
 expiry. Spent refresh tokens that have not expired are kept: replaying one must
-still be caught as reuse. Safe to run at any time, e.g. daily from cron.
+still be caught as reuse. Also deletes reset and verification tokens that
+expired, and reset tokens that were used (a used verification token stays until
+it expires, so its link still answers "already verified"); mfa_tokens that
+expired or were spent; and mails sent or given up on more than 7 days ago
+(mails still waiting to be sent always stay). Says how many rows it deleted
+from each table. Safe to run at any time, e.g. daily from cron.
 ${EXIT_STATUS_HELP}`;
 
 /** `latchkey flush-expired-tokens`: purges what can no longer be used. */
@@ -17,7 +22,10 @@ export function flushExpiredTokensCommand(program: Command): void {
     .description('purge expired sessions and spent tokens')
     .addHelpText('after', HELP)
     .action(async () => {
-      const { sessions, refreshTokens } = await perform(loadConfig(process.env), 'flush-expired-tokens', {});
-      console.log(`Deleted ${sessions} session(s) and ${refreshTokens} refresh token(s).`);
+      const deleted = await perform(loadConfig(process.env), 'flush-expired-tokens', {});
+      console.log(
+        `Deleted ${deleted.sessions} session(s), ${deleted.refreshTokens} refresh token(s), ${deleted.recoveryTokens} reset or verification token(s), `
+          + `${deleted.mfaTokens} mfa token(s) and ${deleted.mails} sent or failed mail(s).`,
+      );
     });
 }

@@ -207,9 +207,12 @@ export class MfaRepo {
     return row !== undefined;
   }
 
-  /** Deletes mfa_tokens past their expiry (flush-expired-tokens). */
+  /** Deletes mfa_tokens past their expiry, spent or burnt (flush-expired-tokens): none can be used again. */
   async purgeTokens(now: Date): Promise<number> {
-    const result = await this.#db.deleteFrom('mfa_tokens').where('expires_at', '<=', now).executeTakeFirst();
+    const result = await this.#db
+      .deleteFrom('mfa_tokens')
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('consumed_at', 'is not', null)]))
+      .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

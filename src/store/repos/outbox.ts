@@ -87,6 +87,15 @@ export class OutboxRepo {
     return row?.due ? new Date(row.due) : undefined;
   }
 
+  /** Deletes messages delivered, or given up on, before `before` (flush-expired-tokens); waiting ones stay. */
+  async purgeDone(before: Date): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('mail_outbox')
+      .where((eb) => eb.or([eb('sent_at', '<', before), eb('failed_at', '<', before)]))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** Messages, newest first (tests and the CLI look at what was queued). */
   async recent(limit: number): Promise<OutboxRow[]> {
     return this.#db.selectFrom('mail_outbox').selectAll().orderBy('id', 'desc').limit(limit).execute();

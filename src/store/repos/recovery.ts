@@ -28,20 +28,7 @@ export class RecoveryRepo {
       .execute();
   }
 
-  /** The unused, unexpired token with this hash, for this user and purpose. */
-  async findLive(userId: number, purpose: RecoveryPurpose, hash: string, now: Date): Promise<RecoveryTokenRow | undefined> {
-    return this.#db
-      .selectFrom('recovery_tokens')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('purpose', '=', purpose)
-      .where('token_hash', '=', hash)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-  }
-
-  /** The token with this hash for this user and purpose, used or expired or not. */
+  /** The token with this hash for this user and purpose, used or expired or not (the caller tells a stale link from a bad one). */
   async find(userId: number, purpose: RecoveryPurpose, hash: string): Promise<RecoveryTokenRow | undefined> {
     return this.#db
       .selectFrom('recovery_tokens')
@@ -69,11 +56,15 @@ export class RecoveryRepo {
     await this.#db.deleteFrom('recovery_tokens').where('user_id', '=', userId).where('purpose', '=', purpose).execute();
   }
 
-  /** Deletes used and expired tokens (flush-expired-tokens). */
+  /**
+   * Deletes what no request can use (flush-expired-tokens): expired tokens,
+   * and used reset tokens. A used verification token stays until it expires:
+   * its link, followed again, is answered `stale_token` rather than "invalid".
+   */
   async purge(now: Date): Promise<number> {
     const result = await this.#db
       .deleteFrom('recovery_tokens')
-      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]))
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb.and([eb('used_at', 'is not', null), eb('purpose', '=', 'password_reset')])]))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

@@ -1,11 +1,15 @@
-// Latchkey's account pages (SPEC §13): forgot password, a new password from a
-// reset link, confirming an address. They use only the public API, through
-// latchkey/client. Nothing here runs on load that uses a link: a mail scanner
-// that opens it changes nothing (SPEC §11); the user's click does.
-import { LatchkeyClient, LatchkeyError } from '../latchkey-client.js';
-
-const settings = JSON.parse(document.querySelector('meta[name="latchkey-account"]').content);
-const client = new LatchkeyClient({ baseUrl: settings.baseUrl, authBasePath: settings.authBasePath, mode: settings.mode });
+// Latchkey's account pages (SPEC §13), and the router between them: forgot
+// password, a new password from a reset link, confirming an address; signed
+// in, the overview, security (TOTP) and sessions, each view in its own module.
+// They use only the public API, through latchkey/client. Nothing here runs on
+// load that uses a link: a mail scanner that opens it changes nothing (SPEC
+// §11); the user's click does.
+import { LatchkeyError } from '../latchkey-client.js';
+import { client, settings } from './page.js';
+import { overview } from './overview.js';
+import { security } from './security.js';
+import { sessions } from './sessions.js';
+import { signIn } from './signin.js';
 
 const TEXT = {
   en: {
@@ -86,18 +90,24 @@ function busy(form, on) {
 }
 
 function showSignIn() {
-  $('signin').hidden = false;
-  $('signin').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const form = new FormData($('signin'));
-    try {
-      const body = await client.login(String(form.get('username')), String(form.get('password')));
-      $('signin').hidden = true;
-      say(t.signedIn.replace('{name}', body.user.username), 'ok');
-    } catch (error) {
-      failure(error);
-    }
-  });
+  signIn((body) => say(t.signedIn.replace('{name}', body.user.username), 'ok'));
+}
+
+/** The signed-in pages: the view of `page`, after a sign-in when there is no session (or it has ended). */
+const VIEWS = { home: (view, user) => overview(view, user), security: (view) => security(view), sessions: (view) => sessions(view) };
+
+async function signedInPage(page) {
+  const view = $('view');
+  document.querySelector('main').classList.add('wide');
+  const open = (user) => Promise.resolve().then(() => VIEWS[page](view, user)).catch(failure);
+  let user = null;
+  try {
+    user = await client.me();
+  } catch (error) {
+    if (!(error instanceof LatchkeyError) || error.status !== 401) return failure(error);
+  }
+  if (user) return open(user);
+  signIn(async (body) => open(body.user ?? (await client.me())), { title: true });
 }
 
 if (settings.page === 'forgot') {
@@ -141,6 +151,8 @@ if (settings.page === 'forgot') {
       busy($('reset'), false);
     }
   });
+} else if (settings.page in VIEWS) {
+  void signedInPage(settings.page);
 } else if (settings.page === 'verify') {
   $('title').textContent = t.verifyTitle;
   $('intro').textContent = t.verifyIntro;
