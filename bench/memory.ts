@@ -62,7 +62,7 @@ try {
   await auth.start();
   steps.push(['Auth started: recent revocations loaded', reading(), `${auth.revokedSessionCount().toLocaleString('en')} sessions in the revocation list`]);
 
-  for (let id = 1; id <= USERS; id += 1) await auth.me({ userId: id, sessionId: '', role: null, accountId: null, restricted: false, amr: null, aal: 'aal1', authTime: null });
+  for (let id = 1; id <= USERS; id += 1) await auth.me({ userId: id, sessionId: '', role: null, accountId: null, restricted: false, enrollmentRequired: false, amr: null, aal: 'aal1', authTime: null });
   const cache = auth.userCacheStats();
   steps.push([`every user's profile read once (GET /auth/me/'s read)`, reading(), `${(cache?.size ?? 0).toLocaleString('en')} rows in the user cache (USER_CACHE_SIZE ${config.userCacheSize})`]);
   await auth.stop();

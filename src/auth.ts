@@ -74,7 +74,9 @@ export interface Principal {
   accountId: number | null;
   /** The user must change their password: only a few routes accept this caller (SPEC §3, forced reset). */
   restricted: boolean;
-  /** How the user got in (SPEC §12); amr and authTime null on password-only sessions, whose tokens carry neither (aal1). */
+  /** The user's role needs a second factor and it has none (MFA_REQUIRED_ROLES): only a few routes accept this caller. */
+  enrollmentRequired: boolean;
+  /** How the user got in (SPEC §12); amr and authTime null only on tokens issued before the claims were (aal1). */
   amr: string[] | null;
   aal: string;
   /** Seconds since the epoch. */
@@ -85,6 +87,17 @@ export interface LoginResult {
   tokens: TokenPairResponse;
   user: PublicUser;
   sessionId: string;
+  /** MFA_REQUIRED_ROLES: the tokens are restricted until the user enrols a factor. */
+  mfaEnrollmentRequired?: true;
+  /** A remembered device's token, after `remember_device` (MFA_REMEMBER_DEVICE_DAYS). */
+  device?: { token: string; expiresAt: Date };
+}
+
+/** A password login's credentials; `deviceToken`: a remembered device (the second step skipped, at aal1). */
+export interface Credentials {
+  identifier: string;
+  password: string;
+  deviceToken?: string | undefined;
 }
 
 /** What `createAuth` hands the facade. */
@@ -191,7 +204,7 @@ export class Auth {
    * Checks credentials and opens a session.
    * @example const { tokens, user } = await auth.login({ identifier: 'alice', password: '…' }, client);
    */
-  async login(credentials: { identifier: string; password: string }, client: ClientInfo): Promise<LoginResult> {
+  async login(credentials: Credentials, client: ClientInfo): Promise<LoginResult> {
     // A locked-out pair is refused before any hash, even with the right password (SPEC §5).
     await this.#throttle.checkLogin(credentials.identifier, client.ip);
     const attempt = await this.#users.attempt(credentials.identifier, credentials.password, client.gone);
@@ -210,8 +223,14 @@ export class Auth {
     }
     // A user with a second factor gets an mfa_token, never tokens (SPEC §12); one primary-key read.
     const factor = await this.#mfa.state(attempt.user.id);
-    if (factor.enabled) return this.#challenge(attempt.user, factor, client);
-    return this.#completeLogin(attempt.user, client);
+    if (factor.enabled) {
+      // A remembered device skips the prompt, never to aal2 (SPEC §12); a bad or foreign token just means the prompt.
+      if (await this.#mfa.recognizeDevice(credentials.deviceToken, attempt.user.id)) {
+        return this.#completeLogin(attempt.user, client, { remembered: true });
+      }
+      return this.#challenge(attempt.user, factor, client);
+    }
+    return this.#completeLogin(attempt.user, client, { enrollmentRequired: await this.#mfa.enrollmentRequired(attempt.user, factor) });
   }
 
   /**
@@ -219,7 +238,12 @@ export class Auth {
    * checked, last_login written, a session opened (with `within` in its
    * transaction), the audit row.
    */
-  async #completeLogin(found: UserRow, client: ClientInfo, second?: { context: AuthContext; within: Within; method: string }): Promise<LoginResult> {
+  async #completeLogin(
+    found: UserRow,
+    client: ClientInfo,
+    how: { second?: { context: AuthContext; within: Within; method: string }; remembered?: true; enrollmentRequired?: boolean } = {},
+  ): Promise<LoginResult> {
+    const { second } = how;
     // Only after the password: an inactive tenant is no secret from someone who knows it.
     // The account is checked in the same statement that writes last_login, so a refused login writes nothing.
     const user = await this.#users.recordLogin(found);
@@ -227,7 +251,7 @@ export class Auth {
       await this.#audit.record({ type: 'login_failed', outcome: 'failure', userId: found.id, client, detail: { reason: 'account_inactive' } });
       throw new AuthError('account_inactive');
     }
-    const subject = { ...tokenSubject(user, true), ...(second ? { auth: second.context } : {}) };
+    const subject = { ...tokenSubject(user, true), ...(second ? { auth: second.context } : {}), ...(how.enrollmentRequired ? { mfaEnrollmentRequired: true } : {}) };
     const opened = await this.#sessions.open(subject, client, second?.within);
     await this.#audit.record({
       type: 'login_succeeded',
@@ -235,9 +259,14 @@ export class Auth {
       userId: user.id,
       sessionId: opened.sessionId,
       client,
-      detail: { ...(user.password_needs_reset ? { password_needs_reset: true } : {}), ...(second ? { mfa: second.method } : {}) },
+      detail: {
+        ...(user.password_needs_reset ? { password_needs_reset: true } : {}),
+        ...(second ? { mfa: second.method } : {}),
+        ...(how.remembered ? { mfa: 'remembered_device' } : {}),
+        ...(how.enrollmentRequired ? { mfa_enrollment_required: true } : {}),
+      },
     });
-    return { tokens: pairBody(opened), user: publicUser(user), sessionId: opened.sessionId };
+    return { tokens: pairBody(opened), user: publicUser(user), sessionId: opened.sessionId, ...(how.enrollmentRequired ? { mfaEnrollmentRequired: true as const } : {}) };
   }
 
   /** The right password of a user with a factor: 401 mfa_required with an mfa_token (or 429 while locked). */
@@ -261,7 +290,7 @@ export class Auth {
    * the same result as `login`, the session at aal2 (SPEC §12).
    * @example const result = await auth.verifyMfa(mfaToken, { code: '123456' }, client);
    */
-  async verifyMfa(mfaToken: string, proof: MfaProof, client: ClientInfo): Promise<LoginResult> {
+  async verifyMfa(mfaToken: string, proof: MfaProof, client: ClientInfo, options: { rememberDevice?: boolean } = {}): Promise<LoginResult> {
     let verified;
     try {
       verified = await this.#mfa.verifyLogin(mfaToken, proof, client.gone);
@@ -272,15 +301,23 @@ export class Auth {
     const { user, within, method } = verified;
     const context: AuthContext = { amr: ['pwd', method === 'totp' ? 'otp' : 'recovery_code', 'mfa'], aal: 'aal2', authTime: this.#clock.now() };
     try {
-      const result = await this.#completeLogin(user, client, { context, within, method });
+      const result = await this.#completeLogin(user, client, { second: { context, within, method } });
       if (method === 'recovery_code') {
         await this.#audit.record({ type: 'recovery_code_used', outcome: 'success', userId: user.id, sessionId: result.sessionId, client, detail: { remaining: await this.#mfa.recoveryCodesRemaining(user.id) } });
       }
-      return result;
+      return await this.#rememberDevice(result, user.id, client, options);
     } catch (error) {
       await this.#recordMfaFailure(error, user.id, client);
       throw error;
     }
+  }
+
+  /** A completed second step, with a remembered-device token when the client asked for one (and MFA_REMEMBER_DEVICE_DAYS allows). */
+  async #rememberDevice(result: LoginResult, userId: number, client: ClientInfo, options: { rememberDevice?: boolean }): Promise<LoginResult> {
+    const device = options.rememberDevice ? await this.#mfa.rememberDevice(userId, client.userAgent) : undefined;
+    if (!device) return result;
+    await this.#audit.record({ type: 'mfa_device_remembered', outcome: 'success', userId, sessionId: result.sessionId, client, detail: { expires_at: isoSeconds(device.expiresAt) } });
+    return { ...result, device };
   }
 
   /** Starts TOTP enrolment behind the password: the pending secret and its otpauth:// URL. */
@@ -384,9 +421,10 @@ export class Auth {
     const user = await this.#activeUser(principal);
     const state = await this.#mfa.state(user.id);
     const row = state.row;
+    const devices = state.enabled ? await this.#mfa.devices(user.id) : [];
     return {
       mfa_enabled: state.enabled,
-      mfa_required: false,
+      mfa_required: this.#mfa.roleRequiresFactor(user.role),
       totp: {
         enabled: state.totp,
         created_at: row?.totp_confirmed_at ? isoSeconds(row.totp_confirmed_at) : null,
@@ -394,8 +432,29 @@ export class Auth {
       },
       passkeys: state.passkeys,
       recovery_codes_remaining: state.totp ? await this.#mfa.recoveryCodesRemaining(user.id) : 0,
-      remembered_devices: [],
+      remembered_devices: devices.map((device) => ({
+        id: device.id,
+        name: device.user_agent,
+        created_at: isoSeconds(device.created_at),
+        last_used_at: device.last_used_at ? isoSeconds(device.last_used_at) : null,
+        expires_at: isoSeconds(device.expires_at),
+      })),
     };
+  }
+
+  /** Forgets one of the caller's remembered devices; anyone else's is "not found". */
+  async forgetDevice(principal: Principal, deviceId: string, client: ClientInfo): Promise<void> {
+    if (!(await this.#mfa.forgetDevice(principal.userId, deviceId))) throw new AuthError('not_found', 'no such device');
+    await this.#audit.record({ type: 'mfa_device_forgotten', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId || null, client, detail: { device_id: deviceId } });
+  }
+
+  /**
+   * The admin API's gate: an active administrator (403 `permission_denied`) who, when
+   * MFA_REQUIRED_ROLES names its role, got in with a second factor (403 `insufficient_aal`).
+   */
+  async authorizeAdmin(principal: Principal): Promise<void> {
+    const { role } = await this.admin.authorize(principal);
+    if (this.#mfa.roleRequiresFactor(role) && principal.aal !== 'aal2') throw new AuthError('insufficient_aal');
   }
 
   /** A wrong, reused or locked second-factor code in the audit trail (never the code). */
@@ -422,7 +481,7 @@ export class Auth {
    * user's first factor, the user's other sessions end and this one is raised
    * to aal2 with a fresh pair (SPEC §12, as TOTP enrolment does).
    */
-  async registerPasskey(principal: Principal, challengeId: string, credential: unknown, name: string, client: ClientInfo): Promise<{ passkey: PasskeyInfo; login?: LoginResult }> {
+  async registerPasskey(principal: Principal, challengeId: string, credential: unknown, name: string, client: ClientInfo, lang: Language = 'en'): Promise<{ passkey: PasskeyInfo; login?: LoginResult }> {
     const user = await this.#activeUser(principal);
     const first = !(await this.#mfa.state(user.id)).enabled;
     let row: PasskeyRow;
@@ -441,6 +500,7 @@ export class Auth {
       ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_enrolled');
       login = { tokens: pairBody(pair), user: publicUser(user), sessionId: principal.sessionId };
     }
+    await this.#mfa.factorChanged(user, { change: 'added', methods: ['webauthn'], by: 'user', at: new Date(this.#clock.now()) }, lang);
     await this.#audit.record({
       type: 'passkey_added',
       outcome: 'success',
@@ -480,7 +540,7 @@ export class Auth {
       throw new AuthError('email_not_verified');
     }
     try {
-      return await this.#completeLogin(user, client, { context: this.#passkeys.context(assertion, false), within: assertion.within, method: 'webauthn' });
+      return await this.#completeLogin(user, client, { second: { context: this.#passkeys.context(assertion, false), within: assertion.within, method: 'webauthn' } });
     } catch (error) {
       await this.#recordPasskeyFailure(error, client, 'login');
       throw error;
@@ -499,7 +559,7 @@ export class Auth {
   }
 
   /** The second step of a login with a passkey: the password's `pwd` and the key's `hwk`/`swk`, aal2. */
-  async verifyMfaPasskey(mfaToken: string, challengeId: string, credential: unknown, client: ClientInfo): Promise<LoginResult> {
+  async verifyMfaPasskey(mfaToken: string, challengeId: string, credential: unknown, client: ClientInfo, options: { rememberDevice?: boolean } = {}): Promise<LoginResult> {
     let verified;
     try {
       verified = await this.#passkeys.verifySecondStep(mfaToken, challengeId, credential);
@@ -508,7 +568,8 @@ export class Auth {
       throw error;
     }
     try {
-      return await this.#completeLogin(verified.user, client, { context: this.#passkeys.context(verified, true), within: verified.within, method: 'webauthn' });
+      const result = await this.#completeLogin(verified.user, client, { second: { context: this.#passkeys.context(verified, true), within: verified.within, method: 'webauthn' } });
+      return await this.#rememberDevice(result, verified.user.id, client, options);
     } catch (error) {
       if (error instanceof PasskeyError) await this.#recordPasskeyFailure(error, client, 'mfa');
       else await this.#recordMfaFailure(error, verified.user.id, client);
@@ -535,13 +596,14 @@ export class Auth {
    * Deletes one of the caller's passkeys: the sessions it opened end (this one
    * too, if it did); when it was the user's last factor, the other sessions end as well.
    */
-  async deletePasskey(principal: Principal, id: string, client: ClientInfo): Promise<void> {
+  async deletePasskey(principal: Principal, id: string, client: ClientInfo, lang: Language = 'en'): Promise<void> {
     const user = await this.#activeUser(principal);
     const { deleted, sessions } = await this.#passkeys.delete(user.id, id);
     if (!deleted) throw new AuthError('not_found', 'no such passkey');
     const ended = await this.#sessions.revoke({ sessionIds: sessions }, 'passkey_removed');
     const last = !(await this.#mfa.state(user.id)).enabled;
     if (last) ended.push(...(await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'mfa_removed')));
+    await this.#mfa.factorChanged(user, { change: 'removed', methods: ['webauthn'], by: 'user', at: new Date(this.#clock.now()) }, lang);
     await this.#audit.record({
       type: 'passkey_removed',
       outcome: 'success',
@@ -642,6 +704,7 @@ export class Auth {
       role: claims.role,
       accountId: claims.accountId,
       restricted: claims.passwordResetRequired === true,
+      enrollmentRequired: claims.mfaEnrollmentRequired === true,
       amr: claims.amr ?? null,
       aal: claims.aal ?? 'aal1',
       authTime: claims.authTime ?? null,
@@ -672,7 +735,16 @@ export class Auth {
   /** Ends every session of the caller, on every device. */
   async logoutAll(principal: Principal, client: ClientInfo = NO_CLIENT): Promise<number> {
     const ended = (await this.#sessions.revoke({ userId: principal.userId }, 'logout_all')).length;
-    await this.#audit.record({ type: 'logout_all', outcome: 'success', userId: principal.userId, sessionId: principal.sessionId || null, client, detail: { sessions_ended: ended } });
+    // Every device: the remembered ones too (SPEC §12).
+    const devices = await this.#mfa.forgetDevices(principal.userId);
+    await this.#audit.record({
+      type: 'logout_all',
+      outcome: 'success',
+      userId: principal.userId,
+      sessionId: principal.sessionId || null,
+      client,
+      detail: { sessions_ended: ended, ...(devices > 0 ? { remembered_devices_forgotten: devices } : {}) },
+    });
     return ended;
   }
 
@@ -771,7 +843,8 @@ export class Auth {
     const user = await this.#activeUser(principal, true);
     await this.#users.changePassword(user, passwords.old, passwords.new, client.gone);
     const ended = await this.#sessions.revoke({ userId: user.id, exceptSessionId: principal.sessionId }, 'password_changed');
-    const subject = tokenSubject({ ...user, password_needs_reset: false }, true);
+    const enrolment = (await this.#mfa.enrollmentRequired(user)) ? { mfaEnrollmentRequired: true } : {};
+    const subject = { ...tokenSubject({ ...user, password_needs_reset: false }, true), ...enrolment };
     // A caller with a SimpleJWT access token (no session) carries on in a new session.
     const pair = principal.sessionId === '' ? await this.#sessions.open(subject, client) : await this.#sessions.reissue(subject, principal.sessionId, client);
     await this.#audit.record({

@@ -79,6 +79,10 @@ export interface Config {
   webauthnRpId: string;
   webauthnRpName: string;
   webauthnOrigins: string[];
+  /** Roles whose users must have a second factor (restricted tokens until enrolment; admin routes at aal2), or `all`. */
+  mfaRequiredRoles: string[] | 'all';
+  /** How long a remembered device skips the second step (ms); 0: never remembered. */
+  mfaRememberDevice: number;
   /** Mail (SPEC §11): how it leaves, with Django's EMAIL_* settings. */
   mail: MailConfig;
   /** Where mailed links point: FRONTEND_URL + PASSWORD_RESET_CONFIRM_URL / ACTIVATION_URL (djoser's names). */
@@ -243,6 +247,8 @@ export const DEFAULTS = {
   WEBAUTHN_RP_ID: { default: undefined, parse: parseRpId },
   WEBAUTHN_RP_NAME: { default: undefined, parse: (v: string) => v.trim() },
   WEBAUTHN_ORIGINS: { default: undefined, parse: parseOrigins },
+  MFA_REQUIRED_ROLES: { default: undefined, parse: parseRequiredRoles },
+  MFA_REMEMBER_DEVICE_DAYS: { default: '0', parse: parseDays },
   THROTTLE_PASSWORD_RESETS_PER_IP: { default: '20', parse: parseLimit },
   THROTTLE_PASSWORD_RESETS_PER_ADDRESS: { default: '3', parse: parseLimit },
   EMAIL_BACKEND: { default: 'console', parse: oneOf(['console', 'smtp'] as const) },
@@ -380,6 +386,19 @@ function parseRoles(value: string, variable: string): string[] {
   const roles = value.split(',').map((r) => r.trim()).filter(Boolean);
   if (roles.length === 0) throw new ConfigError(variable, 'must name at least one role');
   return roles;
+}
+
+/** MFA_REQUIRED_ROLES: `all`, or roles, comma-separated (empty: none). */
+function parseRequiredRoles(value: string): string[] | 'all' {
+  if (value.trim() === 'all') return 'all';
+  return value.split(',').map((r) => r.trim()).filter(Boolean);
+}
+
+/** MFA_REMEMBER_DEVICE_DAYS: a whole number of days, at most ten years (0: off). */
+function parseDays(value: string, variable: string): number {
+  const n = parseCount(value, variable);
+  if (n > 3650) throw new ConfigError(variable, `"${value}" is more than 3650 days`);
+  return n;
 }
 
 /** `auto` (undefined: the caller picks from the machine) or the parser's value. */
@@ -525,6 +544,8 @@ export function loadConfig(env: Env = process.env): Config {
     mfaTokenLifetime: required(read(env, 'MFA_TOKEN_LIFETIME')),
     mfaEncryptionKey: read(env, 'MFA_ENCRYPTION_KEY'),
     ...relyingParty(env),
+    mfaRequiredRoles: read(env, 'MFA_REQUIRED_ROLES') ?? [],
+    mfaRememberDevice: required(read(env, 'MFA_REMEMBER_DEVICE_DAYS')) * 86_400_000,
     mail: {
       backend: required(read(env, 'EMAIL_BACKEND')),
       host: required(read(env, 'EMAIL_HOST')),
@@ -557,6 +578,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.cookieSameSite === 'None' && !config.cookieSecure) {
     throw new ConfigError('COOKIE_SAMESITE', 'None requires COOKIE_SECURE=true (browsers refuse SameSite=None cookies without Secure)');
   }
+  const unknownRole = config.mfaRequiredRoles === 'all' ? undefined : config.mfaRequiredRoles.find((role) => !config.roles.includes(role));
+  if (unknownRole !== undefined) throw new ConfigError('MFA_REQUIRED_ROLES', `"${unknownRole}" is not one of ROLES (${config.roles.join(', ')})`);
   if (config.mfaTokenLifetime < 1000) throw new ConfigError('MFA_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.accessTokenLifetime < 1000) throw new ConfigError('ACCESS_TOKEN_LIFETIME', 'must be at least 1s');
   if (config.refreshTokenLifetime < config.accessTokenLifetime) {

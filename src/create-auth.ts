@@ -25,6 +25,7 @@ import { RevocationSync, type RevocationFeed } from './sessions/sync.ts';
 import type { Store } from './store/connect.ts';
 import { AccountsRepo } from './store/repos/accounts.ts';
 import { AuditRepo } from './store/repos/audit.ts';
+import { RememberedDevicesRepo } from './store/repos/devices.ts';
 import { ImportsRepo } from './store/repos/imports.ts';
 import { MfaRepo } from './store/repos/mfa.ts';
 import { PasskeysRepo } from './store/repos/passkeys.ts';
@@ -123,24 +124,6 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
   // No access token outlives its revocation by more than lifetime + leeway; one more second is a
   // margin for clocks that differ between instances.
   const revocations = new RevocationList(clock, config.accessTokenLifetime + config.leeway + 1000);
-  const sessions = new SessionService({
-    repo: sessionsRepo,
-    tokens,
-    revocations,
-    clock,
-    settings: config,
-    loadSubject: async (id) => {
-      const user = await users.get(id);
-      return user && tokenSubject(user, await users.accountActive(user));
-    },
-  });
-  const audit = new AuditLog({
-    repo: new AuditRepo(store.db),
-    clock,
-    ...(deps.auditLogger ? { logger: deps.auditLogger } : {}),
-    ...(onError ? { onError } : {}),
-  });
-  const mfaRepo = new MfaRepo(store.db);
   const mailer = new Mailer({
     repo: new OutboxRepo(store.db),
     templates: new MailTemplates(config.mail.templatesDir),
@@ -150,6 +133,28 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     ...(onError ? { onError } : {}),
   });
   resources.push({ start: async () => mailer.start(), stop: () => mailer.stop() });
+  const mfaRepo = new MfaRepo(store.db);
+  const mfa = new MfaService({ repo: mfaRepo, devices: new RememberedDevicesRepo(store.db), users, clock, settings: config, mailer });
+  const sessions = new SessionService({
+    repo: sessionsRepo,
+    tokens,
+    revocations,
+    clock,
+    settings: config,
+    loadSubject: async (id) => {
+      const user = await users.get(id);
+      if (!user) return undefined;
+      // MFA_REQUIRED_ROLES: tokens stay restricted until the user has a factor (one read, only for such roles).
+      const enrolment = (await mfa.enrollmentRequired(user)) ? { mfaEnrollmentRequired: true } : {};
+      return { ...tokenSubject(user, await users.accountActive(user)), ...enrolment };
+    },
+  });
+  const audit = new AuditLog({
+    repo: new AuditRepo(store.db),
+    clock,
+    ...(deps.auditLogger ? { logger: deps.auditLogger } : {}),
+    ...(onError ? { onError } : {}),
+  });
   const recovery = new RecoveryService({
     config,
     clock,
@@ -170,6 +175,7 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
           sessions: new SessionsRepo(tx, store.channel),
           audit: new AuditRepo(tx),
           outbox: new OutboxRepo(tx),
+          devices: new RememberedDevicesRepo(tx),
         }),
       );
       userCache.invalidate(changed);
@@ -206,7 +212,6 @@ export function createAuth(config: Config, deps: AuthDeps): Auth {
     usersChanged: (ids) => userCache.invalidate(ids),
   });
   following = () => sync.following();
-  const mfa = new MfaService({ repo: mfaRepo, users, clock, settings: config, mailer });
   return new Auth({
     config,
     clock,

@@ -34,12 +34,16 @@ export interface LoginRequest {
   /** A username or an email; it may also be sent as `email`. */
   username: string;
   password: string;
+  /** A remembered device's token (MFA_REMEMBER_DEVICE_DAYS): the second step is skipped, at aal1. */
+  device_token?: string;
 }
 
-/** `LOGIN_RESPONSE=minimal`: exactly SimpleJWT's body. */
+/** `LOGIN_RESPONSE=minimal`: exactly SimpleJWT's body (and a remembered device's token, only when one was asked for). */
 export interface MinimalLoginResponse {
   access: string;
   refresh: string;
+  device_token?: string;
+  device_token_expires_at?: IsoDateTime;
 }
 
 /** `LOGIN_RESPONSE=full` (the default). */
@@ -51,6 +55,11 @@ export interface LoginResponse extends MinimalLoginResponse {
   password_needs_reset: boolean;
   /** Present when `password_needs_reset` is true: where to change it. */
   password_reset_url?: string;
+  /** Present (true) when MFA_REQUIRED_ROLES names the user's role and it has no factor: the tokens are restricted until enrolment. */
+  mfa_enrollment_required?: true;
+  /** Present after `POST /auth/mfa/verify/` with `remember_device: true` (MFA_REMEMBER_DEVICE_DAYS): give it at the next logins. */
+  device_token?: string;
+  device_token_expires_at?: IsoDateTime;
   user: PublicUser;
 }
 
@@ -81,11 +90,12 @@ export interface MfaRequiredResponse {
 
 export type MfaMethod = 'totp' | 'webauthn' | 'recovery_code';
 
-/** `POST /auth/mfa/verify/`: the mfa_token and a TOTP code, a recovery code, or a passkey's assertion. */
-export type MfaVerifyRequest =
+/** `POST /auth/mfa/verify/`: the mfa_token and a TOTP code, a recovery code, or a passkey's assertion; `remember_device` asks for a device token. */
+export type MfaVerifyRequest = (
   | { mfa_token: string; code: string }
   | { mfa_token: string; recovery_code: string }
-  | { mfa_token: string; challenge_id: string; credential: PasskeyCredentialJSON };
+  | { mfa_token: string; challenge_id: string; credential: PasskeyCredentialJSON }
+) & { remember_device?: boolean };
 
 /** A WebAuthn credential as `PublicKeyCredential.toJSON()` gives it (RegistrationResponseJSON or AuthenticationResponseJSON). */
 export interface PasskeyCredentialJSON {
@@ -146,7 +156,17 @@ export interface MfaStatus {
   totp: { enabled: boolean; created_at: IsoDateTime | null; last_used_at: IsoDateTime | null };
   passkeys: number;
   recovery_codes_remaining: number;
-  remembered_devices: never[];
+  remembered_devices: RememberedDevice[];
+}
+
+/** A device that skips the second step (MFA_REMEMBER_DEVICE_DAYS); `DELETE /auth/mfa/devices/{id}/` forgets it. */
+export interface RememberedDevice {
+  id: string;
+  /** The user agent that asked to be remembered. */
+  name: string | null;
+  created_at: IsoDateTime;
+  last_used_at: IsoDateTime | null;
+  expires_at: IsoDateTime;
 }
 
 export interface RegisterRequest {
@@ -210,6 +230,8 @@ export const AUDIT_EVENT_TYPES = [
   'passkey_added',
   'passkey_renamed',
   'passkey_removed',
+  'mfa_device_remembered',
+  'mfa_device_forgotten',
   'password_reset_requested',
   'password_reset_completed',
   'email_verification_sent',
@@ -268,7 +290,8 @@ export type DomainErrorCode =
   | 'cannot_reset_own_mfa'
   | 'webauthn_failed'
   | 'email_not_verified'
-  | 'stale_token';
+  | 'stale_token'
+  | 'mfa_enrollment_required';
 
 /** Error codes only the HTTP layer raises: the request's shape, not the domain. */
 export type HttpErrorCode =

@@ -89,11 +89,12 @@ export class Admin {
    * the database so a demotion takes effect at once; else `permission_denied`.
    * @example const admin = await auth.admin.authorize(principal);
    */
-  async authorize(principal: { userId: number }): Promise<void> {
+  async authorize(principal: { userId: number }): Promise<{ role: string }> {
     const user = await this.#users.findById(principal.userId);
     if (!user) throw new AuthError('user_not_found', 'user gone');
     if (!user.is_active) throw new AuthError('user_inactive', 'user inactive');
     if (!user.is_staff && user.role !== 'admin') throw new AuthError('permission_denied', 'not an administrator');
+    return { role: user.role };
   }
 
   // Users

@@ -12,12 +12,15 @@ import { authenticate, authenticating, clientInfo, principal } from './authentic
 import { sendError } from './errors.ts';
 import { publicOrigin } from './urls.ts';
 
-/** An onRequest hook (before the body is read, as DRF checks permissions first): 401 without a valid token, 403 `permission_denied` unless an active administrator. */
+/**
+ * An onRequest hook (before the body is read, as DRF checks permissions first): 401 without a valid token,
+ * 403 `permission_denied` unless an active administrator, 403 `insufficient_aal` below aal2 when MFA_REQUIRED_ROLES names its role.
+ */
 export function requireAdmin(auth: Auth) {
   const authenticated = authenticate(auth);
   return authenticating(async (request: FastifyRequest): Promise<void> => {
     await authenticated(request);
-    await auth.admin.authorize(principal(request));
+    await auth.authorizeAdmin(principal(request));
   });
 }
 

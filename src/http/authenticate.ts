@@ -4,6 +4,7 @@ import { AuthError, TokenError } from '../errors.ts';
 import { ACCESS_COOKIE, checkCsrf } from './cookies.ts';
 import { CredentialTokenError } from './errors.ts';
 import { AUTHENTICATES } from './methods.ts';
+import { routeNameOf } from './paths.ts';
 
 /**
  * The bearer token of a request: undefined when there is none (or another
@@ -49,18 +50,37 @@ export interface AuthenticateOptions {
    * reset needs do: me, change-password, logout (refresh and verify take no access token).
    */
   allowRestricted?: boolean;
+  /**
+   * Accept a user who must enrol a second factor first (MFA_REQUIRED_ROLES): me and
+   * logout-all. Every route under `{base}/mfa/` and `{base}/passkeys/` accepts one too.
+   */
+  allowEnrollment?: boolean;
 }
 
+/** Route names (see paths.ts) under which a user who must enrol a factor can do so (SPEC §12). */
+const ENROLLMENT_ROUTES = /^(mfa|passkeys)(\/|$)/;
+
 /**
- * An onRequest hook that sets `request.principal`, or answers 401 (403 `password_reset_required` for a
- * restricted caller). It runs before the body is read, so credentials are judged first, as in DRF.
+ * An onRequest hook that sets `request.principal`, or answers 401 (403 `password_reset_required` or
+ * `mfa_enrollment_required` for a restricted caller). It runs before the body is read, so credentials
+ * are judged first, as in DRF. A forced password change comes before enrolment.
  */
 export function authenticate(auth: Auth, options: AuthenticateOptions = {}) {
   return authenticating(async (request: FastifyRequest): Promise<void> => {
     const caller = requirePrincipal(auth, request);
     if (caller.restricted && !options.allowRestricted) throw new AuthError('password_reset_required');
+    if (caller.enrollmentRequired && !caller.restricted && !options.allowEnrollment && !enrollmentRoute(auth, request)) {
+      throw new AuthError('mfa_enrollment_required');
+    }
     request.principal = caller;
   });
+}
+
+/** True for the MFA and passkey routes, wherever the plugin is mounted. */
+function enrollmentRoute(auth: Auth, request: FastifyRequest): boolean {
+  const url = request.routeOptions.url ?? '';
+  const name = routeNameOf(auth.config, url.slice(request.server.prefix.length));
+  return name !== undefined && ENROLLMENT_ROUTES.test(name);
 }
 
 /** Marks an onRequest hook as the route's authentication, which a wrong method on its path must pass first (methods.ts). */

@@ -16,6 +16,8 @@ import type { App, RouteContext } from './types.ts';
 export const ACCESS_COOKIE = 'access_token';
 export const REFRESH_COOKIE = 'refresh_token';
 export const CSRF_COOKIE = 'csrf_token';
+/** A remembered device's token (MFA_REMEMBER_DEVICE_DAYS), sent back to the auth routes only. */
+export const DEVICE_COOKIE = 'mfa_device';
 export const CSRF_HEADER = 'x-csrf-token';
 
 /** Methods that change nothing, as DRF's CSRF check lists them. */
@@ -62,6 +64,18 @@ export function setTokenCookies(request: FastifyRequest, reply: FastifyReply, co
   const csrf = request.cookies?.[CSRF_COOKIE];
   const value = csrf && /^[A-Za-z0-9_-]{43}$/.test(csrf) ? csrf : randomBytes(32).toString('base64url');
   reply.setCookie(CSRF_COOKIE, value, attributes(context, '/', config.refreshTokenLifetime, false));
+}
+
+/** Sets the remembered device's httpOnly cookie (cookie mode), scoped to the auth routes as the refresh cookie is. */
+export function setDeviceCookie(reply: FastifyReply, context: RouteContext, device: { token: string }): void {
+  if (!context.config.authCookies) return;
+  reply.setCookie(DEVICE_COOKIE, device.token, attributes(context, refreshPath(context), context.config.mfaRememberDevice, true));
+}
+
+/** The remembered device's token from its cookie, in cookie mode (it proves nothing without the password: no CSRF check needed). */
+export function deviceCookie(request: FastifyRequest, { config }: Pick<RouteContext, 'config'>): string | undefined {
+  if (!config.authCookies) return undefined;
+  return request.cookies?.[DEVICE_COOKIE] || undefined;
 }
 
 /** Expires all three cookies (logout), with the same path and domain they were set with. */

@@ -41,6 +41,7 @@ export const DOMAIN_ERRORS = {
   webauthn_failed: { status: 400, detail: 'The passkey could not be verified.' },
   email_not_verified: { status: 403, detail: 'Email address is not verified.' },
   stale_token: { status: 403, detail: 'Stale token for given user.' },
+  mfa_enrollment_required: { status: 403, detail: 'A second factor must be set up first.' },
 } as const satisfies Record<AuthErrorCode, Wire>;
 
 /** SimpleJWT's words for why a token was refused: the `detail` (in a body) or the `message` (from a header). */

@@ -21,6 +21,7 @@ export const FR: Readonly<Record<string, string>> = {
   'User is inactive': "L'utilisateur est désactivé",
   'You do not have permission to perform this action.': "Vous n'avez pas la permission d'effectuer cette action.",
   'Password change required.': 'Changement de mot de passe requis.',
+  'A second factor must be set up first.': "Un second facteur doit d'abord être configuré.",
   'The account this user belongs to is inactive.': 'Le compte auquel appartient cet utilisateur est désactivé.',
   'Not found.': 'Pas trouvé.',
   'Service temporarily unavailable, try again later.': 'Service temporairement indisponible, réessayez plus tard.',

@@ -5,6 +5,7 @@
  * is spent by `within` callbacks that run in the transaction that opens or
  * raises the session, so a replay fails on every instance sharing the database.
  */
+import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { AuthError, MfaError } from '../errors.ts';
@@ -12,6 +13,7 @@ import type { Language } from '../i18n/index.ts';
 import type { ClientGone } from '../limits/hashing.ts';
 import type { Mailer } from '../mail/outbox.ts';
 import type { Within } from '../sessions/service.ts';
+import { RememberedDevicesRepo, type RememberedDeviceRow } from '../store/repos/devices.ts';
 import { MfaRepo, type UserMfaRow } from '../store/repos/mfa.ts';
 import { OutboxRepo } from '../store/repos/outbox.ts';
 import type { UserRow } from '../store/repos/users.ts';
@@ -32,7 +34,8 @@ export const TOKEN_ATTEMPTS = 5;
 export const LOCK_AFTER = 10;
 export const LOCK_MS = 15 * 60_000;
 
-type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey' | 'publicUrl' | 'host' | 'port'>;
+type MfaSettings = Pick<Config, 'mfaIssuer' | 'mfaTokenLifetime' | 'mfaEncryptionKey' | 'signingKey' | 'publicUrl' | 'host' | 'port'>
+  & Partial<Pick<Config, 'mfaRequiredRoles' | 'mfaRememberDevice'>>;
 
 /** Where the factor mails send a user who did not make the change: Latchkey's own "forgot password" page. */
 const FORGOT_PASSWORD_PATH = '/account/forgot-password/';
@@ -51,14 +54,16 @@ export interface MfaState {
 
 export class MfaService {
   readonly #repo: MfaRepo;
+  readonly #devices: RememberedDevicesRepo;
   readonly #users: UserService;
   readonly #clock: Clock;
   readonly #settings: MfaSettings;
   readonly #mailer: Mailer;
   #keys: MfaKeys | undefined;
 
-  constructor(deps: { repo: MfaRepo; users: UserService; clock: Clock; settings: MfaSettings; mailer: Mailer }) {
+  constructor(deps: { repo: MfaRepo; devices: RememberedDevicesRepo; users: UserService; clock: Clock; settings: MfaSettings; mailer: Mailer }) {
     this.#repo = deps.repo;
+    this.#devices = deps.devices;
     this.#users = deps.users;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
@@ -80,6 +85,21 @@ export class MfaService {
     const totp = row?.totp_confirmed_at != null;
     const passkeys = row?.passkeys ?? 0;
     return { enabled: totp || passkeys > 0, totp, passkeys, lockedUntil: row?.locked_until ?? null, row };
+  }
+
+  /** True when MFA_REQUIRED_ROLES names this role (or is `all`): such users need a factor, and admin routes aal2. */
+  roleRequiresFactor(role: string | null): boolean {
+    const roles = this.#settings.mfaRequiredRoles ?? [];
+    return roles === 'all' || (role !== null && roles.includes(role));
+  }
+
+  /**
+   * True when the user must enrol a factor before anything else (restricted tokens). Reads the
+   * user's factor only for a role that needs one, unless `known` already says.
+   */
+  async enrollmentRequired(user: Pick<UserRow, 'id' | 'role'>, known?: MfaState): Promise<boolean> {
+    if (!this.roleRequiresFactor(user.role)) return false;
+    return !(known ?? (await this.state(user.id))).enabled;
   }
 
   /** The methods a user with a factor may use for the second step (recovery codes come with TOTP). */
@@ -133,6 +153,8 @@ export class MfaService {
       const repo = tx.bind((db) => new MfaRepo(db));
       if (!(await repo.confirmTotp(user.id, pending, step, learntDrift(step, now), new Date(now)))) throw new MfaError('mfa_code_reused');
       await repo.replaceRecoveryCodes(user.id, stored, new Date(now));
+      // Any factor change voids the remembered devices (SPEC §12).
+      await tx.bind((db) => new RememberedDevicesRepo(db)).deleteAll(user.id);
     };
     return { within, recoveryCodes: codes };
   }
@@ -202,16 +224,67 @@ export class MfaService {
   }
 
   /**
-   * Removes the TOTP factor and its recovery codes, with `within` (a current code's
-   * step spent) in the same transaction, and `after` (the mail) once it is removed.
+   * Removes the TOTP factor, its recovery codes and the remembered devices, with `within` (a
+   * current code's step spent) in the same transaction, and `after` (the mail) once it is removed.
    */
   async removeTotp(userId: number, within: Within, after?: Within): Promise<boolean> {
     return this.#repo.transaction(async (repo) => {
       await within(repo);
       const removed = await repo.removeTotp(userId);
+      if (removed) await repo.bind((db) => new RememberedDevicesRepo(db)).deleteAll(userId);
       if (removed && after) await after(repo);
       return removed;
     });
+  }
+
+  /**
+   * Remembers the device that just passed the second step (MFA_REMEMBER_DEVICE_DAYS): an opaque
+   * token of 256 random bits, stored as its sha256. Undefined when remembering is off.
+   */
+  async rememberDevice(userId: number, userAgent: string | null): Promise<{ token: string; expiresAt: Date } | undefined> {
+    const lifetime = this.#settings.mfaRememberDevice ?? 0;
+    if (lifetime <= 0) return undefined;
+    const now = this.#clock.now();
+    const { token, hash } = newOpaqueToken();
+    const expiresAt = new Date(now + lifetime);
+    await this.#devices.insert({
+      id: uuidv7(),
+      user_id: userId,
+      token_hash: hash,
+      user_agent: userAgent === null ? null : userAgent.slice(0, 512),
+      created_at: new Date(now),
+      last_used_at: null,
+      expires_at: expiresAt,
+    });
+    return { token, expiresAt };
+  }
+
+  /**
+   * True when `token` is an unexpired remembered device of this user. Any token presented costs
+   * the same one lookup, whoever it belongs to; a bad or foreign one just means the second step.
+   */
+  async recognizeDevice(token: string | undefined, userId: number): Promise<boolean> {
+    if (token === undefined || token === '' || (this.#settings.mfaRememberDevice ?? 0) <= 0) return false;
+    const now = new Date(this.#clock.now());
+    const device = await this.#devices.findByHash(hashOpaqueToken(token), now);
+    if (device?.user_id !== userId) return false;
+    await this.#devices.touch(device.id, now);
+    return true;
+  }
+
+  /** The user's remembered devices (unexpired). */
+  devices(userId: number): Promise<RememberedDeviceRow[]> {
+    return this.#devices.list(userId, new Date(this.#clock.now()));
+  }
+
+  /** Forgets one of the user's devices: false when it is not theirs. */
+  forgetDevice(userId: number, id: string): Promise<boolean> {
+    return this.#devices.delete(userId, id);
+  }
+
+  /** Forgets every device of the user (logout-all, an administrator's reset); says how many. */
+  forgetDevices(userId: number): Promise<number> {
+    return this.#devices.deleteAll(userId);
   }
 
   /** A new set of recovery codes replaces the old, with `within` (a current code's step spent) in the same transaction. */
@@ -257,6 +330,21 @@ export class MfaService {
     };
   }
 
+  /**
+   * A factor changed outside this service's own transactions (a passkey added or
+   * removed): the remembered devices are forgotten and the user is mailed, in one
+   * transaction of their own. Returns how many devices were forgotten.
+   */
+  async factorChanged(user: Pick<UserRow, 'id' | 'email' | 'username'>, change: FactorChange, lang: Language): Promise<number> {
+    const forgotten = await this.#repo.transaction(async (repo) => {
+      const devices = await repo.bind((db) => new RememberedDevicesRepo(db)).deleteAll(user.id);
+      await this.factorNotice(user, change, lang)(repo);
+      return devices;
+    });
+    this.mailQueued();
+    return forgotten;
+  }
+
   /** Sends the mails queued by `factorNotice` now rather than at the next poll (after their transaction committed). */
   mailQueued(): void {
     this.#mailer.wake();
@@ -298,9 +386,9 @@ export class MfaService {
     return { user, tokenHash, state, spend, fail: (code) => this.#failed(tokenHash, user.id, code) };
   }
 
-  /** Deletes mfa_tokens that are expired or spent. */
-  purge(now: Date): Promise<number> {
-    return this.#repo.purgeTokens(now);
+  /** Deletes mfa_tokens that are expired or spent, and expired remembered devices. */
+  async purge(now: Date): Promise<number> {
+    return (await this.#repo.purgeTokens(now)) + (await this.#devices.purge(now));
   }
 
   async #newRecoveryCodes(userId: number, gone?: ClientGone): Promise<{ codes: string[]; stored: Array<{ lookup: string; hash: string }> }> {

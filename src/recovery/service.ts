@@ -19,6 +19,7 @@ import { describeLifetime, type MailKind } from '../mail/templates.ts';
 import type { RevocationList } from '../sessions/revocation.ts';
 import type { ClientInfo } from '../sessions/service.ts';
 import type { AuditRepo } from '../store/repos/audit.ts';
+import type { RememberedDevicesRepo } from '../store/repos/devices.ts';
 import type { OutboxRepo } from '../store/repos/outbox.ts';
 import type { RecoveryPurpose, RecoveryRepo, RecoveryTokenRow } from '../store/repos/recovery.ts';
 import type { SessionsRepo } from '../store/repos/sessions.ts';
@@ -38,6 +39,7 @@ export interface RecoveryUnit {
   sessions: SessionsRepo;
   audit: AuditRepo;
   outbox: OutboxRepo;
+  devices: RememberedDevicesRepo;
 }
 
 export interface ResetConfirmation {
@@ -151,12 +153,14 @@ export class RecoveryService {
       await unit.users.updatePassword(user.id, hash, { clearReset: true });
       await unit.recovery.deleteFor(user.id, 'password_reset');
       const ids = await unit.sessions.revoke({ userId: user.id }, 'password_reset', new Date(now));
+      // A remembered device skipped the second step on the strength of the old password (SPEC §12).
+      const devices = await unit.devices.deleteAll(user.id);
       await this.#deps.audit.recordIn(unit.audit, {
         type: 'password_reset_completed',
         outcome: 'success',
         userId: user.id,
         client,
-        detail: { sessions_ended: ids.length, forced_reset_cleared: user.password_needs_reset, link: token ? 'latchkey' : 'django' },
+        detail: { sessions_ended: ids.length, remembered_devices_forgotten: devices, forced_reset_cleared: user.password_needs_reset, link: token ? 'latchkey' : 'django' },
       });
       if (user.email !== '') {
         await this.#deps.mailer.queue({ kind: 'password_changed', to: user.email, lang: input.lang, values: { username: user.username } }, unit.outbox);

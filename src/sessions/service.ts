@@ -21,6 +21,8 @@ export interface TokenSubject {
   auth?: AuthContext;
   /** Whether the address is proven (the `email_verified` claim, with EMAIL_VERIFICATION). */
   emailVerified?: boolean;
+  /** MFA_REQUIRED_ROLES names the user's role and it has no factor yet: restricted tokens until enrolment. */
+  mfaEnrollmentRequired?: boolean;
 }
 
 /** RFC 8176 `amr`, the assurance level and the time of authentication (ms since the epoch). */
@@ -163,7 +165,8 @@ export class SessionService {
     if (this.#revocations.isRevoked(claims.sid)) throw blacklisted('session revoked');
     // Read before the transaction: on PGlite a query outside it would wait for it to end.
     const loaded = await this.#loadSubject(claims.userId);
-    // How the session got in travels in its tokens (signed, so as good as the row); none: a password.
+    // How the session got in travels in its tokens (signed, so as good as the row). A token from before
+    // the claims were written takes the general path, which reads them from the session's row.
     const subject = loaded && withClaimsContext(loaded, claims);
 
     // The usual case in one statement: an unspent token of a live session, an active user. A SimpleJWT
@@ -396,27 +399,28 @@ export class SessionService {
       role: subject.role,
       accountId: subject.accountId,
       ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
-      // A password alone is what every token without these claims means: they are written only when the
-      // session got in another way (a second factor), so tokens of users without one are unchanged.
-      ...(subject.auth && !passwordOnly(subject.auth) ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
+      ...(subject.mfaEnrollmentRequired ? { mfaEnrollmentRequired: true } : {}),
+      // How the session got in, on every token of it (SPEC §12); SimpleJWT ignores claims it does not know.
+      ...(subject.auth ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
       ...(subject.emailVerified !== undefined ? { emailVerified: subject.emailVerified } : {}),
     };
   }
 }
 
-function passwordOnly(context: AuthContext): boolean {
-  return context.aal === 'aal1' && context.amr.length === 1 && context.amr[0] === 'pwd';
-}
-
-/** The subject with the context a token of its session carries; a password-only token carries none. */
-function withClaimsContext(subject: TokenSubject, claims: TokenClaims): TokenSubject {
-  if (claims.amr === undefined || claims.aal === undefined || claims.authTime === undefined) return subject;
+/** The subject with the context a token of its session carries (undefined: a token older than the claims). */
+function withClaimsContext(subject: TokenSubject, claims: TokenClaims): TokenSubject | undefined {
+  if (claims.amr === undefined || claims.aal === undefined || claims.authTime === undefined) return undefined;
   return { ...subject, auth: { amr: claims.amr, aal: claims.aal === 'aal2' ? 'aal2' : 'aal1', authTime: claims.authTime * 1000 } };
 }
 
-/** The subject with its session's authentication context (none on sessions older than it, or imported). */
+/**
+ * The subject with its session's authentication context. A session without one (opened before the
+ * claims existed) got in with a password, as far as anyone knows, when it was opened.
+ */
 function withContext(subject: TokenSubject, session: SessionRow): TokenSubject {
-  if (session.amr === null || session.aal === null || session.auth_time === null) return subject;
+  if (session.amr === null || session.aal === null || session.auth_time === null) {
+    return { ...subject, auth: { amr: ['pwd'], aal: 'aal1', authTime: session.created_at.getTime() } };
+  }
   return { ...subject, auth: { amr: session.amr, aal: session.aal === 'aal2' ? 'aal2' : 'aal1', authTime: session.auth_time.getTime() } };
 }
 

@@ -7,6 +7,7 @@ import * as mailRecovery from './migrations/0005_mail_recovery.ts';
 import * as simplejwtCutover from './migrations/0006_simplejwt_cutover.ts';
 import * as mfa from './migrations/0007_mfa.ts';
 import * as passkeys from './migrations/0008_passkeys.ts';
+import * as rememberedDevices from './migrations/0009_remembered_devices.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_simplejwt_cutover': simplejwtCutover,
   '0007_mfa': mfa,
   '0008_passkeys': passkeys,
+  '0009_remembered_devices': rememberedDevices,
 };
 
 export interface MigrationReport {

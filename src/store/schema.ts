@@ -12,6 +12,7 @@ export interface Database {
   mfa_tokens: MfaTokensTable;
   passkeys: PasskeysTable;
   webauthn_challenges: WebauthnChallengesTable;
+  mfa_remembered_devices: MfaRememberedDevicesTable;
   mail_outbox: MailOutboxTable;
   recovery_tokens: RecoveryTokensTable;
   token_cutoffs: TokenCutoffsTable;
@@ -151,6 +152,17 @@ export interface MfaRecoveryCodesTable {
   used_at: Timestamp | null;
 }
 
+/** A device that may skip the second step until `expires_at` (aal1 only): its token stored as its sha256. */
+export interface MfaRememberedDevicesTable {
+  id: string;
+  user_id: number;
+  token_hash: string;
+  user_agent: string | null;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  expires_at: Timestamp;
+}
+
 /** A login waiting for its second step: the token is stored as its sha256. */
 export interface MfaTokensTable {
   token_hash: string;
@@ -237,6 +249,7 @@ export const COLUMNS = {
     backed_up: true, user_handle: true, name: true, created_at: true, last_used_at: true,
   },
   webauthn_challenges: { id: true, purpose: true, user_id: true, mfa_token_hash: true, challenge: true, user_handle: true, created_at: true, expires_at: true, used_at: true },
+  mfa_remembered_devices: { id: true, user_id: true, token_hash: true, user_agent: true, created_at: true, last_used_at: true, expires_at: true },
   mail_outbox: {
     id: true, kind: true, to_address: true, subject: true, text_body: true, html_body: true, created_at: true, send_after: true,
     locked_until: true, attempts: true, last_error: true, sent_at: true, failed_at: true,

@@ -21,6 +21,8 @@ export interface TokenClaims {
   accountId: number | null;
   /** Set on tokens of a user who must change their password first (forced reset): most routes refuse them. */
   passwordResetRequired?: boolean;
+  /** Set on tokens of a user whose role needs a second factor and who has none yet (MFA_REQUIRED_ROLES): most routes refuse them. */
+  mfaEnrollmentRequired?: boolean;
   /** How the session's user got in (SPEC §12): RFC 8176 methods, the assurance level, when (seconds since the epoch). */
   amr?: string[];
   aal?: string;

@@ -45,6 +45,7 @@ export class TokenService {
     if (claims.role !== null) payload.role = claims.role;
     if (claims.accountId !== null) payload.account_id = claims.accountId;
     if (claims.passwordResetRequired) payload.password_reset_required = true;
+    if (claims.mfaEnrollmentRequired) payload.mfa_enrollment_required = true;
     if (claims.amr !== undefined) payload.amr = claims.amr;
     if (claims.aal !== undefined) payload.aal = claims.aal;
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime;
@@ -81,7 +82,7 @@ export class TokenService {
 
   #readClaims(payload: Payload, expected: TokenType | 'any', nowMs: number): TokenClaims {
     const { userIdClaim, jwtIssuer, jwtAudience, leeway } = this.#settings;
-    const { token_type: tokenType, exp, iat, nbf, jti, sid, role, account_id: accountId, password_reset_required: resetRequired, amr, aal, auth_time: authTime } = payload;
+    const { token_type: tokenType, exp, iat, nbf, jti, sid, role, account_id: accountId, password_reset_required: resetRequired, mfa_enrollment_required: enrollmentRequired, amr, aal, auth_time: authTime } = payload;
     // PyJWT, while decoding: exp passed, nbf or iat in the future (LEEWAY either way), issuer, audience.
     if (exp !== undefined && (!Number.isSafeInteger(exp) || (exp as number) * 1000 + leeway <= nowMs)) throw invalid('exp');
     if (!Number.isSafeInteger(iat) || (iat as number) * 1000 > nowMs + leeway) throw invalid('iat in the future');
@@ -100,6 +101,7 @@ export class TokenService {
     if (role !== undefined && typeof role !== 'string') throw invalid('role');
     if (accountId !== undefined && !Number.isSafeInteger(accountId)) throw invalid('account_id');
     if (resetRequired !== undefined && resetRequired !== true) throw invalid('password_reset_required');
+    if (enrollmentRequired !== undefined && enrollmentRequired !== true) throw invalid('mfa_enrollment_required');
     if (amr !== undefined && !(Array.isArray(amr) && amr.length <= 16 && amr.every((m) => typeof m === 'string'))) throw invalid('amr');
     if (aal !== undefined && typeof aal !== 'string') throw invalid('aal');
     if (authTime !== undefined && !Number.isSafeInteger(authTime)) throw invalid('auth_time');
@@ -113,6 +115,7 @@ export class TokenService {
       role: (role as string | undefined) ?? null,
       accountId: (accountId as number | undefined) ?? null,
       ...(resetRequired === true ? { passwordResetRequired: true } : {}),
+      ...(enrollmentRequired === true ? { mfaEnrollmentRequired: true } : {}),
       ...(amr !== undefined ? { amr: amr as string[] } : {}),
       ...(aal !== undefined ? { aal: aal as string } : {}),
       ...(authTime !== undefined ? { authTime: authTime as number } : {}),

@@ -20,10 +20,13 @@ export interface VerifiedPrincipal {
   sid: string;
   /** The user must change their password first (forced reset); refused unless `allowRestricted`. */
   password_reset_required: boolean;
+  /** The user's role needs a second factor it has not set up (MFA_REQUIRED_ROLES); refused unless `allowRestricted`. */
+  mfa_enrollment_required: boolean;
   /**
-   * How the user got in (SPEC §12): RFC 8176 methods (`pwd`, `otp`, `mfa`, …) and
-   * the time (seconds since the epoch), null on a password-only session, whose
-   * tokens carry neither; `aal2` after a second factor, else `aal1`.
+   * How the user got in (SPEC §12): RFC 8176 methods (`pwd`, `otp`, `mfa`, …), `aal2`
+   * after a second factor, else `aal1`, and the time of the login (seconds since the
+   * epoch). Every Latchkey token carries them; null only on tokens issued before they were.
+   * @example if (principal.aal !== 'aal2') reply.code(403).send({ detail: '…', code: 'insufficient_aal' });
    */
   amr: string[] | null;
   aal: string;
@@ -51,7 +54,10 @@ export interface VerifierOptions {
   leeway?: number;
   /** USER_ID_CLAIM. Default `user_id`. */
   userIdClaim?: string;
-  /** Accept tokens of users under a forced password reset. Default false (403 password_reset_required). */
+  /**
+   * Accept tokens of users under a forced password reset or still to enrol a required second factor.
+   * Default false (403 password_reset_required, 403 mfa_enrollment_required).
+   */
   allowRestricted?: boolean;
   /** Revocations from the server's feed (`followRevocations`); without it, a logged-out token works until it expires. */
   revocations?: RevocationView;
@@ -60,7 +66,13 @@ export interface VerifierOptions {
   clock?: Clock;
 }
 
-export type VerificationErrorCode = 'not_authenticated' | 'bad_authorization_header' | 'token_not_valid' | 'password_reset_required' | 'service_unavailable';
+export type VerificationErrorCode =
+  | 'not_authenticated'
+  | 'bad_authorization_header'
+  | 'token_not_valid'
+  | 'password_reset_required'
+  | 'mfa_enrollment_required'
+  | 'service_unavailable';
 
 /** Why a request was refused, with the status and DRF body Latchkey itself would answer. */
 export class VerificationError extends Error {
@@ -93,6 +105,7 @@ const ANSWERS: Record<VerificationErrorCode, { status: 401 | 403 | 503; body: Re
   bad_authorization_header: { status: 401, body: { detail: 'Authorization header must contain two space-delimited values', code: 'bad_authorization_header' } },
   token_not_valid: { status: 401, body: { detail: 'Given token not valid for any token type', code: 'token_not_valid' } },
   password_reset_required: { status: 403, body: { detail: 'Password change required.', code: 'password_reset_required' } },
+  mfa_enrollment_required: { status: 403, body: { detail: 'A second factor must be set up first.', code: 'mfa_enrollment_required' } },
   service_unavailable: { status: 503, body: { detail: 'Service temporarily unavailable, try again later.', code: 'service_unavailable' } },
 };
 
@@ -146,12 +159,14 @@ export class Verifier {
     const claims = await this.#claims(token);
     if (revocations?.isRevoked(claims.sid)) throw new VerificationError('token_not_valid', 'revoked');
     if (claims.passwordResetRequired && !this.#options.allowRestricted) throw new VerificationError('password_reset_required');
+    if (claims.mfaEnrollmentRequired && !this.#options.allowRestricted) throw new VerificationError('mfa_enrollment_required');
     return {
       user_id: claims.userId,
       role: claims.role,
       account_id: claims.accountId,
       sid: claims.sid,
       password_reset_required: claims.passwordResetRequired === true,
+      mfa_enrollment_required: claims.mfaEnrollmentRequired === true,
       amr: claims.amr ?? null,
       aal: claims.aal ?? 'aal1',
       auth_time: claims.authTime ?? null,

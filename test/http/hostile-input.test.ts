@@ -60,9 +60,10 @@ const ROUTES: Array<{ method: Method; url: string }> = [
   { method: 'PATCH', url: '/auth/passkeys/{id}/' },
   { method: 'DELETE', url: '/auth/passkeys/{id}/' },
   { method: 'POST', url: '/auth/mfa/recovery-codes/' },
+  { method: 'DELETE', url: '/auth/mfa/devices/{id}/' },
 ];
 
-const FIELDS = ['username', 'email', 'password', 'refresh', 'refresh_token', 'token', 'old_password', 'new_password', 'first_name', 'last_name', 'role', 'is_staff', 'is_active', 'account_id', 'name', 'password_needs_reset', 'mfa_token', 'code', 'recovery_code'];
+const FIELDS = ['username', 'email', 'password', 'refresh', 'refresh_token', 'token', 'old_password', 'new_password', 'first_name', 'last_name', 'role', 'is_staff', 'is_active', 'account_id', 'name', 'password_needs_reset', 'mfa_token', 'code', 'recovery_code', 'device_token', 'remember_device'];
 
 const scalar = fc.oneof(
   fc.string({ maxLength: 40 }),
@@ -123,7 +124,8 @@ for (const name of storeNames()) {
       }
     }
     before(async () => {
-      h = await harness(name);
+      // Remembered devices on, so `device_token` and `remember_device` are read, not ignored.
+      h = await harness(name, { env: { MFA_REMEMBER_DEVICE_DAYS: '30' } });
       await freshTokens();
     });
     after(() => h.close());
@@ -138,7 +140,8 @@ for (const name of storeNames()) {
           (select md5(coalesce(string_agg(a::text, '|' order by a.id), '')) from accounts a),
           (select md5(coalesce(string_agg(m::text, '|' order by m.user_id), '')) from user_mfa m),
           (select md5(coalesce(string_agg(c::text, '|' order by c.id), '')) from mfa_recovery_codes c),
-          (select md5(coalesce(string_agg(t::text, '|' order by t.token_hash), '')) from mfa_tokens t)) as f`.execute(h.store.db);
+          (select md5(coalesce(string_agg(t::text, '|' order by t.token_hash), '')) from mfa_tokens t),
+          (select md5(coalesce(string_agg(d::text, '|' order by d.id), '')) from mfa_remembered_devices d)) as f`.execute(h.store.db);
       return rows[0]?.f ?? '';
     }
 

@@ -132,11 +132,15 @@ for (const name of storeNames()) {
       assert.equal(body.refresh_expires_at, iso((claimsOf(body.refresh).exp as number) * 1000));
     });
 
-    it('access claims: exactly token_type, exp, iat, jti, user_id, sid, role (no account_id when null)', async () => {
+    it('access claims: exactly token_type, exp, iat, jti, user_id, sid, role, amr, aal, auth_time (no account_id when null)', async () => {
       const u = await createUser(h);
       const { access } = await login(h, u.username);
       const claims = claimsOf(access);
-      assert.deepEqual(Object.keys(claims).sort(), ['exp', 'iat', 'jti', 'role', 'sid', 'token_type', 'user_id']);
+      assert.deepEqual(Object.keys(claims).sort(), ['aal', 'amr', 'auth_time', 'exp', 'iat', 'jti', 'role', 'sid', 'token_type', 'user_id']);
+      // SPEC §12: a password login, now.
+      assert.deepEqual(claims.amr, ['pwd']);
+      assert.equal(claims.aal, 'aal1');
+      assert.equal(claims.auth_time, t0 / 1000);
       assert.equal(claims.token_type, 'access');
       assert.equal(claims.user_id, u.id);
       assert.equal(claims.role, 'client');
@@ -151,7 +155,8 @@ for (const name of storeNames()) {
       const u = await createUser(h);
       const { access, refresh } = await login(h, u.username);
       const claims = claimsOf(refresh);
-      assert.deepEqual(Object.keys(claims).sort(), ['exp', 'iat', 'jti', 'role', 'sid', 'token_type', 'user_id']);
+      assert.deepEqual(Object.keys(claims).sort(), ['aal', 'amr', 'auth_time', 'exp', 'iat', 'jti', 'role', 'sid', 'token_type', 'user_id']);
+      assert.deepEqual([claims.amr, claims.aal, claims.auth_time], [['pwd'], 'aal1', t0 / 1000]);
       assert.equal(claims.token_type, 'refresh');
       assert.equal((claims.exp as number) - (claims.iat as number), 86_400);
       assert.match(String(claims.jti), /^[0-9a-f]{32}$/);

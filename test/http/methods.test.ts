@@ -46,7 +46,7 @@ for (const name of storeNames()) {
           description: 'Takes a set of user credentials and returns an access and refresh JSON web\ntoken pair to prove the authentication of those credentials.',
           renders: ['application/json'],
           parses: PARSES,
-          actions: { POST: { username: text('Username'), password: text('Password'), email: text('Email', false) } },
+          actions: { POST: { username: text('Username'), password: text('Password'), email: text('Email', false), device_token: { ...text('Device token', false), max_length: 128 } } },
         });
       });
 

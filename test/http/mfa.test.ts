@@ -280,13 +280,22 @@ for (const name of storeNames()) {
       assert.equal((await h.store.db.selectFrom('mfa_recovery_codes').select('id').where('user_id', '=', u.id).execute()).length, 0);
     });
 
-    it('users without a factor: the same tokens as before; the session records a password at aal1', async () => {
+    it('users without a factor: every token says a password at aal1, at the login time, kept across refresh', async () => {
       const u = await createUser(h);
+      const loginAt = clock.now();
       const body = await login(h, u.username);
       const claims = claimsOf(body.access);
-      assert.equal('amr' in claims || 'aal' in claims || 'auth_time' in claims, false);
+      assert.deepEqual([claims.amr, claims.aal, claims.auth_time], [['pwd'], 'aal1', Math.floor(loginAt / 1000)]);
       const session = await h.store.db.selectFrom('sessions').select(['amr', 'aal', 'auth_time']).where('id', '=', claims.sid as string).executeTakeFirstOrThrow();
-      assert.deepEqual(session, { amr: ['pwd'], aal: 'aal1', auth_time: new Date(clock.now()) });
+      assert.deepEqual(session, { amr: ['pwd'], aal: 'aal1', auth_time: new Date(loginAt) });
+      clock.advance(60_000);
+      const refreshed = await h.app.inject({ method: 'POST', url: '/auth/refresh/', payload: { refresh: body.refresh } });
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+      for (const token of [refreshed.json().access, refreshed.json().refresh]) {
+        const c = claimsOf(token);
+        assert.deepEqual([c.amr, c.aal, c.auth_time], [['pwd'], 'aal1', Math.floor(loginAt / 1000)]);
+        assert.equal(c.iat, Math.floor(clock.now() / 1000));
+      }
     });
   });
 

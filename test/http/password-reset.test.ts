@@ -82,7 +82,7 @@ for (const name of storeNames()) {
       await h.inbox.waitFor(mailTo(u.email, 'Your password was changed'));
       const events = await h.store.db.selectFrom('audit_events').selectAll().where('user_id', '=', u.id).orderBy('id').execute();
       const done = events.find((e) => e.type === 'password_reset_completed');
-      assert.deepEqual(done?.detail, { sessions_ended: 2, forced_reset_cleared: true, link: 'latchkey' });
+      assert.deepEqual(done?.detail, { sessions_ended: 2, remembered_devices_forgotten: 0, forced_reset_cleared: true, link: 'latchkey' });
       assert.ok(events.some((e) => e.type === 'password_reset_requested'));
       assert.ok(!JSON.stringify(events).includes(link.token), 'no token in the audit trail');
       // Single use.

@@ -37,7 +37,7 @@ for (const name of storeNames() as StoreName[]) {
 
     before(async () => {
       store = await openTestStore(name);
-      auth = createAuth(testConfig(), { store });
+      auth = createAuth(testConfig({ MFA_REQUIRED_ROLES: 'admin' }), { store });
       await auth.start();
       host = await hostApp(auth);
       username = uniqueName('host');
@@ -47,6 +47,19 @@ for (const name of storeNames() as StoreName[]) {
       await host.close();
       await auth.stop();
       await store.drop();
+    });
+
+    it('a user still to enrol a required factor reaches the MFA routes under the prefix, and nothing else', async () => {
+      const admin = uniqueName('host-admin');
+      await auth.createUser({ username: admin, email: `${admin}@example.com`, password: PASSWORD, role: 'admin' });
+      const logged = await host.inject({ method: 'POST', url: '/identity/auth/login/', payload: { username: admin, password: PASSWORD } });
+      assert.equal(logged.json().mfa_enrollment_required, true);
+      const access = logged.json().access as string;
+      assert.equal((await host.inject({ method: 'GET', url: '/identity/auth/mfa/', headers: bearer(access) })).statusCode, 200);
+      const started = await host.inject({ method: 'POST', url: '/identity/auth/mfa/totp/', headers: bearer(access), payload: { password: PASSWORD } });
+      assert.equal(started.statusCode, 201, started.body);
+      const sessions = await host.inject({ method: 'GET', url: '/identity/auth/sessions/', headers: bearer(access) });
+      assert.deepEqual([sessions.statusCode, sessions.json().code], [403, 'mfa_enrollment_required']);
     });
 
     it('leaves the host’s routes, hooks, error handler and 404 as they were', async () => {

@@ -15,7 +15,8 @@ import Fastify from 'fastify';
 import { loadConfig } from '../../src/config.ts';
 import { keyDirectory } from '../../src/tokens/keys.ts';
 import { createVerifier, latchkeyMiddleware, latchkeyVerify, verifyToken, VerificationError, type VerifiedPrincipal } from '../../src/verify/index.ts';
-import { TEST_SIGNING_KEY, claimsOf, createAccount, createUser, harness, headerOf, login, manualClock, storeNames, type Harness } from '../support/harness.ts';
+import { Secret, TOTP } from 'otpauth';
+import { PASSWORD, TEST_SIGNING_KEY, bearer, claimsOf, createAccount, createUser, harness, headerOf, login, manualClock, storeNames, type Harness } from '../support/harness.ts';
 
 const START = Date.parse('2026-11-22T10:00:00Z');
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -33,7 +34,7 @@ async function refusal(promise: Promise<unknown>): Promise<VerificationError> {
 for (const name of storeNames()) describe(`latchkey/verify with the shared secret on ${name}`, () => {
   const clock = manualClock(START);
   let h: Harness;
-  before(async () => { h = await harness(name, { clock, env: { JWT_ISSUER: 'https://auth.example.com', JWT_AUDIENCE: 'api', LEEWAY: '5s' } }); });
+  before(async () => { h = await harness(name, { clock, env: { JWT_ISSUER: 'https://auth.example.com', JWT_AUDIENCE: 'api', LEEWAY: '5s', MFA_REQUIRED_ROLES: 'admin' } }); });
   after(() => h.close());
   const options = () => ({ secret: TEST_SIGNING_KEY, issuer: 'https://auth.example.com', audience: 'api', leeway: 5, clock });
 
@@ -42,7 +43,42 @@ for (const name of storeNames()) describe(`latchkey/verify with the shared secre
     const { username, id } = await createUser(h, { role: 'employe', accountId: account });
     const pair = await login(h, username);
     const principal = await verifyToken(pair.access, options());
-    assert.deepEqual(principal, { user_id: id, role: 'employe', account_id: account, sid: claimsOf(pair.access).sid, password_reset_required: false, amr: null, aal: 'aal1', auth_time: null });
+    assert.deepEqual(principal, {
+      user_id: id,
+      role: 'employe',
+      account_id: account,
+      sid: claimsOf(pair.access).sid,
+      password_reset_required: false,
+      mfa_enrollment_required: false,
+      amr: ['pwd'],
+      aal: 'aal1',
+      auth_time: Math.floor(clock.now() / 1000),
+    });
+  });
+
+  it('exposes how the user got in: aal1 after a password, aal2 with the TOTP step-up, auth_time the step-up', async () => {
+    const { username } = await createUser(h);
+    const loginAt = clock.now();
+    const pair = await login(h, username);
+    const verifier = createVerifier(options());
+    const before = await verifier.verify(pair.access);
+    assert.deepEqual([before.amr, before.aal, before.auth_time], [['pwd'], 'aal1', Math.floor(loginAt / 1000)]);
+    clock.advance(30_000);
+    const started = await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/', headers: bearer(pair.access), payload: { password: PASSWORD } });
+    const code = TOTP.generate({ secret: Secret.fromBase32(started.json().secret as string), timestamp: clock.now() });
+    const confirmed = await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/confirm/', headers: bearer(pair.access), payload: { code } });
+    assert.equal(confirmed.statusCode, 200, confirmed.body);
+    const after = await verifier.verify(confirmed.json().access as string);
+    assert.deepEqual([after.amr, after.aal, after.auth_time], [['pwd', 'otp', 'mfa'], 'aal2', Math.floor(clock.now() / 1000)]);
+  });
+
+  it('refuses a user still to enrol a required factor (MFA_REQUIRED_ROLES) unless allowRestricted', async () => {
+    const admin = await createUser(h, { role: 'admin' });
+    const pair = await login(h, admin.username);
+    const refused = await refusal(createVerifier(options()).verify(pair.access));
+    assert.deepEqual([refused.status, refused.body], [403, { detail: 'A second factor must be set up first.', code: 'mfa_enrollment_required' }]);
+    const allowed = await createVerifier({ ...options(), allowRestricted: true }).verify(pair.access);
+    assert.equal(allowed.mfa_enrollment_required, true);
   });
 
   it('applies the server’s checks: type, expiry with leeway, issuer, audience, forced reset', async () => {

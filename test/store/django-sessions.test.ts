@@ -148,6 +148,9 @@ for (const name of storeNames()) {
         assert.equal(row.expires_at.toISOString(), new Date(django.expires_at).toISOString());
         assert.deepEqual([row.revoked_at, row.ip, row.user_agent, row.spent_at, row.successor_jti], [null, null, null, null, null]);
         assert.match(row.access_jti, /^[0-9a-f]{32}$/);
+        // All a SimpleJWT token says of how its user got in: a password, when it was issued.
+        const context = await h.store.db.selectFrom('sessions').select(['amr', 'aal', 'auth_time']).where('id', '=', row.id).executeTakeFirstOrThrow();
+        assert.deepEqual(context, { amr: ['pwd'], aal: 'aal1', auth_time: new Date(django.created_at) });
       }
       // The token strings themselves are stored nowhere.
       const stored = JSON.stringify(rows);
@@ -200,9 +203,15 @@ for (const name of storeNames()) {
       assert.equal(response.statusCode, 200, response.body);
       const body = response.json() as { access: string; refresh: string };
       assert.deepEqual(Object.keys(body).sort(), ['access', 'access_expires_at', 'refresh', 'refresh_expires_at']);
+      const issued = OUTSTANDING.find((r) => r.jti === jtiOf(TOKENS.live));
+      assert.ok(issued);
       for (const token of [body.access, body.refresh]) {
         assert.equal(claimsOf(token).sid, session.id);
         assert.equal(claimsOf(token).user_id, 1);
+        // SPEC §12: every token says how the session got in; for an imported one, a password when SimpleJWT issued it.
+        assert.deepEqual(claimsOf(token).amr, ['pwd']);
+        assert.equal(claimsOf(token).aal, 'aal1');
+        assert.equal(claimsOf(token).auth_time, Math.floor(Date.parse(issued.created_at) / 1000));
       }
       const user = await me(body.access);
       assert.equal(user.statusCode, 200, user.body);

@@ -38,13 +38,38 @@ for (const name of storeNames()) {
           values ('ann', '!', 'client', 7, now()), ('bob', '!', 'client', 7, now()), ('cy', '!', 'client', null, now())
         `.execute(store.db);
 
-        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys'] });
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys', '0009_remembered_devices'] });
 
         const accounts = await store.db.selectFrom('accounts').select(['id', 'name', 'is_active']).execute();
         assert.deepEqual(accounts, [{ id: 7, name: 'Account 7', is_active: true }]);
         const next = await store.db.insertInto('accounts').values({ name: 'New', created_at: new Date() }).returning('id').executeTakeFirstOrThrow();
         assert.equal(next.id, 8);
         await assert.rejects(sql`update users set account_id = 99 where username = 'cy'`.execute(store.db), /foreign key|violates/);
+      } finally {
+        await drop();
+      }
+    });
+
+    it('0008: sessions opened before the claims (and imported ones) read as a password at aal1, when they began', async () => {
+      const { store, drop } = await openEmpty(name);
+      try {
+        await migrateThrough(store.db, '0007_mfa');
+        await sql`insert into users (id, username, password, role, date_joined) values (5, 'ann', '!', 'client', now())`.execute(store.db);
+        const created = new Date('2026-11-01T08:00:00Z');
+        await sql`
+          insert into sessions (id, user_id, created_at, last_used_at, expires_at)
+          values ('old', 5, ${created}, ${created}, ${new Date('2026-12-31T00:00:00Z')})
+        `.execute(store.db);
+        await sql`
+          insert into sessions (id, user_id, created_at, last_used_at, expires_at, amr, aal, auth_time)
+          values ('stepped', 5, ${created}, ${created}, ${new Date('2026-12-31T00:00:00Z')}, '["pwd","otp","mfa"]'::jsonb, 'aal2', ${new Date('2026-11-02T00:00:00Z')})
+        `.execute(store.db);
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0009_remembered_devices'] });
+        const rows = await sql<{ id: string; amr: string[]; aal: string; auth_time: Date }>`select id, amr, aal, auth_time from sessions order by id`.execute(store.db);
+        assert.deepEqual(rows.rows, [
+          { id: 'old', amr: ['pwd'], aal: 'aal1', auth_time: created },
+          { id: 'stepped', amr: ['pwd', 'otp', 'mfa'], aal: 'aal2', auth_time: new Date('2026-11-02T00:00:00Z') },
+        ]);
       } finally {
         await drop();
       }

@@ -142,6 +142,13 @@ Environment:
   WEBAUTHN_ORIGINS  comma-separated origins passkey ceremonies may come from
                     (default: PUBLIC_URL's origin and CORS_ORIGINS, else
                     http://localhost:PORT)
+  MFA_REQUIRED_ROLES
+                    roles (comma-separated, or all) whose users must enrol
+                    a second factor: restricted tokens until then, admin
+                    routes only at aal2 (default: none)
+  MFA_REMEMBER_DEVICE_DAYS
+                    days a device may skip the second step after
+                    remember_device (aal1 only; default 0 = off)
 
 In embedded mode the server holds DATA_DIR exclusively; other latchkey commands
 run on the same data are sent to it over DATA_DIR/control.sock.

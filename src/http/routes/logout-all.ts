@@ -9,7 +9,7 @@ export function logoutAllRoute(app: App, context: RouteContext): void {
   for (const url of authPaths(config, 'logout-all')) {
     app.post(url, {
       schema: { tags: ['sessions'], summary: 'End every session of the caller' },
-      onRequest: authenticate(auth),
+      onRequest: authenticate(auth, { allowEnrollment: true }),
       handler: async (request, reply) => {
         const ended = await auth.logoutAll(principal(request), clientInfo(request));
         clearTokenCookies(reply, context);

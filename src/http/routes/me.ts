@@ -12,12 +12,12 @@ export function meRoutes(app: App, { auth, config }: RouteContext): void {
   for (const url of authPaths(config, 'me')) {
     app.get(url, {
       schema: { tags: ['profile'], summary: "The caller's profile" },
-      onRequest: authenticate(auth, { allowRestricted: true }),
+      onRequest: authenticate(auth, { allowRestricted: true, allowEnrollment: true }),
       handler: async (request) => auth.me(principal(request)),
     });
     app.patch(url, {
       schema: { body: Type.Optional(MePatch), tags: ['profile'], summary: "Change the caller's names" },
-      onRequest: authenticate(auth, { allowRestricted: true }),
+      onRequest: authenticate(auth, { allowRestricted: true, allowEnrollment: true }),
       handler: async (request) => {
         const { first_name, last_name } = request.body ?? {};
         const names = { ...(first_name !== undefined ? { first_name } : {}), ...(last_name !== undefined ? { last_name } : {}) };

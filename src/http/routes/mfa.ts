@@ -3,7 +3,8 @@ import { ValidationError } from '../../errors.ts';
 import { negotiateLanguage } from '../../i18n/index.ts';
 import type { MfaStatus, PasskeyCeremony, TotpConfirmation, TotpEnrollment } from '../../wire.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
-import { bodyTokens, setTokenCookies } from '../cookies.ts';
+import { formTypes } from '../admin.ts';
+import { bodyTokens, setDeviceCookie, setTokenCookies } from '../cookies.ts';
 import { authPaths } from '../paths.ts';
 import { Body, Text } from '../schemas.ts';
 import type { App, RouteContext } from '../types.ts';
@@ -19,8 +20,10 @@ const VerifyBody = Body({
   recovery_code: Type.Optional(Type.String({ maxLength: 64 })),
   challenge_id: Type.Optional(Type.String({ maxLength: 64 })),
   credential: Type.Optional(Credential()),
+  remember_device: Type.Optional(Type.Boolean()),
 });
 const WebauthnOptionsBody = Body({ mfa_token: MfaToken() });
+const DeviceParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 const PasswordBody = Body({ password: Text() });
 const CodeBody = Body({ code: Code() });
 
@@ -34,17 +37,20 @@ export function mfaRoutes(app: App, context: RouteContext): void {
 
   for (const url of authPaths(config, 'mfa/verify')) {
     app.post(url, {
-      schema: { body: VerifyBody, tags: ['mfa'], summary: 'Second step of a login: the mfa_token and a TOTP code, a recovery code or a passkey → tokens' },
+      schema: { body: VerifyBody, tags: ['mfa'], summary: 'Second step of a login: the mfa_token and a TOTP code, a recovery code or a passkey → tokens (remember_device: a device token)' },
+      preValidation: formTypes({ booleans: ['remember_device'] }),
       handler: async (request, reply) => {
-        const { mfa_token, code, recovery_code, challenge_id, credential } = request.body;
+        const { mfa_token, code, recovery_code, challenge_id, credential, remember_device } = request.body;
         // Exactly one proof, as DRF would say it for a serializer's validate().
         const given = [code, recovery_code].filter((value) => value !== undefined && value.trim() !== '').length + (credential !== undefined ? 1 : 0);
         if (given !== 1) throw new ValidationError({ non_field_errors: ['Give either code, recovery_code or credential.'] });
         if (credential !== undefined && (challenge_id === undefined || challenge_id.trim() === '')) throw new ValidationError({ challenge_id: ['This field is required.'] });
+        const options = { rememberDevice: remember_device === true };
         const result = credential !== undefined
-          ? await auth.verifyMfaPasskey(mfa_token, challenge_id!.trim(), credential, clientInfo(request))
-          : await auth.verifyMfa(mfa_token, code !== undefined && code.trim() !== '' ? { code: code.trim() } : { recoveryCode: (recovery_code ?? '').trim() }, clientInfo(request));
+          ? await auth.verifyMfaPasskey(mfa_token, challenge_id!.trim(), credential, clientInfo(request), options)
+          : await auth.verifyMfa(mfa_token, code !== undefined && code.trim() !== '' ? { code: code.trim() } : { recoveryCode: (recovery_code ?? '').trim() }, clientInfo(request), options);
         setTokenCookies(request, reply, context, result.tokens);
+        if (result.device) setDeviceCookie(reply, context, result.device);
         return bodyTokens(loginBody(result, shape), context);
       },
     });
@@ -93,6 +99,17 @@ export function mfaRoutes(app: App, context: RouteContext): void {
         const result = await auth.confirmTotp(principal(request), request.body.code, clientInfo(request), negotiateLanguage(request.headers['accept-language']));
         setTokenCookies(request, reply, context, result.tokens);
         return { recovery_codes: result.recoveryCodes, ...bodyTokens(loginBody(result, shape), context) };
+      },
+    });
+  }
+
+  for (const url of authPaths(config, 'mfa/devices/:id')) {
+    app.delete(url, {
+      schema: { params: DeviceParams, tags: ['mfa'], summary: 'Forget a remembered device: its next login asks for the second factor again' },
+      onRequest: authenticate(auth),
+      handler: async (request, reply) => {
+        await auth.forgetDevice(principal(request), request.params.id, clientInfo(request));
+        return reply.code(204).send();
       },
     });
   }

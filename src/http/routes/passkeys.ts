@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { negotiateLanguage } from '../../i18n/index.ts';
 import type { PasskeyCeremony, PasskeyInfo, PasskeyRegistration } from '../../wire.ts';
 import { authenticate, clientInfo, principal } from '../authenticate.ts';
 import { bodyTokens, setTokenCookies } from '../cookies.ts';
@@ -52,7 +53,7 @@ export function passkeysRoutes(app: App, context: RouteContext): void {
       onRequest: authenticate(auth),
       handler: async (request, reply): Promise<PasskeyRegistration> => {
         const { challenge_id, credential, name } = request.body;
-        const result = await auth.registerPasskey(principal(request), challenge_id, credential, name, clientInfo(request));
+        const result = await auth.registerPasskey(principal(request), challenge_id, credential, name, clientInfo(request), negotiateLanguage(request.headers['accept-language']));
         reply.code(201);
         if (!result.login) return { passkey: result.passkey };
         setTokenCookies(request, reply, context, result.login.tokens);
@@ -76,7 +77,7 @@ export function passkeysRoutes(app: App, context: RouteContext): void {
     schema: { params: Params, tags: ['passkeys'], summary: 'Remove one of the caller’s passkeys: the sessions it opened end' },
     onRequest: authenticate(auth),
     handler: async (request, reply) => {
-      await auth.deletePasskey(principal(request), request.params.id, clientInfo(request));
+      await auth.deletePasskey(principal(request), request.params.id, clientInfo(request), negotiateLanguage(request.headers['accept-language']));
       return reply.code(204).send();
     },
   });

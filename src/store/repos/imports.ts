@@ -165,6 +165,10 @@ export class ImportsRepo {
           revoked_reason: null,
           user_agent: null,
           ip: null,
+          // All a SimpleJWT token says of how its user got in: a password, when it was issued.
+          amr: JSON.stringify(['pwd']),
+          aal: 'aal1',
+          auth_time: session.createdAt,
         })),
       )
       .execute();

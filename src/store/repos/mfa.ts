@@ -135,17 +135,21 @@ export class MfaRepo {
   /**
    * Removes every second factor of the user and what hangs on them: the TOTP
    * secret (confirmed or pending), the recovery codes, the mfa_tokens of
-   * logins waiting for their second step, and the failure count and lock.
-   * Returns the methods that were there. Passkeys and remembered devices are
-   * removed here too when they exist (one place for an administrator's reset).
+   * logins waiting for their second step, the passkeys and their pending
+   * challenges, the remembered devices, and the failure count and lock.
+   * Returns the methods that were there (one place for an administrator's reset).
    */
-  async removeAllFactors(userId: number): Promise<Array<'totp' | 'recovery_code'>> {
-    const removed: Array<'totp' | 'recovery_code'> = [];
+  async removeAllFactors(userId: number): Promise<Array<'totp' | 'webauthn' | 'recovery_code'>> {
+    const removed: Array<'totp' | 'webauthn' | 'recovery_code'> = [];
     const codes = await this.#db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
     await this.#db.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
     await this.#db.deleteFrom('mfa_tokens').where('user_id', '=', userId).execute();
+    await this.#db.deleteFrom('webauthn_challenges').where('user_id', '=', userId).execute();
+    await this.#db.deleteFrom('mfa_remembered_devices').where('user_id', '=', userId).execute();
+    const passkeys = await this.#db.deleteFrom('passkeys').where('user_id', '=', userId).executeTakeFirst();
     const row = await this.#db.deleteFrom('user_mfa').where('user_id', '=', userId).returning('totp_confirmed_at').executeTakeFirst();
     if (row?.totp_confirmed_at != null) removed.push('totp');
+    if (Number(passkeys.numDeletedRows) > 0) removed.push('webauthn');
     if (Number(codes.numDeletedRows) > 0) removed.push('recovery_code');
     return removed;
   }
@@ -158,6 +162,7 @@ export class MfaRepo {
       .select('user_id')
       .where('user_id', 'in', userIds)
       .where('totp_confirmed_at', 'is not', null)
+      .union((db) => db.selectFrom('passkeys').select('user_id').where('user_id', 'in', userIds))
       .execute();
     return new Set(rows.map((row) => row.user_id));
   }
