@@ -68,7 +68,7 @@ for (const mode of CLI_MODES) {
       const result = await run(['flush-expired-tokens'], { env: env(), cwd });
       assert.equal(result.status, 0, result.stderr);
       // Everything is recent: the revoked sessions must stay while their access tokens could live.
-      assert.equal(result.stdout, 'Deleted 0 session(s), 0 refresh token(s), 0 reset or verification token(s), 0 mfa token(s) and 0 sent or failed mail(s).\n');
+      assert.equal(result.stdout, 'Deleted 0 session(s), 0 refresh token(s), 0 reset or verification token(s), 0 mfa token(s) or remembered device(s), 0 passkey challenge(s) and 0 sent or failed mail(s).\n');
     });
   });
 }

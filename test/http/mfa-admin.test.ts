@@ -92,7 +92,7 @@ for (const name of storeNames()) {
       assert.equal((await h.store.db.selectFrom('sessions').select('id').where('user_id', '=', u.id).where('revoked_at', 'is', null).execute()).length, 0);
       // The password alone logs in now, at aal1.
       const fresh = await login(h, u.username);
-      assert.equal(claimsOf(fresh.access).aal, undefined);
+      assert.equal(claimsOf(fresh.access).aal, 'aal1');
       assert.equal((await h.app.inject({ method: 'GET', url: `/admin/users/${u.id}/`, headers: bearer(admin.access) })).json().mfa_enabled, false);
 
       const [event, ...more] = await auditOf(u.id, 'mfa_removed');

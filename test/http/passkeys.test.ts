@@ -417,5 +417,41 @@ for (const name of storeNames()) {
       assert.equal((await get('/auth/mfa/', bearer(u.registered.access))).json().mfa_enabled, false);
       assert.equal((await h.app.inject({ method: 'DELETE', url: `/auth/passkeys/${phoneRow.id}/`, headers: bearer(u.registered.access) })).statusCode, 404);
     });
+
+    it('adding or removing a passkey mails the user and forgets the remembered devices; an administrator’s reset removes the passkeys too', async () => {
+      const device = async (userId: number) => {
+        const now = new Date(clock.now());
+        await h.store.db.insertInto('mfa_remembered_devices')
+          .values({ id: `device-${userId}-${now.getTime()}`, user_id: userId, token_hash: `hash-${userId}-${now.getTime()}`, user_agent: 'test', created_at: now, last_used_at: null, expires_at: new Date(now.getTime() + 86_400_000) })
+          .execute();
+      };
+      const devices = async (userId: number) => (await h.store.db.selectFrom('mfa_remembered_devices').select('id').where('user_id', '=', userId).execute()).length;
+      const mails = async (to: string) => (await h.store.db.selectFrom('mail_outbox').select('kind').where('to_address', '=', to).orderBy('id').execute()).map((row) => row.kind);
+
+      const u = await withPasskey();
+      assert.deepEqual(await mails(u.email), ['mfa_factor_added']);
+      await device(u.id);
+      const second = (await post('/auth/passkeys/register/options/', {}, bearer(u.registered.access))).json();
+      const phone = new SoftAuthenticator({ origin: ORIGIN, rpId: RP_ID, synced: true });
+      const phoneRow = (await post('/auth/passkeys/register/', { challenge_id: second.challenge_id, credential: phone.create(second.options), name: 'Phone' }, bearer(u.registered.access))).json().passkey;
+      assert.equal(await devices(u.id), 0, 'a new factor forgets the remembered devices');
+      await device(u.id);
+      const removed = await h.app.inject({ method: 'DELETE', url: `/auth/passkeys/${phoneRow.id}/`, headers: { ...bearer(u.registered.access), 'accept-language': 'fr' } });
+      assert.equal(removed.statusCode, 204);
+      assert.equal(await devices(u.id), 0, 'a removed factor forgets the remembered devices');
+      assert.deepEqual(await mails(u.email), ['mfa_factor_added', 'mfa_factor_added', 'mfa_factor_removed']);
+
+      // An administrator's reset takes the remaining passkey and what hangs on it.
+      await device(u.id);
+      const admin = await createUser(h, { isStaff: true });
+      const adminSession = await login(h, admin.username);
+      const reset = await post(`/admin/users/${u.id}/mfa/reset/`, {}, bearer(adminSession.access));
+      assert.equal(reset.statusCode, 204, reset.body);
+      assert.equal((await h.store.db.selectFrom('passkeys').select('id').where('user_id', '=', u.id).execute()).length, 0);
+      assert.equal(await devices(u.id), 0);
+      assert.equal((await loginWith(u.key)).statusCode, 400, 'the reset passkey no longer logs in');
+      assert.deepEqual((await events(u.id, 'mfa_removed')).at(-1)?.detail.methods, ['webauthn']);
+      assert.equal((await h.app.inject({ method: 'GET', url: `/admin/users/${u.id}/`, headers: bearer(adminSession.access) })).json().mfa_enabled, false);
+    });
   });
 }

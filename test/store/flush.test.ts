@@ -13,7 +13,7 @@ import { createUser, harness, login, manualClock, storeNames, type Harness } fro
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-const NOTHING = { sessions: 0, refreshTokens: 0, recoveryTokens: 0, mfaTokens: 0, mails: 0 };
+const NOTHING = { sessions: 0, refreshTokens: 0, recoveryTokens: 0, mfaTokens: 0, mails: 0, webauthnChallenges: 0 };
 
 for (const name of storeNames()) {
   describe(`flush expired tokens (${name})`, () => {
@@ -79,6 +79,9 @@ for (const name of storeNames()) {
       const mfa = (hash: string, expiresIn: number, consumed: boolean) =>
         ({ token_hash: `${hash}-${u.id}`, user_id: u.id, created_at: at(-10 * MINUTE), expires_at: at(expiresIn), consumed_at: consumed ? at(-MINUTE) : null });
       await h.store.db.insertInto('mfa_tokens').values([mfa('mfa-live', MINUTE, false), mfa('mfa-spent', MINUTE, true), mfa('mfa-expired', -MINUTE, false)]).execute();
+      const challenge = (id: string, expiresIn: number) =>
+        ({ id: `${id}-${u.id}`, purpose: 'register', user_id: u.id, challenge: id, created_at: at(-MINUTE), expires_at: at(expiresIn) });
+      await h.store.db.insertInto('webauthn_challenges').values([challenge('challenge-live', MINUTE), challenge('challenge-expired', -MINUTE)]).execute();
       const mail = (kind: string, done: { sent?: number; failed?: number }) => ({
         kind, to_address: `${u.username}@example.com`, subject: kind, text_body: '', html_body: '', created_at: at(-30 * DAY), send_after: at(-MINUTE),
         sent_at: done.sent === undefined ? null : at(done.sent), failed_at: done.failed === undefined ? null : at(done.failed),
@@ -92,7 +95,7 @@ for (const name of storeNames()) {
         mail('failed-yesterday', { failed: -DAY }),
       ]).execute();
 
-      assert.deepEqual(await h.auth.flushExpiredTokens(), { ...NOTHING, recoveryTokens: 3, mfaTokens: 2, mails: 2 });
+      assert.deepEqual(await h.auth.flushExpiredTokens(), { ...NOTHING, recoveryTokens: 3, mfaTokens: 2, mails: 2, webauthnChallenges: 1 });
       const left = async () => ({
         recovery: (await h.store.db.selectFrom('recovery_tokens').select('token_hash').where('user_id', '=', u.id).orderBy('token_hash').execute()).map((r) => r.token_hash),
         mfa: (await h.store.db.selectFrom('mfa_tokens').select('token_hash').where('user_id', '=', u.id).execute()).map((r) => r.token_hash),
@@ -106,7 +109,7 @@ for (const name of storeNames()) {
 
       // A day and a half on: the link tokens and the mfa_token have expired, the mails passed their week.
       clock.advance(DAY + 12 * HOUR);
-      assert.deepEqual(await h.auth.flushExpiredTokens(), { ...NOTHING, recoveryTokens: 3, mfaTokens: 1, mails: 1 });
+      assert.deepEqual(await h.auth.flushExpiredTokens(), { ...NOTHING, recoveryTokens: 3, mfaTokens: 1, mails: 1, webauthnChallenges: 1 });
       assert.deepEqual(await left(), { recovery: [], mfa: [], mails: ['failed-yesterday', 'waiting'] });
       clock.advance(6 * DAY);
       assert.deepEqual(await h.auth.flushExpiredTokens(), { ...NOTHING, mails: 1 });

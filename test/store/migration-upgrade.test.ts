@@ -50,10 +50,10 @@ for (const name of storeNames()) {
       }
     });
 
-    it('0008: sessions opened before the claims (and imported ones) read as a password at aal1, when they began', async () => {
+    it('0009: sessions opened before the claims (and imported ones) read as a password at aal1, when they began', async () => {
       const { store, drop } = await openEmpty(name);
       try {
-        await migrateThrough(store.db, '0007_mfa');
+        await migrateThrough(store.db, '0008_passkeys');
         await sql`insert into users (id, username, password, role, date_joined) values (5, 'ann', '!', 'client', now())`.execute(store.db);
         const created = new Date('2026-11-01T08:00:00Z');
         await sql`

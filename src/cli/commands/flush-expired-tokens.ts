@@ -10,7 +10,8 @@ expiry. Spent refresh tokens that have not expired are kept: replaying one must
 still be caught as reuse. Also deletes reset and verification tokens that
 expired, and reset tokens that were used (a used verification token stays until
 it expires, so its link still answers "already verified"); mfa_tokens that
-expired or were spent; and mails sent or given up on more than 7 days ago
+expired or were spent, remembered devices and passkey challenges that
+expired; and mails sent or given up on more than 7 days ago
 (mails still waiting to be sent always stay). Says how many rows it deleted
 from each table. Safe to run at any time, e.g. daily from cron.
 ${EXIT_STATUS_HELP}`;
@@ -25,7 +26,7 @@ export function flushExpiredTokensCommand(program: Command): void {
       const deleted = await perform(loadConfig(process.env), 'flush-expired-tokens', {});
       console.log(
         `Deleted ${deleted.sessions} session(s), ${deleted.refreshTokens} refresh token(s), ${deleted.recoveryTokens} reset or verification token(s), `
-          + `${deleted.mfaTokens} mfa token(s) and ${deleted.mails} sent or failed mail(s).`,
+          + `${deleted.mfaTokens} mfa token(s) or remembered device(s), ${deleted.webauthnChallenges} passkey challenge(s) and ${deleted.mails} sent or failed mail(s).`,
       );
     });
 }
