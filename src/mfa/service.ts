@@ -167,21 +167,11 @@ export class MfaService {
    */
   async verifyLogin(mfaToken: string, proof: MfaProof, gone?: ClientGone): Promise<{ user: UserRow; within: Within; method: 'totp' | 'recovery_code' }> {
     const now = this.#clock.now();
-    const tokenHash = hashOpaqueToken(mfaToken);
-    const token = await this.#repo.findToken(tokenHash, new Date(now));
-    if (!token) throw new MfaError('mfa_token_invalid');
-    const state = await this.state(token.user_id);
-    if (!state.enabled || !state.row) throw new MfaError('mfa_token_invalid');
-    const locked = this.lockedFor(state);
-    if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked, token.user_id);
-    const user = await this.#users.get(token.user_id);
-    if (!user?.is_active) throw new AuthError('no_active_account', 'user inactive or gone');
-
+    const { user, tokenHash, row } = await this.#waiting(mfaToken, now);
     const spendToken = async (repo: MfaRepo) => {
-      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, token.user_id);
+      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, user.id);
     };
     if ('code' in proof) {
-      const row = state.row;
       const step = /^[0-9]{6}$/.test(proof.code) && row.totp_secret ? matchTotp(this.#sealing().open(row.totp_secret, String(user.id)), proof.code, now, row.totp_drift) : undefined;
       if (step === undefined) return this.#failed(tokenHash, user.id, 'mfa_code_invalid');
       if (step <= Number(row.totp_last_step)) return this.#failed(tokenHash, user.id, 'mfa_code_reused');
@@ -363,12 +353,22 @@ export class MfaService {
 
   /**
    * A login waiting for its second step, for a proof checked elsewhere (a
-   * passkey): the mfa_token checked as verifyLogin checks it (live, the user
-   * with a factor, not locked, active); `spend` spends the token in the
+   * passkey): the mfa_token checked as verifyLogin checks it; `spend` spends the token in the
    * session's transaction, `fail` counts a wrong proof as a wrong code.
    */
   async pending(mfaToken: string): Promise<{ user: UserRow; tokenHash: string; state: MfaState; spend: Within; fail: (code: 'webauthn_failed') => Promise<never> }> {
     const now = this.#clock.now();
+    const { user, tokenHash, state } = await this.#waiting(mfaToken, now);
+    const spend: Within = async (tx) => {
+      const repo = tx.bind((db) => new MfaRepo(db));
+      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, user.id);
+      await repo.clearFailures(user.id);
+    };
+    return { user, tokenHash, state, spend, fail: (code) => this.#failed(tokenHash, user.id, code) };
+  }
+
+  /** The login an mfa_token waits for: the token live, the user with a factor, not locked, active. */
+  async #waiting(mfaToken: string, now: number): Promise<{ user: UserRow; tokenHash: string; state: MfaState; row: UserMfaRow }> {
     const tokenHash = hashOpaqueToken(mfaToken);
     const token = await this.#repo.findToken(tokenHash, new Date(now));
     if (!token) throw new MfaError('mfa_token_invalid');
@@ -378,12 +378,7 @@ export class MfaService {
     if (locked !== undefined) throw new MfaError('mfa_locked', {}, locked, token.user_id);
     const user = await this.#users.get(token.user_id);
     if (!user?.is_active) throw new AuthError('no_active_account', 'user inactive or gone');
-    const spend: Within = async (tx) => {
-      const repo = tx.bind((db) => new MfaRepo(db));
-      if (!(await repo.consumeToken(tokenHash, new Date(now)))) throw new MfaError('mfa_token_invalid', {}, undefined, user.id);
-      await repo.clearFailures(user.id);
-    };
-    return { user, tokenHash, state, spend, fail: (code) => this.#failed(tokenHash, user.id, code) };
+    return { user, tokenHash, state, row: state.row };
   }
 
   /** Deletes mfa_tokens that are expired or spent, and expired remembered devices. */

@@ -5,31 +5,14 @@
  * in English and French. Screenshots of the PGlite run go to test-output/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createUser, harness, PASSWORD, storeNames, uniqueName, type Harness } from '../support/harness.ts';
+import { CHROMIUM, ARGS, DOCS, missing, freePort } from '../support/browser.ts';
 import { linkIn, mailEnv, startSmtp, type Inbox } from '../support/smtp.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-// The committed pictures in docs/ are refreshed on purpose (UPDATE_SCREENSHOTS=1); an ordinary run writes to test-output/.
-const DOCS = new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-output/', import.meta.url).pathname;
 const NEW_PASSWORD = 'a brand new passphrase 42';
-
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 for (const name of storeNames()) {
   describe(`account pages in Chromium, on ${name}`, { skip: missing && 'chromium not installed' }, () => {

@@ -8,33 +8,17 @@
  * go to test-output/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import qrcode from 'qrcode-generator';
 import { bearer, createUser, harness, login, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
+import { CHROMIUM, ARGS, DOCS, missing, freePort } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DOCS = new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-output/', import.meta.url).pathname;
 const STEP_MS = 30_000;
 
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-
 const codeAt = (secret: string, at: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: at });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 for (const name of storeNames()) {
   describe(`account security and sessions pages in Chromium, on ${name}`, { skip: missing && 'chromium not installed' }, () => {

@@ -8,7 +8,7 @@
  * with UPDATE_SCREENSHOTS=1, from the PGlite run).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -16,16 +16,9 @@ import { Secret, TOTP } from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { bundleClient } from '../../src/http/console.ts';
 import { createUser, harness, login, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
+import { CHROMIUM, ARGS, DOCS, missing } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const OUTPUT = new URL('../../test-output/', import.meta.url).pathname;
-// The committed pictures in docs/ are refreshed on purpose (UPDATE_SCREENSHOTS=1); an ordinary run writes to test-output/.
-const DOCS = new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-output/', import.meta.url).pathname;
-
-// Under CI a missing browser fails the run; elsewhere these tests are skipped.
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
 
 /** A page served from another origin: imports the client bundle and exposes a few calls to the test. */
 const APP_HTML = `<!doctype html><meta charset="utf-8"><title>Second origin</title>

@@ -7,28 +7,11 @@
  * page in English and French (docs/screenshots/ with UPDATE_SCREENSHOTS=1).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createUser, harness, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const DOCS = new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../docs/screenshots/' : '../../test-output/', import.meta.url).pathname;
-
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+import { CHROMIUM, ARGS, DOCS, missing, freePort } from '../support/browser.ts';
 
 /** A page with a virtual platform authenticator that holds resident keys and verifies its user. */
 async function withAuthenticator(context: BrowserContext): Promise<{ page: Page; credentials: () => Promise<Array<{ signCount: number; isResidentCredential: boolean }>> }> {

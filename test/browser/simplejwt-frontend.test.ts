@@ -9,20 +9,16 @@
  * node_modules by the test's own static server (no network). Screenshots go to test-output/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createUser, harness, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
+import { CHROMIUM, ARGS, missing } from '../support/browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const OUTPUT = new URL('../../test-output/', import.meta.url).pathname;
 const AXIOS = readFileSync(new URL('../../node_modules/axios/dist/axios.min.js', import.meta.url), 'utf8');
-
-const missing = !existsSync(CHROMIUM);
-if (missing && process.env.CI) throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>SimpleJWT front end</title>
 <h1>Notes</h1><p id="status">loading</p><p id="refreshes">refreshes: 0</p>
