@@ -383,7 +383,7 @@ export class Auth {
   ): Promise<{ id: number; username: string; methods: FactorMethod[]; sessionsEnded: number }> {
     if ('principal' in by) {
       const acting = by.principal;
-      if (acting.aal !== 'aal2' && (await this.#mfa.state(acting.userId)).enabled) throw new AuthError('insufficient_aal', 'the acting administrator has a factor but signed in without it');
+      await this.#requireAal2IfFactor(acting, acting.userId);
       if (who === acting.userId) throw new AuthError('cannot_reset_own_mfa');
     }
     const user = await this.#users.lookup(who);
@@ -469,11 +469,20 @@ export class Auth {
     }
   }
 
-  /** `POST /auth/passkeys/register/options/`: options to create a passkey for the caller. */
+  /**
+   * `POST /auth/passkeys/register/options/`: options to create a passkey for the caller.
+   * A user who already has a factor adds another only from a session that used one
+   * (403 `insufficient_aal`): a stolen password session, or a remembered device, cannot.
+   */
   async passkeyRegistrationOptions(principal: Principal): Promise<PasskeyCeremony> {
     const user = await this.#activeUser(principal);
+    await this.#requireAal2IfFactor(principal, user.id);
     const { challengeId, options } = await this.#passkeys.registrationOptions(user);
     return { challenge_id: challengeId, options };
+  }
+
+  async #requireAal2IfFactor(principal: Principal, userId: number): Promise<void> {
+    if (principal.aal !== 'aal2' && (await this.#mfa.state(userId)).enabled) throw new AuthError('insufficient_aal', 'a further factor needs a session that used one');
   }
 
   /**
@@ -484,6 +493,7 @@ export class Auth {
   async registerPasskey(principal: Principal, challengeId: string, credential: unknown, name: string, client: ClientInfo, lang: Language = 'en'): Promise<{ passkey: PasskeyInfo; login?: LoginResult }> {
     const user = await this.#activeUser(principal);
     const first = !(await this.#mfa.state(user.id)).enabled;
+    if (!first) await this.#requireAal2IfFactor(principal, user.id);
     let row: PasskeyRow;
     try {
       row = await this.#passkeys.register(user, challengeId, credential, name);

@@ -14,7 +14,7 @@ import { PASSWORD, bearer, claimsOf, createUser, harness, login, manualClock, st
 const ORIGIN = 'https://app.example.test';
 const RP_ID = 'example.test';
 const FAILED = { detail: 'The passkey could not be verified.', code: 'webauthn_failed' };
-const ENV = { WEBAUTHN_RP_ID: RP_ID, WEBAUTHN_ORIGINS: `${ORIGIN},https://other.example.test`, WEBAUTHN_RP_NAME: 'Example' };
+const ENV = { WEBAUTHN_RP_ID: RP_ID, WEBAUTHN_ORIGINS: `${ORIGIN},https://other.example.test`, WEBAUTHN_RP_NAME: 'Example', MFA_REMEMBER_DEVICE_DAYS: '30' };
 
 describe('passkey settings', () => {
   it('default to the server’s own URL, else localhost for development', () => {
@@ -452,6 +452,31 @@ for (const name of storeNames()) {
       assert.equal((await loginWith(u.key)).statusCode, 400, 'the reset passkey no longer logs in');
       assert.deepEqual((await events(u.id, 'mfa_removed')).at(-1)?.detail.methods, ['webauthn']);
       assert.equal((await h.app.inject({ method: 'GET', url: `/admin/users/${u.id}/`, headers: bearer(adminSession.access) })).json().mfa_enabled, false);
+    });
+
+    it('a user with a factor adds another passkey only from a session that used one: a remembered device (aal1) gets 403 insufficient_aal', async () => {
+      const u = await withPasskey();
+      const token = await mfaToken(u.username);
+      const step = (await post('/auth/mfa/webauthn/options/', { mfa_token: token })).json();
+      const remembered = await post('/auth/mfa/verify/', { mfa_token: token, challenge_id: step.challenge_id, credential: u.key.get(step.options), remember_device: true });
+      assert.equal(remembered.statusCode, 200, remembered.body);
+      assert.equal(claimsOf(remembered.json().access).aal, 'aal2');
+      const deviceToken = remembered.json().device_token;
+      assert.equal(typeof deviceToken, 'string');
+      const skipped = await post('/auth/login/', { username: u.username, password: PASSWORD, device_token: deviceToken });
+      assert.equal(skipped.statusCode, 200, skipped.body);
+      assert.equal(claimsOf(skipped.json().access).aal, 'aal1');
+      const refused = { detail: 'This action requires a session signed in with a second factor.', code: 'insufficient_aal' };
+      const options = await post('/auth/passkeys/register/options/', {}, bearer(skipped.json().access));
+      assert.equal(options.statusCode, 403);
+      assert.deepEqual(options.json(), refused);
+      // Options fetched at aal2 do not help an aal1 session finish the ceremony.
+      const started = (await post('/auth/passkeys/register/options/', {}, bearer(remembered.json().access))).json();
+      const other = new SoftAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+      const sneaked = await post('/auth/passkeys/register/', { challenge_id: started.challenge_id, credential: other.create(started.options), name: 'Sneaked' }, bearer(skipped.json().access));
+      assert.equal(sneaked.statusCode, 403);
+      assert.deepEqual(sneaked.json(), refused);
+      assert.equal((await h.store.db.selectFrom('passkeys').select('id').where('user_id', '=', u.id).execute()).length, 1);
     });
   });
 }
