@@ -98,8 +98,10 @@ export function passkeySignIn(form, onSignedIn) {
   const startAutofill = async () => {
     if (!(await Passkeys.autofillAvailable())) return;
     autofill = new window.AbortController();
+    // Autofill is offered, not asked for: only a passkey the user picked and the server refused is worth a word.
+    // A browser that will not run the ceremony here (an IP address is no relying-party domain) stays silent.
     client.passkeys.login({ conditional: true, signal: autofill.signal }).then(done, (error) => {
-      if (!dismissed(error)) fail(error);
+      if (!dismissed(error) && !(error instanceof window.DOMException)) fail(error);
     });
   };
   const button = h('button', { type: 'button', id: 'signin-passkey', className: 'secondary', textContent: t.signInPasskey });
