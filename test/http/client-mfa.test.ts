@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { LatchkeyClient, LatchkeyError, MfaRequiredError, memoryStorage } from '../../src/client/index.ts';
 import { createUser, harness, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
+import { cookieFetch } from '../support/cookie-fetch.ts';
 
 const STEP_MS = 30_000;
 const codeAt = (secret: string, at: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: at });
@@ -160,19 +161,7 @@ for (const name of storeNames()) {
         await c.app.listen({ host: '127.0.0.1', port: 0 });
         const url = addressOf(c);
         const u = await createUser(c);
-        const jar = new Map<string, string>();
-        const fetcher: typeof fetch = async (input, init) => {
-          const headers = new Headers(init?.headers);
-          if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-          const response = await fetch(input, { ...init, headers });
-          for (const line of response.headers.getSetCookie()) {
-            const [pair = ''] = line.split(';');
-            const [key = '', value = ''] = pair.split('=');
-            if (value === '' || /max-age=0\b/i.test(line)) jar.delete(key);
-            else jar.set(key, value);
-          }
-          return response;
-        };
+        const { fetcher, jar } = cookieFetch();
         const client = new LatchkeyClient({ baseUrl: url, mode: 'cookie', fetch: fetcher, csrfToken: () => jar.get('csrf_token') });
         await client.login(u.username, PASSWORD);
         const { secret } = await client.startTotp(PASSWORD);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { axiosInterceptor, LatchkeyClient, LatchkeyError, localStorageStorage, memoryStorage, type AxiosLike, type AxiosLikeConfig } from '../../src/client/index.ts';
 import { createUser, harness, manualClock, PASSWORD, storeNames, type Harness } from '../support/harness.ts';
+import { cookieFetch } from '../support/cookie-fetch.ts';
 
 /** A fetch that counts requests by path. */
 function countingFetch() {
@@ -17,24 +18,6 @@ function countingFetch() {
     return fetch(input, init);
   };
   return { fetcher, count: (path: string) => counts.get(path) ?? 0 };
-}
-
-/** A fetch that keeps cookies as a browser would for one site (for cookie mode in Node). */
-function cookieFetch() {
-  const jar = new Map<string, string>();
-  const fetcher: typeof fetch = async (input, init) => {
-    const headers = new Headers(init?.headers);
-    if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-    const response = await fetch(input, { ...init, headers });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = line.split(';');
-      const [name = '', value = ''] = pair.split('=');
-      if (attributes.some((a) => /max-age=0\b/i.test(a.trim())) || value === '') jar.delete(name);
-      else jar.set(name, value);
-    }
-    return response;
-  };
-  return { fetcher, jar };
 }
 
 for (const name of storeNames()) {

@@ -19,6 +19,17 @@ function codeAt(secret: string, at: number): string {
   return TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: at });
 }
 
+/** A user with TOTP enrolled on a harness of its own, and the mfa_token of a later password login (one step on). */
+async function waitingForCode(h: Harness, clock: ReturnType<typeof manualClock>) {
+  const u = await createUser(h);
+  const first = await login(h, u.username);
+  const secret = (await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/', headers: bearer(first.access), payload: { password: PASSWORD } })).json().secret as string;
+  await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/confirm/', headers: bearer(first.access), payload: { code: codeAt(secret, clock.now()) } });
+  clock.advance(STEP_MS);
+  const token = (await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username: u.username, password: PASSWORD } })).json().mfa_token as string;
+  return { u, secret, token };
+}
+
 for (const name of storeNames()) {
   describe(`second-factor policy (${name})`, () => {
     // A few seconds into a step, so ±1 step is unambiguous.
@@ -283,12 +294,7 @@ for (const name of storeNames()) {
       const clock = manualClock(Math.floor(Date.now() / STEP_MS) * STEP_MS + 5_000);
       const h = await harness(name, { clock, env: { AUTH_COOKIES: 'true', COOKIE_BODY_TOKENS: 'true', MFA_REMEMBER_DEVICE_DAYS: '7' } });
       try {
-        const u = await createUser(h);
-        const first = await login(h, u.username);
-        const secret = (await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/', headers: bearer(first.access), payload: { password: PASSWORD } })).json().secret as string;
-        await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/confirm/', headers: bearer(first.access), payload: { code: codeAt(secret, clock.now()) } });
-        clock.advance(STEP_MS);
-        const token = (await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username: u.username, password: PASSWORD } })).json().mfa_token as string;
+        const { u, secret, token } = await waitingForCode(h, clock);
         const verified = await h.app.inject({ method: 'POST', url: '/auth/mfa/verify/', payload: { mfa_token: token, code: codeAt(secret, clock.now()), remember_device: true } });
         assert.equal(verified.statusCode, 200, verified.body);
         const cookie = verified.cookies.find((c) => c.name === 'mfa_device');
@@ -306,12 +312,7 @@ for (const name of storeNames()) {
       const clock = manualClock(Math.floor(Date.now() / STEP_MS) * STEP_MS + 5_000);
       const h = await harness(name, { clock });
       try {
-        const u = await createUser(h);
-        const first = await login(h, u.username);
-        const secret = (await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/', headers: bearer(first.access), payload: { password: PASSWORD } })).json().secret as string;
-        await h.app.inject({ method: 'POST', url: '/auth/mfa/totp/confirm/', headers: bearer(first.access), payload: { code: codeAt(secret, clock.now()) } });
-        clock.advance(STEP_MS);
-        const token = (await h.app.inject({ method: 'POST', url: '/auth/login/', payload: { username: u.username, password: PASSWORD } })).json().mfa_token as string;
+        const { secret, token } = await waitingForCode(h, clock);
         const verified = await h.app.inject({ method: 'POST', url: '/auth/mfa/verify/', payload: { mfa_token: token, code: codeAt(secret, clock.now()), remember_device: true } });
         assert.equal(verified.statusCode, 200, verified.body);
         assert.equal('device_token' in verified.json(), false);
