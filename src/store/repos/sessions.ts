@@ -1,6 +1,7 @@
-import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, RefreshTokensTable, SessionsTable } from '../schema.ts';
 import type { NewAuditEvent } from './audit.ts';
+import { Batcher } from '../batch.ts';
 import { PREPARED } from '../prepared.ts';
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -49,6 +50,7 @@ export class LegacyRaceError extends Error {
 export class SessionsRepo {
   readonly #db: Kysely<Database>;
   readonly #channel: string;
+  #rotations: Batcher<Rotation, boolean> | undefined;
   constructor(db: Kysely<Database>, channel: string) {
     this.#db = db;
     this.#channel = channel;
@@ -112,49 +114,49 @@ export class SessionsRepo {
   }
 
   /**
-   * Rotation in one statement (one round trip, its own transaction): spends
-   * `jti` if it is unspent and belongs to `sessionId`, a live session of
-   * `userId`; then inserts its successor and touches the session. False when
-   * any of that does not hold, and then nothing is written: the caller takes
-   * the locking path, which tells a spent token (grace or reuse) from a
-   * revoked session or an unknown token. Two refreshes of one token cannot
-   * both spend it: the second waits for the first's row lock, re-reads the
-   * row and finds it spent. `audit`, if given, is inserted by the same
-   * statement once the rotation is done: one commit (one WAL flush) per refresh.
+   * Rotation in one statement: spends `jti` if it is unspent and belongs to
+   * `sessionId`, a live session of `userId`; then inserts its successor and
+   * touches the session. False when any of that does not hold, and then
+   * nothing is written: the caller takes the locking path, which tells a spent
+   * token (grace or reuse) from a revoked session or an unknown token. Two
+   * refreshes of one token cannot both spend it: the second waits for the
+   * first's row lock, re-reads the row and finds it spent. `audit`, if given,
+   * is inserted by the same statement once the rotation is done. Concurrent
+   * rotations share the statement (store/batch.ts): one round trip and one
+   * commit (one WAL flush) for all of them, one session at most in each.
    */
-  async rotate(
+  rotate(
     spend: { jti: string; sessionId: string; userId: number; at: Date },
     successor: NewRefreshToken,
     session: { userAgent: string | null; ip: string | null },
     audit?: NewAuditEvent,
   ): Promise<boolean> {
-    const audited = audit
-      ? sql`, audited as (
-        insert into audit_events (type, at, user_id, session_id, ip, user_agent, outcome, detail)
-        select ${audit.type}, ${audit.at}, ${audit.userId}, ${audit.sessionId}, ${audit.ip}, ${audit.userAgent}, ${audit.outcome}, ${JSON.stringify(audit.detail)}::jsonb
-        from touched
-        returning id
-      )`
-      : sql``;
-    // Prepared on PostgreSQL (parsed and planned once per connection): the refresh path's one statement.
-    const { rows } = await sql<{ rotated: number }>`${sql.raw(PREPARED)}
-      with spent as (
-        update refresh_tokens set spent_at = ${spend.at}, successor_jti = ${successor.jti}
-        where jti = ${spend.jti} and session_id = ${spend.sessionId} and spent_at is null
-          and exists (select 1 from sessions where id = ${spend.sessionId} and user_id = ${spend.userId} and revoked_at is null)
-        returning jti
-      ), added as (
-        insert into refresh_tokens (jti, session_id, issued_at, expires_at, access_jti, access_expires_at)
-        select ${successor.jti}, ${successor.sessionId}, ${successor.issuedAt}, ${successor.expiresAt}, ${successor.accessJti}, ${successor.accessExpiresAt}
-        from spent
-        returning jti
-      ), touched as (
-        update sessions set last_used_at = ${spend.at}, expires_at = ${successor.expiresAt}, user_agent = ${session.userAgent}, ip = ${session.ip}
-        where id = ${spend.sessionId} and exists (select 1 from added)
-        returning id
-      )${audited}
-      select (select count(*) from touched)::int as rotated`.execute(this.#db);
-    return rows[0]?.rotated === 1;
+    const rotation: Rotation = {
+      jti: spend.jti,
+      session_id: spend.sessionId,
+      user_id: spend.userId,
+      at: spend.at,
+      successor_jti: successor.jti,
+      issued_at: successor.issuedAt,
+      expires_at: successor.expiresAt,
+      access_jti: successor.accessJti,
+      access_expires_at: successor.accessExpiresAt,
+      user_agent: session.userAgent,
+      ip: session.ip,
+      ...(audit ? {
+        audit_type: audit.type,
+        audit_at: audit.at,
+        audit_user_id: audit.userId,
+        audit_session_id: audit.sessionId,
+        audit_ip: audit.ip,
+        audit_user_agent: audit.userAgent,
+        audit_outcome: audit.outcome,
+        audit_detail: audit.detail,
+      } : {}),
+    };
+    if (this.#db.isTransaction) return rotateAll(this.#db, [rotation]).then(([rotated]) => rotated!);
+    this.#rotations ??= new Batcher({ run: (rotations) => rotateAll(this.#db, rotations), key: (r) => r.session_id, concurrency: ROTATE_CONCURRENCY, size: ROTATE_BATCH });
+    return this.#rotations.submit(rotation);
   }
 
   /** Marks every unspent refresh token of a session spent, pointing at `successorJti`. */
@@ -354,4 +356,72 @@ function tokenValues(token: NewRefreshToken) {
     access_jti: token.accessJti,
     access_expires_at: token.accessExpiresAt,
   };
+}
+
+/** One rotation as the statement reads it (a row of its JSON input); the audit columns are absent without an event. */
+interface Rotation {
+  jti: string;
+  session_id: string;
+  user_id: number;
+  at: Date;
+  successor_jti: string;
+  issued_at: Date;
+  expires_at: Date;
+  access_jti: string;
+  access_expires_at: Date;
+  user_agent: string | null;
+  ip: string | null;
+  audit_type?: string;
+  audit_at?: Date;
+  audit_user_id?: number | null;
+  audit_session_id?: string | null;
+  audit_ip?: string | null;
+  audit_user_agent?: string | null;
+  audit_outcome?: string;
+  audit_detail?: Record<string, unknown>;
+}
+
+/** Rotation statements running at once, and rotations in one (a batch holds one per session). */
+const ROTATE_CONCURRENCY = 2;
+const ROTATE_BATCH = 128;
+
+/**
+ * Every rotation of the batch in one statement, its rows as one JSON parameter
+ * (one text the same for every batch size, so prepared once per connection on
+ * PostgreSQL). Each step joins only the rows the step before it wrote.
+ */
+const ROTATE = CompiledQuery.raw(`${PREPARED}with input as materialized (
+  select * from json_to_recordset($1::json) as i(
+    jti text, session_id text, user_id integer, at timestamptz,
+    successor_jti text, issued_at timestamptz, expires_at timestamptz, access_jti text, access_expires_at timestamptz,
+    user_agent text, ip text,
+    audit_type text, audit_at timestamptz, audit_user_id integer, audit_session_id text, audit_ip text, audit_user_agent text, audit_outcome text, audit_detail jsonb)
+), spent as (
+  update refresh_tokens t set spent_at = i.at, successor_jti = i.successor_jti
+  from input i
+  where t.jti = i.jti and t.session_id = i.session_id and t.spent_at is null
+    and exists (select 1 from sessions s where s.id = i.session_id and s.user_id = i.user_id and s.revoked_at is null)
+  returning i.*
+), added as (
+  insert into refresh_tokens (jti, session_id, issued_at, expires_at, access_jti, access_expires_at)
+  select successor_jti, session_id, issued_at, expires_at, access_jti, access_expires_at from spent
+  returning session_id
+), touched as (
+  update sessions s set last_used_at = i.at, expires_at = i.expires_at, user_agent = i.user_agent, ip = i.ip
+  from spent i join added a on a.session_id = i.session_id
+  where s.id = i.session_id
+  returning s.id
+), audited as (
+  insert into audit_events (type, at, user_id, session_id, ip, user_agent, outcome, detail)
+  select i.audit_type, i.audit_at, i.audit_user_id, i.audit_session_id, i.audit_ip, i.audit_user_agent, i.audit_outcome, i.audit_detail
+  from spent i join touched t on t.id = i.session_id
+  where i.audit_type is not null
+)
+select id from touched`, []);
+
+/** Whether each rotation was done. */
+async function rotateAll(db: Kysely<Database>, rotations: Rotation[]): Promise<boolean[]> {
+  const { rows } = await db.executeQuery<{ id: string }>(CompiledQuery.raw(ROTATE.sql, [JSON.stringify(rotations)]));
+  const done = new Set(rows.map((row) => row.id));
+  return rotations.map((rotation) => done.has(rotation.session_id));
 }
