@@ -357,20 +357,25 @@ export class SessionService {
 
   #newPair(subject: TokenSubject, sessionId: string, nowMs: number): TokenPair {
     const iat = epochSeconds(nowMs);
+    // What both tokens say of the subject, built once for the pair.
+    const about = this.#subjectClaims(subject, sessionId);
     const refresh = this.#tokens.sign({
-      ...this.#subjectClaims(subject, sessionId),
+      ...about,
       tokenType: 'refresh',
       iat,
       exp: iat + Math.floor(this.#settings.refreshTokenLifetime / 1000),
       jti: newJti(),
     });
-    return { access: this.#newAccess(subject, sessionId, nowMs, newJti()), refresh };
+    return { access: this.#access(about, iat, newJti()), refresh };
   }
 
   #newAccess(subject: TokenSubject, sessionId: string, nowMs: number, jti: string, exp?: number): IssuedToken {
-    const iat = epochSeconds(nowMs);
+    return this.#access(this.#subjectClaims(subject, sessionId), epochSeconds(nowMs), jti, exp);
+  }
+
+  #access(about: SubjectClaims, iat: number, jti: string, exp?: number): IssuedToken {
     return this.#tokens.sign({
-      ...this.#subjectClaims(subject, sessionId),
+      ...about,
       tokenType: 'access',
       iat,
       exp: exp ?? iat + Math.floor(this.#settings.accessTokenLifetime / 1000),
@@ -392,20 +397,23 @@ export class SessionService {
     return { access, refresh };
   }
 
-  #subjectClaims(subject: TokenSubject, sessionId: string) {
-    return {
-      userId: subject.id,
-      sid: sessionId,
-      role: subject.role,
-      accountId: subject.accountId,
-      ...(subject.passwordNeedsReset ? { passwordResetRequired: true } : {}),
-      ...(subject.mfaEnrollmentRequired ? { mfaEnrollmentRequired: true } : {}),
-      // How the session got in, on every token of it (SPEC §12); SimpleJWT ignores claims it does not know.
-      ...(subject.auth ? { amr: subject.auth.amr, aal: subject.auth.aal, authTime: Math.floor(subject.auth.authTime / 1000) } : {}),
-      ...(subject.emailVerified !== undefined ? { emailVerified: subject.emailVerified } : {}),
-    };
+  #subjectClaims(subject: TokenSubject, sessionId: string): SubjectClaims {
+    const about: SubjectClaims = { userId: subject.id, sid: sessionId, role: subject.role, accountId: subject.accountId };
+    if (subject.passwordNeedsReset) about.passwordResetRequired = true;
+    if (subject.mfaEnrollmentRequired) about.mfaEnrollmentRequired = true;
+    // How the session got in, on every token of it (SPEC §12); SimpleJWT ignores claims it does not know.
+    if (subject.auth) {
+      about.amr = subject.auth.amr;
+      about.aal = subject.auth.aal;
+      about.authTime = Math.floor(subject.auth.authTime / 1000);
+    }
+    if (subject.emailVerified !== undefined) about.emailVerified = subject.emailVerified;
+    return about;
   }
 }
+
+/** A token's claims about its subject and session: all but its type, times and id. */
+type SubjectClaims = Omit<TokenClaims, 'tokenType' | 'iat' | 'exp' | 'jti'>;
 
 /** The subject with the context a token of its session carries (undefined: a token older than the claims). */
 function withClaimsContext(subject: TokenSubject, claims: TokenClaims): TokenSubject | undefined {

@@ -8,6 +8,7 @@ import * as simplejwtCutover from './migrations/0006_simplejwt_cutover.ts';
 import * as mfa from './migrations/0007_mfa.ts';
 import * as passkeys from './migrations/0008_passkeys.ts';
 import * as rememberedDevices from './migrations/0009_remembered_devices.ts';
+import * as refreshTokenRoom from './migrations/0010_refresh_token_room.ts';
 import { UsersRepo, type IdentifierClash } from './repos/users.ts';
 
 /** Append-only and numbered. A new migration is a new file and a new line here. */
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_mfa': mfa,
   '0008_passkeys': passkeys,
   '0009_remembered_devices': rememberedDevices,
+  '0010_refresh_token_room': refreshTokenRoom,
 };
 
 export interface MigrationReport {

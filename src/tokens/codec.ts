@@ -130,13 +130,25 @@ function decodeHeader(segment: string): Readonly<Record<string, unknown>> {
   return header;
 }
 
+/** The header of every token a key signs, encoded once per key. */
+const ENCODED_HEADERS = new WeakMap<VerificationKey, string>();
+
+function encodedHeader(key: VerificationKey): string {
+  let encoded = ENCODED_HEADERS.get(key);
+  if (encoded === undefined) {
+    const header: JwsHeader = { alg: key.algorithm, typ: 'JWT', kid: key.kid };
+    encoded = encodeJson(header);
+    ENCODED_HEADERS.set(key, encoded);
+  }
+  return encoded;
+}
+
 /**
  * Signs a payload. Deterministic for every algorithm: the same claims give the same token.
  * @example encode(payload, key) // 'eyJhbGciOiJIUzI1NiIs…'
  */
 export function encode(payload: Payload, key: VerificationKey): string {
-  const header: JwsHeader = { alg: key.algorithm, typ: 'JWT', kid: key.kid };
-  const signingInput = `${encodeJson(header)}.${encodeJson(payload)}`;
+  const signingInput = `${encodedHeader(key)}.${encodeJson(payload)}`;
   return `${signingInput}.${signature(key, signingInput).toString('base64url')}`;
 }
 

@@ -201,7 +201,7 @@ describe('PostgreSQL mode', { skip: process.env.DATABASE_URL ? false : 'DATABASE
   it('migrate applies the migrations, then has nothing to apply', async () => {
     const first = await run(['migrate'], { env: env(), cwd });
     assert.equal(first.status, 0, first.stderr);
-    assert.equal(first.stdout, 'Applied 0001_initial\nApplied 0002_accounts_audit\nApplied 0003_identifier_rule\nApplied 0004_user_changes\nApplied 0005_mail_recovery\nApplied 0006_simplejwt_cutover\nApplied 0007_mfa\nApplied 0008_passkeys\nApplied 0009_remembered_devices\n');
+    assert.equal(first.stdout, 'Applied 0001_initial\nApplied 0002_accounts_audit\nApplied 0003_identifier_rule\nApplied 0004_user_changes\nApplied 0005_mail_recovery\nApplied 0006_simplejwt_cutover\nApplied 0007_mfa\nApplied 0008_passkeys\nApplied 0009_remembered_devices\nApplied 0010_refresh_token_room\n');
     const second = await run(['migrate'], { env: env(), cwd });
     assert.equal(second.stdout, 'No migrations to apply.\n');
   });

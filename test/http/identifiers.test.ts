@@ -152,7 +152,7 @@ for (const name of storeNames()) {
             (4, 'ａlice', '', '!', 'client', now())
         `.execute(store.db);
         const report = await migrateToLatest(store.db);
-        assert.deepEqual(report.applied, ['0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys', '0009_remembered_devices']);
+        assert.deepEqual(report.applied, ['0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys', '0009_remembered_devices', '0010_refresh_token_room']);
         assert.deepEqual(report.identifierClashes, [
           { userId: 2, username: 'ANN@example.com', otherUserId: 1, otherUsername: 'ann', kind: 'username_is_email' },
           { userId: 3, username: 'alice', otherUserId: 4, otherUsername: 'ａlice', kind: 'username_lookalike' },

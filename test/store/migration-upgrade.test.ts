@@ -38,7 +38,7 @@ for (const name of storeNames()) {
           values ('ann', '!', 'client', 7, now()), ('bob', '!', 'client', 7, now()), ('cy', '!', 'client', null, now())
         `.execute(store.db);
 
-        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys', '0009_remembered_devices'] });
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0002_accounts_audit', '0003_identifier_rule', '0004_user_changes', '0005_mail_recovery', '0006_simplejwt_cutover', '0007_mfa', '0008_passkeys', '0009_remembered_devices', '0010_refresh_token_room'] });
 
         const accounts = await store.db.selectFrom('accounts').select(['id', 'name', 'is_active']).execute();
         assert.deepEqual(accounts, [{ id: 7, name: 'Account 7', is_active: true }]);
@@ -64,12 +64,25 @@ for (const name of storeNames()) {
           insert into sessions (id, user_id, created_at, last_used_at, expires_at, amr, aal, auth_time)
           values ('stepped', 5, ${created}, ${created}, ${new Date('2026-12-31T00:00:00Z')}, '["pwd","otp","mfa"]'::jsonb, 'aal2', ${new Date('2026-11-02T00:00:00Z')})
         `.execute(store.db);
-        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0009_remembered_devices'] });
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0009_remembered_devices', '0010_refresh_token_room'] });
         const rows = await sql<{ id: string; amr: string[]; aal: string; auth_time: Date }>`select id, amr, aal, auth_time from sessions order by id`.execute(store.db);
         assert.deepEqual(rows.rows, [
           { id: 'old', amr: ['pwd'], aal: 'aal1', auth_time: created },
           { id: 'stepped', amr: ['pwd', 'otp', 'mfa'], aal: 'aal2', auth_time: new Date('2026-11-02T00:00:00Z') },
         ]);
+      } finally {
+        await drop();
+      }
+    });
+
+    it('0010: refresh_tokens keeps a quarter of each page for the update that spends a token', async () => {
+      const { store, drop } = await openEmpty(name);
+      try {
+        await migrateThrough(store.db, '0009_remembered_devices');
+        const options = () => sql<{ reloptions: string[] | null }>`select reloptions from pg_class where oid = 'refresh_tokens'::regclass`.execute(store.db);
+        assert.deepEqual((await options()).rows, [{ reloptions: null }]);
+        assert.deepEqual(await migrateToLatest(store.db), { applied: ['0010_refresh_token_room'] });
+        assert.deepEqual((await options()).rows, [{ reloptions: ['fillfactor=75'] }]);
       } finally {
         await drop();
       }
