@@ -15,7 +15,7 @@ interface Pending<I, O> {
 export interface BatchOptions<I, O> {
   /** Runs a batch; the answers in the items' order. */
   run: (items: I[]) => Promise<O[]>;
-  /** Items with the same key never share a batch: a later one waits for the next. */
+  /** Items with the same key are never in one batch, nor in two running at once: a later one waits for the next. */
   key: (item: I) => string;
   /** Statements running at once (each holds a connection). */
   concurrency: number;
@@ -26,6 +26,8 @@ export interface BatchOptions<I, O> {
 export class Batcher<I, O> {
   readonly #options: BatchOptions<I, O>;
   #queue: Array<Pending<I, O>> = [];
+  /** The keys of the batches running. */
+  readonly #busy = new Set<string>();
   #running = 0;
   #scheduled = false;
 
@@ -53,20 +55,24 @@ export class Batcher<I, O> {
   #flush(): void {
     while (this.#running < this.#options.concurrency && this.#queue.length > 0) {
       const batch: Array<Pending<I, O>> = [];
-      const keys = new Set<string>();
+      const keys: string[] = [];
       const waiting: Array<Pending<I, O>> = [];
       for (const pending of this.#queue) {
         const key = this.#options.key(pending.item);
-        if (batch.length < this.#options.size && !keys.has(key)) {
-          keys.add(key);
+        if (batch.length < this.#options.size && !this.#busy.has(key)) {
+          this.#busy.add(key);
+          keys.push(key);
           batch.push(pending);
         } else {
           waiting.push(pending);
         }
       }
       this.#queue = waiting;
+      // Everything left waits for a key still running: its batch's end schedules the next.
+      if (batch.length === 0) return;
       this.#running++;
       void this.#send(batch).finally(() => {
+        for (const key of keys) this.#busy.delete(key);
         this.#running--;
         this.#schedule();
       });
@@ -78,7 +84,7 @@ export class Batcher<I, O> {
     try {
       answers = await this.#options.run(batch.map((pending) => pending.item));
     } catch (error) {
-      // One item's failure (or a deadlock between two batches) must not fail the others: each goes alone.
+      // One item's failure (or a deadlock with another transaction) must not fail the others: each goes alone.
       if (batch.length === 1 || error instanceof StoreUnavailableError) {
         for (const pending of batch) pending.reject(error);
       } else {

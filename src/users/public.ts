@@ -6,7 +6,9 @@ export type { AdminUser, PublicUser } from '../wire.ts';
 
 /** ISO 8601 in UTC to the second, as DRF renders datetimes: `2026-11-22T10:15:00Z`. */
 export function isoSeconds(value: Date | number): string {
-  return new Date(Math.floor(new Date(value).getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const ms = typeof value === 'number' ? value : value.getTime();
+  // Whole seconds always end in '.000Z'.
+  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, -5)}Z`;
 }
 
 export function publicUser(row: UserRow): PublicUser {

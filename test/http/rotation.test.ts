@@ -152,5 +152,29 @@ for (const name of storeNames()) {
       assert.equal(bodies[1]?.refresh, bodies[3]?.refresh);
       assert.notEqual(bodies[0]?.refresh, bodies[1]?.refresh);
     });
+
+    it('rotates many sessions at once, each for its own successor and with its own audit row; a spent token among them gets its grace', async () => {
+      const { username, id } = await createUser(h);
+      const pairs = await Promise.all(Array.from({ length: 12 }, () => login(h, username)));
+      const replayed = pairs[5]!;
+      const successor = await post(replayed.refresh);
+      assert.equal(successor.status, 200);
+      const graced = await successor.text();
+
+      const responses = await Promise.all(pairs.map((pair) => post(pair.refresh)));
+      assert.deepEqual(responses.map((r) => r.status), Array(12).fill(200));
+      const bodies = await Promise.all(responses.map((r) => r.text()));
+      assert.equal(bodies[5], graced, 'the spent token got the pair it was exchanged for, not a rotation of its own');
+
+      for (const [i, pair] of pairs.entries()) {
+        const row = await h.store.db.selectFrom('refresh_tokens').select(['spent_at', 'successor_jti']).where('jti', '=', claimsOf(pair.refresh).jti as string).executeTakeFirstOrThrow();
+        assert.notEqual(row.spent_at, null);
+        assert.equal(row.successor_jti, claimsOf((JSON.parse(bodies[i]!) as { refresh: string }).refresh).jti, 'each token is spent for its own successor');
+      }
+      const audited = await h.store.db.selectFrom('audit_events').select(['session_id', 'detail']).where('user_id', '=', id).where('type', '=', 'token_refreshed').execute();
+      const sessions = pairs.map((pair) => claimsOf(pair.refresh).sid as string);
+      assert.deepEqual(audited.map((row) => row.session_id).sort(), [...sessions, sessions[5]].sort(), 'one event per refresh');
+      for (const row of audited) assert.deepEqual(row.detail, {});
+    });
   });
 }
