@@ -20,7 +20,7 @@
  * deadline the children are killed and the run fails.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { PASSWORD, USERNAME, type ParentMessage, type ServerMessage } from './server.ts';
+import { PASSWORD, SIGNING_KEY, USERNAME, type ParentMessage, type ServerMessage } from './server.ts';
 
 const HOST = '127.0.0.1';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -260,6 +260,10 @@ async function throughput(setup: StoreSetup, before: string | undefined): Promis
     rows.push(barePost);
     const verify = await measure(setup.label, 'verify', (s) => verifyRun(ready.appPort, access, s), server);
     rows.push({ ...verify, note: `${((verify.rps / barePost.rps) * 100).toFixed(1)} % of bare POST (the same body read and parsed)` });
+    // The server remembers tokens it has checked (4 096): this row sends each of 16 384 in turn, so none is remembered.
+    const unseen = mintAccessTokens(access, 16_384).map((token) => JSON.stringify({ token }));
+    const fresh = await measure(setup.label, 'verify (tokens not seen before)', (s) => verifyEachRun(ready.appPort, unseen, s), server);
+    rows.push({ ...fresh, note: `${((fresh.rps / barePost.rps) * 100).toFixed(1)} % of bare POST; every signature checked` });
     const meBody = (await call(ready.appPort, 'GET', '/auth/me/', undefined, { authorization: `Bearer ${access}` })).text;
     rows.push(await measure(setup.label, 'me', (s) => meRun(ready.appPort, access, meBody, s), server));
 
@@ -362,6 +366,36 @@ async function loginPairs(port: number, count: number, parallel: number): Promis
 
 function verifyRun(port: number, access: string, seconds: number, path = '/auth/verify/') {
   return cannon({ port, method: 'POST', path, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: access }), expectBody: '{}', connections: CONNECTIONS, seconds });
+}
+
+/** POST /auth/verify/ with the given bodies in turn, one per request. */
+function verifyEachRun(port: number, bodies: string[], seconds: number) {
+  let next = 0;
+  return cannon({
+    port,
+    path: '/auth/verify/',
+    connections: CONNECTIONS,
+    seconds,
+    expectBody: '{}',
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }),
+    } as Request],
+  });
+}
+
+/**
+ * `count` access tokens like `access` (same header, key and claims) but each with its own jti,
+ * signed here with the bench's SIGNING_KEY (HS256): valid tokens the server has never seen.
+ */
+function mintAccessTokens(access: string, count: number): string[] {
+  const [header, payload] = access.split('.') as [string, string];
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return Array.from({ length: count }, () => {
+    const input = `${header}.${Buffer.from(JSON.stringify({ ...claims, jti: randomBytes(16).toString('hex') })).toString('base64url')}`;
+    return `${input}.${createHmac('sha256', SIGNING_KEY).update(input).digest('base64url')}`;
+  });
 }
 
 function meRun(port: number, access: string, body: string, seconds: number) {

@@ -4,7 +4,8 @@
  * string fields as DRF's CharField takes them — driven by each route's body
  * schema, so no route does it by hand.
  */
-import multipart from '@fastify/multipart';
+import type { IncomingMessage } from 'node:http';
+import { Busboy, type BusboyInstance } from '@fastify/busboy';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { ValidationError } from '../errors.ts';
@@ -20,9 +21,11 @@ export const NO_DATA = 'No data provided';
  */
 export async function readBodies(app: App, config: Pick<Config, 'bodyLimit'>): Promise<void> {
   // JSON and form (formbody, registered by the plugin) and multipart, as DRF's default parsers.
-  // Multipart parts are read in the hook below (fields only), under these limits.
-  await app.register(multipart, {
-    limits: { fieldSize: config.bodyLimit, fileSize: config.bodyLimit, fields: 100, files: 10, parts: 110, headerPairs: 100 },
+  // Multipart is read by a content-type parser, not @fastify/multipart: that plugin adds two async
+  // hooks and a 'close' listener to every request of the scope, JSON ones included, to clean up
+  // files saved to disk, which Latchkey never saves.
+  app.addContentTypeParser('multipart/form-data', (request, payload, done) => {
+    readParts(request.headers, payload, config.bodyLimit).then((body) => done(null, body), (error: Error) => done(error, undefined));
   });
   // An empty JSON body is an empty object (fields "required"), as DRF reads it.
   app.removeContentTypeParser('text/plain');
@@ -31,15 +34,7 @@ export async function readBodies(app: App, config: Pick<Config, 'bodyLimit'>): P
     if (typeof body !== 'string' || body.trim() === '') return done(null, {});
     parseJson(request, body, done);
   });
-  // A callback hook: only a multipart body needs to wait.
   app.addHook('preValidation', (request, _reply, done) => {
-    if (request.isMultipart()) {
-      readParts(request, config.bodyLimit).then((body) => {
-        request.body = body;
-        shapeBody(request);
-      }).then(() => done(), done);
-      return;
-    }
     try {
       shapeBody(request);
     } catch (error) {
@@ -76,34 +71,56 @@ function shapeBody(request: FastifyRequest): void {
 
 /**
  * A multipart body's fields (the last value of a repeated one, as Django's
- * QueryDict gives it). A file part is refused: every field here is text.
+ * QueryDict gives it), read with busboy under the body limit. A file part is
+ * drained unread and refused: every field here is text.
  */
-async function readParts(request: FastifyRequest, bodyLimit: number): Promise<Record<string, unknown>> {
+function readParts(headers: FastifyRequest['headers'], payload: IncomingMessage, bodyLimit: number): Promise<Record<string, unknown>> {
   // After authentication (onRequest), as Fastify checks other bodies' length.
-  if (Number(request.headers['content-length']) > bodyLimit) throw new PayloadTooLargeError();
-  const body: Record<string, unknown> = {};
-  const files: Record<string, string[]> = {};
-  let bytes = 0;
-  try {
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        part.file.resume();
-        files[part.fieldname] = [FIELD_MESSAGES.string];
-        continue;
-      }
-      if (part.valueTruncated) throw new PayloadTooLargeError();
-      body[part.fieldname] = part.value;
-      bytes += typeof part.value === 'string' ? Buffer.byteLength(part.value) : 0;
+  if (Number(headers['content-length']) > bodyLimit) return Promise.reject(new PayloadTooLargeError());
+  return new Promise((resolve, reject) => {
+    let parser: BusboyInstance;
+    try {
+      parser = new Busboy({
+        headers: headers as { 'content-type': string },
+        limits: { fieldSize: bodyLimit, fileSize: bodyLimit, fields: 100, files: 10, parts: 110, headerPairs: 100 },
+      });
+    } catch (error) {
+      reject(new MultipartParseError(error instanceof Error ? error.message : String(error)));
+      return;
     }
-  } catch (error) {
-    const status = (error as { statusCode?: unknown }).statusCode;
-    if (error instanceof PayloadTooLargeError || status === 413) throw new PayloadTooLargeError();
-    throw new MultipartParseError(error instanceof Error ? error.message : String(error));
-  }
-  // A chunked body has no length to check up front: its fields are counted instead.
-  if (bytes > bodyLimit) throw new PayloadTooLargeError();
-  if (Object.keys(files).length > 0) throw new ValidationError(files);
-  return body;
+    const body: Record<string, unknown> = {};
+    const files: Record<string, string[]> = {};
+    let bytes = 0;
+    let failed = false;
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      payload.unpipe(parser);
+      // The rest of the body is read and dropped, so the connection can carry the answer.
+      payload.resume();
+      reject(error);
+    };
+    parser.on('field', (name: string, value: string, _nameTruncated: boolean, valueTruncated: boolean) => {
+      if (valueTruncated) return fail(new PayloadTooLargeError());
+      body[name] = value;
+      // A chunked body has no length to check up front: its fields are counted instead.
+      bytes += Buffer.byteLength(value);
+      if (bytes > bodyLimit) fail(new PayloadTooLargeError());
+    });
+    parser.on('file', (name: string, stream: NodeJS.ReadableStream) => {
+      stream.resume();
+      files[name] = [FIELD_MESSAGES.string];
+    });
+    for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit']) parser.on(limit, () => fail(new PayloadTooLargeError()));
+    parser.on('error', (error: Error) => fail(new MultipartParseError(error.message)));
+    parser.on('finish', () => {
+      if (failed) return;
+      if (Object.keys(files).length > 0) reject(new ValidationError(files));
+      else resolve(body);
+    });
+    payload.on('error', (error) => fail(new MultipartParseError(error.message)));
+    payload.pipe(parser);
+  });
 }
 
 const STRING_FIELDS = new WeakMap<object, readonly string[]>();

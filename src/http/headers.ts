@@ -1,10 +1,15 @@
 /**
- * Headers that make responses safe for browsers and proxies: helmet's
- * set (nosniff, frame and referrer policies, a strict Content-Security-Policy
- * that Latchkey's own pages satisfy), and `Cache-Control: no-store` on API
- * answers, which carry tokens and profiles (RFC 6749 §5.1).
+ * Headers that make responses safe for browsers and proxies. Pages (the
+ * console, the account pages, the API reference) get helmet's set with a strict
+ * Content-Security-Policy that they satisfy. JSON answers get the headers that
+ * apply to a JSON body (OWASP's REST Security Cheat Sheet): a CSP that loads
+ * nothing and forbids framing, nosniff, X-Frame-Options, CORP, HSTS, and
+ * `Cache-Control: no-store` (they carry tokens and profiles, RFC 6749 §5.1).
+ * Referrer, DNS-prefetch or download policies mean nothing for a JSON body, and
+ * each header costs every answer of the hottest routes its bytes and checks.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { onRequestHookHandler } from 'fastify';
 import helmet from 'helmet';
 import type { App, RouteContext } from './types.ts';
 
@@ -52,18 +57,39 @@ export function helmetHeaders(): Record<string, string> {
   return headers;
 }
 
-/** Registers the headers in the plugin's scope, so they apply to Latchkey's routes only. */
-export async function registerSecurityHeaders(app: App, { config }: RouteContext): Promise<void> {
+/**
+ * What every answer of the plugin carries unless its route says otherwise. `Cache-Control: no-store`
+ * covers tokens, profiles, sessions, user lists — and errors, which may depend on credentials; a
+ * route or static asset that chooses its own caching sets the header again, which replaces it.
+ */
+export function apiHeaders(): Record<string, string> {
+  const helmet = helmetHeaders();
+  return {
+    'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+    'cross-origin-resource-policy': helmet['cross-origin-resource-policy']!,
+    'strict-transport-security': helmet['strict-transport-security']!,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'cache-control': 'no-store',
+  };
+}
+
+/**
+ * Registers the JSON answers' headers in the plugin's scope (Latchkey's routes only, its 404s and
+ * 405s included), and returns the hook that gives a scope's pages helmet's whole set on top.
+ * @example const pageHeaders = await registerSecurityHeaders(app, context);
+ * await app.register(async (pages) => { pages.addHook('onRequest', pageHeaders); pages.get('/admin', …) });
+ */
+export async function registerSecurityHeaders(app: App, { config }: RouteContext): Promise<onRequestHookHandler> {
   app.decorate('latchkeyConfig', config);
-  const security = helmetHeaders();
+  const api = apiHeaders();
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(security);
+    reply.headers(api);
     done();
   });
-  // Every answer that did not choose its own caching (static assets do) is not to be stored:
-  // tokens, profiles, sessions, user lists — and errors, which may depend on credentials.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    done(null, payload);
-  });
+  const page = helmetHeaders();
+  return (_request, reply, done) => {
+    reply.headers(page);
+    done();
+  };
 }

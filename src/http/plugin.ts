@@ -143,12 +143,17 @@ export const latchkey: FastifyPluginAsync<LatchkeyPluginOptions> = async (instan
   const context: RouteContext = { auth, config, mountedAuthPath: `${instance.prefix}${config.authBasePath}` };
   await registerCookies(app, context);
   await registerCors(app, context);
-  await registerSecurityHeaders(app, context);
+  const pageHeaders = await registerSecurityHeaders(app, context);
   await registerDocs(app, context);
   for (const register of ROUTES) register(app, context);
-  await registerDocsRoutes(app);
-  await registerConsole(app, context);
-  await registerAccountPages(app, context);
+  // The pages (API reference, console, account) in a scope of their own: helmet's whole set of headers.
+  await app.register(async (scope) => {
+    const pages = scope as App;
+    pages.addHook('onRequest', pageHeaders);
+    await registerDocsRoutes(pages);
+    await registerConsole(pages, context);
+    await registerAccountPages(pages, context);
+  });
   aliases.register();
 };
 

@@ -3,6 +3,7 @@ import { AuthError, TokenError } from '../errors.ts';
 import { decode, encode, CodecError, type Payload } from './codec.ts';
 import type { KeySet } from './keys.ts';
 import type { TokenClaims, TokenType } from './claims.ts';
+import { VerifiedTokens } from './verified.ts';
 
 export interface IssuedToken {
   token: string;
@@ -20,10 +21,12 @@ type TokenSettings = Pick<Config, 'leeway' | 'jwtIssuer' | 'jwtAudience' | 'user
 export class TokenService {
   readonly #keys: KeySet;
   readonly #settings: TokenSettings;
+  readonly #verified: VerifiedTokens;
 
-  constructor(keys: KeySet, settings: TokenSettings) {
+  constructor(keys: KeySet, settings: TokenSettings, verifiedCacheSize?: number) {
     this.#keys = keys;
     this.#settings = settings;
+    this.#verified = new VerifiedTokens(verifiedCacheSize);
   }
 
   /**
@@ -62,12 +65,17 @@ export class TokenService {
    * @example const claims = tokens.verify(bearer, 'access', clock.now());
    */
   verify(token: string, expected: TokenType | 'any', nowMs: number): TokenClaims {
-    let payload: Payload;
-    try {
-      payload = decode(token, this.#keys.all, this.#keys.current, this.#keys.refresh);
-    } catch (error) {
-      if (error instanceof CodecError) throw new TokenError('invalid', error.message);
-      throw error;
+    const keys = this.#keys.all;
+    let payload = this.#verified.get(token, keys);
+    if (payload === undefined) {
+      try {
+        payload = decode(token, keys, this.#keys.current, this.#keys.refresh);
+      } catch (error) {
+        if (error instanceof CodecError) throw new TokenError('invalid', error.message);
+        throw error;
+      }
+      // An unknown kid may have reloaded the keys: then this token waits for its next check.
+      this.#verified.add(token, keys, payload);
     }
     return this.check(payload, expected, nowMs);
   }

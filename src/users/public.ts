@@ -6,12 +6,28 @@ export type { AdminUser, PublicUser } from '../wire.ts';
 
 /** ISO 8601 in UTC to the second, as DRF renders datetimes: `2026-11-22T10:15:00Z`. */
 export function isoSeconds(value: Date | number): string {
-  const ms = typeof value === 'number' ? value : value.getTime();
-  // Whole seconds always end in '.000Z'.
-  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, -5)}Z`;
+  // The milliseconds cut off: `2026-11-22T10:15:00.999Z` → `2026-11-22T10:15:00Z`.
+  return `${(value instanceof Date ? value : new Date(value)).toISOString().slice(0, 19)}Z`;
 }
 
+/**
+ * Profiles already built, by row. A row is never changed once read (a change
+ * reads a new one), and the user cache hands out the same row to every request
+ * until the user changes, so GET /auth/me/ builds a profile once per change.
+ */
+const PROFILES = new WeakMap<UserRow, PublicUser>();
+
+/** The profile SimpleJWT's clients see (frozen: it is shared). */
 export function publicUser(row: UserRow): PublicUser {
+  let profile = PROFILES.get(row);
+  if (profile === undefined) {
+    profile = Object.freeze(buildPublicUser(row));
+    PROFILES.set(row, profile);
+  }
+  return profile;
+}
+
+function buildPublicUser(row: UserRow): PublicUser {
   return {
     id: row.id,
     username: row.username,

@@ -43,7 +43,7 @@ for (const name of storeNames()) {
       }
     });
 
-    it('the security headers are exactly those helmet sets per request with the same options (computed once here)', async () => {
+    it('pages carry exactly the headers helmet sets per request with the same options (computed once here)', async () => {
       const reference = Fastify();
       await reference.register(fastifyHelmet, {
         global: true,
@@ -54,10 +54,28 @@ for (const name of storeNames()) {
       const expected = (await reference.inject({ url: '/' })).headers;
       await reference.close();
       const names = Object.keys(expected).filter((name) => !['content-type', 'content-length', 'date', 'connection', 'keep-alive'].includes(name));
-      assert.ok(names.includes('content-security-policy') && names.includes('strict-transport-security'));
-      for (const [method, url, headers] of [['GET', '/auth/me/', bearer(user.access)], ['POST', '/auth/verify/', {}], ['GET', '/nowhere', {}]] as const) {
+      assert.ok(names.includes('content-security-policy') && names.includes('strict-transport-security') && names.includes('referrer-policy'));
+      for (const url of ['/admin/', '/account/', '/account/security/', '/_latchkey/admin.js', '/docs/openapi.json']) {
+        const response = await h.app.inject({ url });
+        assert.equal(response.statusCode, 200, url);
+        for (const name of names) assert.equal(response.headers[name], expected[name], `${url}: ${name}`);
+      }
+    });
+
+    it('JSON answers carry the headers that apply to a JSON body, and none of the page-only ones', async () => {
+      const hsts = 'max-age=31536000; includeSubDomains';
+      for (const [method, url, headers] of [['GET', '/auth/me/', bearer(user.access)], ['POST', '/auth/verify/', {}], ['GET', '/nowhere', {}], ['GET', '/auth/me/', {}]] as const) {
         const response = await h.app.inject({ method, url, headers, ...(method === 'POST' ? { payload: { token: user.access } } : {}) });
-        for (const name of names) assert.equal(response.headers[name], expected[name], `${method} ${url}: ${name}`);
+        assert.match(String(response.headers['content-type']), /^application\/json/, `${method} ${url}`);
+        assert.equal(response.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'", `${method} ${url}`);
+        assert.equal(response.headers['x-content-type-options'], 'nosniff', `${method} ${url}`);
+        assert.equal(response.headers['x-frame-options'], 'DENY', `${method} ${url}`);
+        assert.equal(response.headers['cross-origin-resource-policy'], 'same-origin', `${method} ${url}`);
+        assert.equal(response.headers['strict-transport-security'], hsts, `${method} ${url}`);
+        assert.equal(response.headers['cache-control'], 'no-store', `${method} ${url}`);
+        for (const name of ['referrer-policy', 'x-dns-prefetch-control', 'x-download-options', 'origin-agent-cluster', 'x-xss-protection']) {
+          assert.equal(response.headers[name], undefined, `${method} ${url}: ${name}`);
+        }
       }
     });
 
