@@ -587,6 +587,13 @@ function extractBefore(): { dir: string; ref: string } | undefined {
   }
 }
 
+/** What the "before" rows are, or why there are none. */
+function beforeText(ref: string | undefined, measured: boolean): string {
+  if (ref === undefined) return 'No "before" rows (BENCH_BEFORE=none or git unavailable).';
+  if (!measured) return `No "before" rows: the source at \`${ref}\` did not start beside today's node_modules (it imports a package since removed; the console shows why).`;
+  return `Rows marked (before) ran the source at \`${ref}\` (before the user cache, the one-statement rotation and the lighter hooks), extracted by git, with their own bare route measured in that run; the note gives their ratio to it.`;
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   const load0 = loadavg();
@@ -628,7 +635,7 @@ async function main(): Promise<void> {
     '',
     '## Throughput, each figure against the bare route of the same run',
     '',
-    `"bare" is \`GET /bare\` → \`{}\` on a plain Fastify instance in the same server process, "bare POST" the same route posted verify's body (so it reads and parses one); the note on verify gives its ratio to bare POST. verify is \`POST /auth/verify/\` with an access token (no database), me is \`GET /auth/me/\`; refresh posts, on ${REFRESH_CONNECTIONS} connections at once, refresh tokens of ${REFRESH_SESSIONS} sessions taken in turn, each token sent once (the successor an earlier answer gave), so every request rotates; login posts the right password (argon2id at Latchkey's cost, bound by the hashing gate, so no ratio); the reset requests post \`POST /auth/password-reset/\` with the bench user's address and with an unknown one (204 either way; the lookup and the mail come after the answer, and cost no hash); the storm row is \`GET /auth/me/\` asked ${STORM_ME_RATE} times a second while bad logins arrive on as many connections as the hashing gate holds (its slots and its queue, so the hashing never idles), its note the storm's login rate against the hashing ceiling (argon2id checks per second through the same gate in the server, no HTTP; issue 9's target: p99 under 20 ms at no less than 60 % of the ceiling). "server µs/req" is the server process's CPU time over the measured run divided by the requests answered: a route's cost, which a busy machine changes much less than its req/s. ${before ? `Rows marked (before) ran the source at \`${before.ref}\` (before the user cache, the one-statement rotation and the lighter hooks), extracted by git, with their own bare route measured in that run; the note gives their ratio to it.` : 'No "before" rows (BENCH_BEFORE=none or git unavailable).'}`,
+    `"bare" is \`GET /bare\` → \`{}\` on a plain Fastify instance in the same server process, "bare POST" the same route posted verify's body (so it reads and parses one); the note on verify gives its ratio to bare POST. verify is \`POST /auth/verify/\` with an access token (no database), me is \`GET /auth/me/\`; refresh posts, on ${REFRESH_CONNECTIONS} connections at once, refresh tokens of ${REFRESH_SESSIONS} sessions taken in turn, each token sent once (the successor an earlier answer gave), so every request rotates; login posts the right password (argon2id at Latchkey's cost, bound by the hashing gate, so no ratio); the reset requests post \`POST /auth/password-reset/\` with the bench user's address and with an unknown one (204 either way; the lookup and the mail come after the answer, and cost no hash); the storm row is \`GET /auth/me/\` asked ${STORM_ME_RATE} times a second while bad logins arrive on as many connections as the hashing gate holds (its slots and its queue, so the hashing never idles), its note the storm's login rate against the hashing ceiling (argon2id checks per second through the same gate in the server, no HTTP; issue 9's target: p99 under 20 ms at no less than 60 % of the ceiling). "server µs/req" is the server process's CPU time over the measured run divided by the requests answered: a route's cost, which a busy machine changes much less than its req/s. ${beforeText(before?.ref, rows.some((row) => row.target.endsWith('(before)')))}`,
     '',
     throughputTable(rows),
     '',
