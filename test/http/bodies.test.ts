@@ -3,6 +3,7 @@
  * trimming and number-to-string, a JSON `null` or non-object body. Every store.
  */
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse as Response } from 'fastify';
 import { NO_ACTIVE_ACCOUNT, PASSWORD, bearer, createUser, harness, login, storeNames, type Harness } from '../support/harness.ts';
@@ -70,6 +71,21 @@ for (const name of storeNames()) {
         assert.deepEqual([big.statusCode, big.json()], [413, { detail: 'Request body is too large.', code: 'payload_too_large' }]);
         const bigJson = await json('/auth/login/', { username: 'a'.repeat(5000), password: 'x' });
         assert.equal(bigJson.statusCode, 413);
+      });
+
+      it('a chunked multipart body (no Content-Length) over BODY_LIMIT → 413: its fields are counted', async () => {
+        const body = form(field('username', 'a'.repeat(2500)), field('password', 'b'.repeat(2500)));
+        const response = await h.app.inject({ method: 'POST', url: '/auth/login/', payload: Readable.from([body]), headers: MULTIPART });
+        assert.deepEqual([response.statusCode, response.json()], [413, { detail: 'Request body is too large.', code: 'payload_too_large' }]);
+      });
+
+      it('more fields or files than a form may hold → 413, never 500', async () => {
+        const fields = form(...Array.from({ length: 101 }, (_, i) => field(`f${i}`, 'x')));
+        const files = form(...Array.from({ length: 11 }, (_, i) => file(`f${i}`, 'x')));
+        for (const body of [fields, files]) {
+          const response = await post('/auth/login/', body, MULTIPART);
+          assert.deepEqual([response.statusCode, response.json().code], [413, 'payload_too_large']);
+        }
       });
     });
 
