@@ -74,8 +74,9 @@ export class TokenService {
         if (error instanceof CodecError) throw new TokenError('invalid', error.message);
         throw error;
       }
-      // An unknown kid may have reloaded the keys: then this token waits for its next check.
-      this.#verified.add(token, keys, payload);
+      // Only access tokens come back again and again; a refresh token is sent once (rotation) and
+      // would only push them out. An unknown kid may have reloaded the keys: then this token waits.
+      if (payload.token_type === 'access') this.#verified.add(token, keys, payload);
     }
     return this.check(payload, expected, nowMs);
   }

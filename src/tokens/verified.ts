@@ -1,5 +1,5 @@
 /**
- * Tokens whose signature was checked lately, with their payloads. A client
+ * Access tokens whose signature was checked lately, with their payloads. A client
  * sends the same access token with every request for the token's lifetime, and
  * the HMAC and the base64 and JSON decoding are most of a token check's CPU.
  *
